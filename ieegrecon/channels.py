@@ -1,0 +1,107 @@
+"""Channel names: normalization to 10-20/10-10, and channel typing.
+
+Clinical files label the same electrode ``'EEG Fp1-Ref'``, ``'Fp1.'``,
+``'FP1'`` or (old nomenclature) ``T3`` for ``T7``. :func:`normalize_ch_name`
+maps all of them onto the names of MNE's ``colin27_1005`` montage (the 10-05 system on the MNI Colin27 head), and
+:func:`normalize_ch_names` reports every change so that nothing is silent.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+#: Old 10-20 names -> modern 10-10 names (American Clinical Neurophysiology
+#: Society guideline 2006). Applied after case normalization.
+OLD_TO_NEW = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
+
+#: The 19 electrodes of the international 10-20 system (modern names).
+STANDARD_1020_19 = (
+    "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz",
+    "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2",
+)
+
+_PREFIX = re.compile(r"^(EEG|EKG|ECG|EMG|EOG|POL|SEEG|ECOG)[\s_\-:]+", re.IGNORECASE)
+_SUFFIX = re.compile(r"([\s_\-]*(-?REF|-?AVG|-?LE|-?AR|-?A1A2|-?M1M2)$)|(\.+$)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _standard_names() -> dict[str, str]:
+    """Upper-case name -> canonical spelling for every ``colin27_1005`` electrode."""
+    import mne
+
+    names = mne.channels.make_standard_montage("colin27_1005").ch_names
+    out = {n.upper(): n for n in names}
+    # ear / mastoid references are EEG electrodes too, but not on that montage
+    out.update({"A1": "A1", "A2": "A2", "M1": "M1", "M2": "M2"})
+    return out
+
+
+def normalize_ch_name(name: str, *, old_to_new: bool = True) -> str:
+    """Return the standard 10-05 spelling of a scalp label, or the stripped label.
+
+    Parameters
+    ----------
+    name : str
+        A label as found in a file, e.g. ``'EEG Fp1-Ref'``, ``'Fc5.'``, ``'T3'``.
+    old_to_new : bool
+        Also map old 10-20 names (T3/T4/T5/T6) to T7/T8/P7/P8.
+
+    Returns
+    -------
+    str
+        The canonical name if the label is a known scalp electrode, else the
+        label with whitespace stripped (intracranial contact names are kept).
+    """
+    raw = name.strip()
+    core = _SUFFIX.sub("", _PREFIX.sub("", raw)).strip()
+    std = _standard_names()
+    key = core.upper()
+    if key in OLD_TO_NEW and old_to_new:
+        return OLD_TO_NEW[key]
+    if key in std:
+        return std[key]
+    return raw
+
+
+def normalize_ch_names(names: list[str], *, old_to_new: bool = True) -> tuple[list[str], dict[str, str]]:
+    """Normalize a list of labels, keeping them unique.
+
+    Parameters
+    ----------
+    names : list of str
+        Labels as found in a file.
+    old_to_new : bool
+        Map T3/T4/T5/T6 to T7/T8/P7/P8.
+
+    Returns
+    -------
+    new_names : list of str
+        Normalized labels, same order and length.
+    renamed : dict
+        Original -> new for every label that changed.
+
+    Notes
+    -----
+    If two labels normalize to the same name (``'Fp1'`` and ``'FP1.'``), the
+    second one keeps its original label, so no channel is lost or merged.
+    """
+    new_names: list[str] = []
+    renamed: dict[str, str] = {}
+    seen: set[str] = set()
+    for n in names:
+        cand = normalize_ch_name(n, old_to_new=old_to_new)
+        if cand in seen:
+            cand = n.strip()
+        if cand in seen:
+            cand = n
+        seen.add(cand)
+        new_names.append(cand)
+        if cand != n:
+            renamed[n] = cand
+    return new_names, renamed
+
+
+def is_scalp_name(name: str) -> bool:
+    """Whether a (normalized or raw) label names a standard scalp electrode."""
+    return normalize_ch_name(name) in _standard_names().values()

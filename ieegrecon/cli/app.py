@@ -1,0 +1,105 @@
+"""The Typer application and the error policy shared by every subcommand.
+
+Subcommand modules register with :func:`command`; it turns an
+:class:`~ieegrecon.errors.IeegreconError` into one line on stderr and the
+error's exit code, and any other exception into a one-line internal error
+(exit 1). ``ieegrecon --debug CMD`` shows the traceback instead. Typer's
+pretty exceptions never print local variables (they may hold patient data).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import typer
+from rich.console import Console
+
+from .. import __version__
+from ..errors import IeegreconError
+
+app = typer.Typer(
+    name="ieegrecon",
+    help="Reconstruct intracranial EEG surrogates from scalp EEG.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+#: stderr console: progress, tables for humans, errors.
+err_console = Console(stderr=True, highlight=False)
+#: stdout console: results (tables, or JSON with --json).
+out_console = Console(highlight=False)
+
+
+class _State:
+    debug = False
+
+
+STATE = _State()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ieegrecon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """ieegrecon: simulate, import, map, calibrate, reconstruct, evaluate."""
+    STATE.debug = debug
+
+
+def fail(err: IeegreconError) -> None:
+    """Print ``err`` as one line on stderr (no markup) and exit with its code."""
+    err_console.print(f"ieegrecon: error: {err}", markup=False, soft_wrap=True)
+    raise typer.Exit(err.exit_code)
+
+
+def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a subcommand with ieegrecon's error policy."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            try:
+                return fn(*args, **kw)
+            except typer.Exit:
+                raise
+            except IeegreconError as err:
+                if STATE.debug:
+                    raise
+                fail(err)
+            except KeyboardInterrupt:
+                err_console.print("ieegrecon: interrupted; no partial output was kept", markup=False)
+                raise typer.Exit(130) from None
+            except Exception as exc:  # noqa: BLE001 - the last line of defence
+                if STATE.debug:
+                    raise
+                err_console.print(
+                    f"ieegrecon: internal error: {type(exc).__name__}: {exc} "
+                    "(this is a bug; rerun with --debug for the traceback)",
+                    markup=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(1) from None
+
+        app.command(name, **kwargs)(wrapper)
+        return fn
+
+    return deco
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as JSON on stdout (machine-readable summaries)."""
+    sys.stdout.write(json.dumps(obj, indent=2, default=str, allow_nan=False) + "\n")
+    sys.stdout.flush()

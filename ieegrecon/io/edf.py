@@ -1,0 +1,315 @@
+"""Write EDF+ files with edfio, atomically, and verify them with pyedflib.
+
+Used for every EDF ieegrecon writes: simulated datasets and reconstructed
+surrogates. Data come in volts; EDF stores µV (``physical_dimension='uV'``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..errors import InputError, OutputError
+from ..recording import Annotation
+
+#: EDF label field length (EDF spec, 16 ASCII characters).
+MAX_LABEL = 16
+_PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
+#: Largest data record we aim for, in bytes (EDF spec recommendation).
+_MAX_RECORD_BYTES = 61440
+
+
+@dataclass
+class EdfWriteReport:
+    """What :func:`write_edf` did.
+
+    Attributes
+    ----------
+    path : Path
+        The file written.
+    n_clipped : dict
+        Channel -> number of samples outside its physical range (clipped).
+    physical_range_uv : dict
+        Channel -> (min, max) in µV written to the header.
+    padded_samples : int
+        Samples appended (zeros) to complete the last data record; an
+        annotation marks them.
+    data_record_duration : float
+        Seconds per EDF data record.
+    """
+
+    path: Path
+    n_clipped: dict[str, int] = field(default_factory=dict)
+    physical_range_uv: dict[str, tuple[float, float]] = field(default_factory=dict)
+    padded_samples: int = 0
+    data_record_duration: float = 1.0
+
+
+def check_edf_labels(ch_names: Sequence[str]) -> None:
+    """Check labels fit EDF: ≤ 16 printable ASCII characters, unique.
+
+    Raises
+    ------
+    OutputError
+        Naming the first offending label.
+    """
+    for name in ch_names:
+        if not name or not _PRINTABLE.match(name):
+            raise OutputError(f"channel label {name!r} is not printable ASCII, as EDF requires")
+        if len(name) > MAX_LABEL:
+            raise OutputError(f"channel label {name!r} exceeds the EDF label length: {len(name)} > {MAX_LABEL}")
+    stripped = [n.strip() for n in ch_names]
+    dups = sorted({n for n in stripped if stripped.count(n) > 1})
+    if dups:
+        raise OutputError(f"duplicate channel labels {dups}; EDF labels must be unique")
+
+
+def _record_samples(n_times: int, sfreq: float, n_channels: int) -> tuple[int, int]:
+    """Samples per data record and samples of padding needed.
+
+    Prefers 1-s records (the EDF norm) when ``sfreq`` is an integer; otherwise
+    the largest divisor of ``n_times`` that keeps records under 61440 bytes.
+    """
+    if float(sfreq).is_integer():
+        k = int(sfreq)
+        return k, (-n_times) % k
+    limit = max(1, _MAX_RECORD_BYTES // (2 * max(1, n_channels)))
+    for k in range(min(limit, n_times), 0, -1):
+        if n_times % k == 0 and (k / sfreq) >= 0.1:
+            return k, 0
+    raise OutputError(f"cannot fit {n_times} samples at {sfreq} Hz into EDF data records")
+
+
+def write_edf(
+    path: str | Path,
+    data: np.ndarray,
+    sfreq: float,
+    ch_names: Sequence[str],
+    *,
+    meas_date: _dt.datetime | None = None,
+    annotations: Iterable[Annotation] = (),
+    physical_range_uv: Sequence[tuple[float, float]] | None = None,
+    patient_code: str = "X",
+    recording_additional: Sequence[str] = (),
+    transducer: str = "",
+    prefiltering: str = "",
+    overwrite: bool = False,
+    forbidden: Iterable[str | Path] = (),
+) -> EdfWriteReport:
+    """Write signals to an EDF+C file, atomically.
+
+    The file is written to a temporary name in the target folder, fsynced,
+    then renamed into place, so an interrupted run leaves no partial output.
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.edf`` path.
+    data : ndarray, shape (n_channels, n_times)
+        Signals in volts.
+    sfreq : float
+        Sampling frequency in Hz (all channels).
+    ch_names : sequence of str
+        Labels (≤ 16 printable ASCII characters, unique).
+    meas_date : datetime | None
+        Start date/time; ``None`` writes EDF's anonymous date.
+    annotations : iterable of Annotation
+        Written as EDF+ annotations (onset/duration in s).
+    physical_range_uv : sequence of (min, max) | None
+        Per-channel physical range in µV; samples outside are clipped and
+        counted. ``None`` uses each channel's own extremes (no clipping).
+    patient_code : str
+        EDF+ patient code (``'X'`` = anonymous).
+    recording_additional : sequence of str
+        Extra words in the EDF+ recording field (e.g. ``'SURROGATE'``).
+    transducer, prefiltering : str
+        EDF signal header fields.
+    overwrite : bool
+        Replace an existing file.
+    forbidden : iterable of path-like
+        Paths that must not be written (the inputs).
+
+    Returns
+    -------
+    EdfWriteReport
+
+    Raises
+    ------
+    OutputError
+        Output exists (without ``overwrite``), equals an input, is not
+        writable, or labels do not fit EDF.
+    """
+    import edfio
+
+    path = Path(path)
+    for f in forbidden:
+        if Path(f).resolve() == path.resolve():
+            raise OutputError("output path is one of the inputs; refusing to overwrite an input", path)
+    if path.exists() and not overwrite:
+        raise OutputError("output exists; pass --overwrite to replace it", path)
+    if not path.parent.is_dir():
+        raise OutputError("output folder does not exist", path.parent)
+    data = np.asarray(data, dtype=float)
+    n_ch, n_times = data.shape
+    if n_ch != len(ch_names):
+        raise ValueError(f"{n_ch} rows of data but {len(ch_names)} labels")
+    if n_times == 0:
+        raise OutputError("nothing to write: zero samples", path)
+    check_edf_labels(ch_names)
+    if not np.all(np.isfinite(data)):
+        raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
+
+    rec_len, pad = _record_samples(n_times, sfreq, n_ch)
+    data_uv = data * 1e6
+    report = EdfWriteReport(path=path, padded_samples=pad, data_record_duration=rec_len / sfreq)
+    signals = []
+    for i, name in enumerate(ch_names):
+        x = data_uv[i]
+        if physical_range_uv is None:
+            lo, hi = float(x.min()), float(x.max())
+        else:
+            lo, hi = (float(v) for v in physical_range_uv[i])
+        lo, hi = _edf_range(lo, hi)
+        n_clip = int(np.count_nonzero((x < lo) | (x > hi)))
+        x = np.clip(x, lo, hi)
+        if pad:
+            x = np.concatenate([x, np.zeros(pad)]) if lo <= 0 <= hi else np.concatenate([x, np.full(pad, lo)])
+        report.n_clipped[name] = n_clip
+        report.physical_range_uv[name] = (lo, hi)
+        signals.append(
+            edfio.EdfSignal(
+                x, sfreq, label=name, physical_dimension="uV", physical_range=(lo, hi),
+                transducer_type=transducer, prefiltering=prefiltering,
+            )
+        )
+    ann = [edfio.EdfAnnotation(a.onset, a.duration if a.duration > 0 else None, _ascii(a.description))
+           for a in annotations]
+    if pad:
+        ann.append(edfio.EdfAnnotation(n_times / sfreq, pad / sfreq,
+                                       f"PADDING: {pad} zero samples complete the last EDF record"))
+    startdate = meas_date.date() if meas_date else None
+    starttime = meas_date.time().replace(tzinfo=None, microsecond=0) if meas_date else None
+    edf = edfio.Edf(
+        signals,
+        patient=edfio.Patient(code=_edf_word(patient_code)),
+        recording=edfio.Recording(startdate=startdate, additional=[_edf_word(w) for w in recording_additional]),
+        starttime=starttime,
+        data_record_duration=rec_len / sfreq,
+        annotations=ann,
+    )
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        edf.write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return report
+
+
+def _edf_range(lo: float, hi: float) -> tuple[float, float]:
+    """A physical range that fits EDF's 8-character fields and is never empty."""
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        raise ValueError("physical range must be finite")
+    if hi - lo < 1e-3:
+        lo, hi = lo - 1.0, hi + 1.0
+    # round outwards to 8-character decimal representations
+    for digits in range(4, -1, -1):
+        lo_r = np.floor(lo * 10**digits) / 10**digits
+        hi_r = np.ceil(hi * 10**digits) / 10**digits
+        if len(_fmt(lo_r)) <= 8 and len(_fmt(hi_r)) <= 8:
+            return float(lo_r), float(hi_r)
+    raise OutputError(f"amplitude range [{lo:.3g}, {hi:.3g}] µV does not fit EDF's 8-character fields")
+
+
+def _fmt(v: float) -> str:
+    s = f"{v:f}".rstrip("0").rstrip(".")
+    return s if s not in ("-0", "") else "0"
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _edf_word(text: str) -> str:
+    """EDF+ header subfields: ASCII, no spaces."""
+    return re.sub(r"\s+", "_", _ascii(text)) or "X"
+
+
+def verify_edf(path: str | Path, ch_names: Sequence[str], n_times: int, sfreq: float,
+               data: np.ndarray | None = None) -> None:
+    """Re-read an EDF with pyedflib and check it holds what was meant.
+
+    Parameters
+    ----------
+    path : path-like
+        File written by :func:`write_edf`.
+    ch_names : sequence of str
+        Expected labels, in order.
+    n_times : int
+        Expected samples per channel (padding excluded).
+    sfreq : float
+        Expected sampling rate.
+    data : ndarray, shape (n_channels, n_times) | None
+        If given (volts), the signals read back must match within one
+        quantization step of each channel (clipped samples excepted).
+
+    Raises
+    ------
+    OutputError
+        If the file cannot be read back or differs.
+    """
+    import pyedflib
+
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise OutputError(f"written EDF cannot be re-read by pyedflib ({exc})", path) from None
+    try:
+        labels = [lab.strip() for lab in reader.getSignalLabels()]
+        if labels != [n.strip() for n in ch_names]:
+            raise OutputError(f"re-read labels {labels} differ from {list(ch_names)}", path)
+        for i in range(len(labels)):
+            fs = reader.getSampleFrequency(i)
+            if abs(fs - sfreq) > 1e-6 * sfreq:
+                raise OutputError(f"re-read sfreq {fs} differs from {sfreq}", path)
+            n = reader.getNSamples()[i]
+            if n < n_times:
+                raise OutputError(f"re-read {n} samples, expected {n_times}", path)
+            if data is not None:
+                x = reader.readSignal(i)[:n_times] * 1e-6
+                pmin, pmax = reader.getPhysicalMinimum(i), reader.getPhysicalMaximum(i)
+                dmin, dmax = reader.getDigitalMinimum(i), reader.getDigitalMaximum(i)
+                step = (pmax - pmin) / (dmax - dmin) * 1e-6
+                ref = np.clip(data[i], pmin * 1e-6, pmax * 1e-6)
+                err = np.max(np.abs(x - ref)) if n_times else 0.0
+                if err > step:
+                    raise OutputError(f"channel {labels[i]!r} re-read differs by {err:.3g} V (> {step:.3g})", path)
+    finally:
+        reader.close()
+
+
+def read_edf_header_text(path: str | Path) -> str:
+    """The 256-byte fixed EDF header as text (for checks and ``info``).
+
+    Raises
+    ------
+    InputError
+        If the file is shorter than an EDF header.
+    """
+    with open(path, "rb") as f:
+        head = f.read(256)
+    if len(head) < 256:
+        raise InputError("file is shorter than an EDF header (256 bytes)", path)
+    return head.decode("ascii", "replace")

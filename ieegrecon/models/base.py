@@ -1,0 +1,263 @@
+"""The one interface every reconstruction method implements.
+
+A model maps scalp EEG to intracranial contacts. It knows nothing of files:
+it receives arrays in volts at the model's ``sfreq`` (the pipeline resamples
+and filters) and returns arrays in volts. Saving is ``config.json`` (JSON
+only) plus ``model.safetensors`` (tensors only), handled by
+:mod:`ieegrecon.models.io`; no pickle anywhere.
+
+Methods register themselves with :func:`register` and are built by name
+with :func:`get_model_class`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass
+class ContactInfo:
+    """What a model knows about its target contacts.
+
+    Parameters
+    ----------
+    ch_names : list of str, length n_contacts
+        Contact names.
+    positions : ndarray, shape (n_contacts, 3)
+        MNI coordinates in metres (NaN where unknown).
+    regions : list of str, length n_contacts
+        Atlas region of each contact (``'unknown'`` where none).
+    depth_class : list of str, length n_contacts
+        ``'superficial'`` or ``'deep'`` (or ``'unknown'``).
+    """
+
+    ch_names: list[str]
+    positions: np.ndarray
+    regions: list[str] = field(default_factory=list)
+    depth_class: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.ch_names)
+        self.positions = np.asarray(self.positions, dtype=float).reshape(n, 3)
+        if not self.regions:
+            self.regions = ["unknown"] * n
+        if not self.depth_class:
+            self.depth_class = ["unknown"] * n
+        if len(self.regions) != n or len(self.depth_class) != n:
+            raise ValueError("regions and depth_class must have one entry per contact")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form (positions in metres)."""
+        return {
+            "ch_names": list(self.ch_names),
+            "positions": np.where(np.isnan(self.positions), None, self.positions).tolist(),
+            "regions": list(self.regions),
+            "depth_class": list(self.depth_class),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ContactInfo":
+        """Inverse of :meth:`to_dict`."""
+        pos = np.array([[np.nan if v is None else v for v in row] for row in d["positions"]], float)
+        return cls(list(d["ch_names"]), pos.reshape(-1, 3), list(d["regions"]), list(d["depth_class"]))
+
+    def subset(self, idx: list[int]) -> "ContactInfo":
+        """Contacts ``idx`` only."""
+        return ContactInfo(
+            [self.ch_names[i] for i in idx],
+            self.positions[idx],
+            [self.regions[i] for i in idx],
+            [self.depth_class[i] for i in idx],
+        )
+
+
+@dataclass
+class PairedSegment:
+    """Simultaneous scalp EEG and iEEG of one subject, both at the model's sfreq.
+
+    Parameters
+    ----------
+    scalp : ndarray, shape (n_scalp, n_times)
+        Scalp EEG in volts; rows follow ``scalp_names``.
+    ieeg : ndarray, shape (n_contacts, n_times)
+        Intracranial EEG in volts; rows follow ``contacts.ch_names``.
+    sfreq : float
+        Sampling rate of both, in Hz.
+    scalp_names : list of str
+        Normalized 10-20 names of the scalp channels.
+    contacts : ContactInfo
+        The intracranial contacts.
+    subject : str
+        Subject identifier (for leave-one-subject-out).
+    """
+
+    scalp: np.ndarray
+    ieeg: np.ndarray
+    sfreq: float
+    scalp_names: list[str]
+    contacts: ContactInfo
+    subject: str = "unknown"
+
+    def __post_init__(self) -> None:
+        if self.scalp.shape[1] != self.ieeg.shape[1]:
+            raise ValueError(
+                f"scalp and iEEG differ in n_times: {self.scalp.shape[1]} vs {self.ieeg.shape[1]}"
+            )
+        if self.scalp.shape[0] != len(self.scalp_names):
+            raise ValueError("one scalp name per scalp row required")
+        if self.ieeg.shape[0] != len(self.contacts.ch_names):
+            raise ValueError("one contact per iEEG row required")
+
+    def crop_samples(self, start: int, stop: int) -> "PairedSegment":
+        """Samples ``[start, stop)`` of both signals."""
+        return PairedSegment(
+            self.scalp[:, start:stop], self.ieeg[:, start:stop], self.sfreq,
+            self.scalp_names, self.contacts, self.subject,
+        )
+
+
+class ReconModel(ABC):
+    """Base class: scalp EEG (n_scalp, n_times) -> iEEG (n_contacts, n_times).
+
+    Subclasses set :attr:`method`, implement :meth:`calibrate`,
+    :meth:`predict`, :meth:`get_params` and the state round trip
+    (:meth:`state_dict` / :meth:`load_state_dict`). Cross-subject methods
+    also implement :meth:`pretrain`.
+
+    Attributes
+    ----------
+    method : str
+        Registry name, e.g. ``'ridge'``.
+    sfreq : float
+        Sampling rate the model works at, in Hz.
+    scalp_names : list of str
+        Scalp channels the model expects, in order (set by calibration).
+    contacts : ContactInfo | None
+        The contacts the model outputs (set by calibration).
+    trained_on : dict
+        Provenance of the data the model saw (``{'pretrain': ..., 'calibration': ...}``),
+        including whether it was simulated; reports print it verbatim.
+    """
+
+    method: ClassVar[str] = "base"
+    #: Whether :meth:`pretrain` is meaningful for this method.
+    supports_pretrain: ClassVar[bool] = False
+    #: Whether :meth:`predict` works before calibration (zero-shot).
+    supports_zero_shot: ClassVar[bool] = False
+
+    def __init__(self, sfreq: float = 200.0) -> None:
+        self.sfreq = float(sfreq)
+        self.scalp_names: list[str] = []
+        self.contacts: ContactInfo | None = None
+        self.trained_on: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ API
+    def pretrain(self, segments: list[PairedSegment], **kwargs: Any) -> dict[str, Any]:
+        """Train across subjects. Only for methods with ``supports_pretrain``.
+
+        Raises
+        ------
+        NotImplementedError
+            For within-subject methods.
+        """
+        raise NotImplementedError(f"method {self.method!r} has no cross-subject pretraining")
+
+    @abstractmethod
+    def calibrate(self, segment: PairedSegment, **kwargs: Any) -> dict[str, Any]:
+        """Fit (or adapt) on one subject's paired data.
+
+        Parameters
+        ----------
+        segment : PairedSegment
+            Paired scalp/iEEG at :attr:`sfreq`.
+
+        Returns
+        -------
+        info : dict
+            JSON-serializable notes (chosen hyper-parameters, losses...).
+        """
+
+    @abstractmethod
+    def predict(self, scalp: np.ndarray) -> np.ndarray:
+        """Reconstruct the contacts.
+
+        Parameters
+        ----------
+        scalp : ndarray, shape (n_scalp, n_times)
+            Scalp EEG in volts at :attr:`sfreq`, rows in :attr:`scalp_names` order.
+
+        Returns
+        -------
+        ieeg : ndarray, shape (n_contacts, n_times)
+            Reconstructed iEEG in volts.
+        """
+
+    @abstractmethod
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters (JSON-serializable) so that ``cls(**params)`` rebuilds it."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every fitted array, by name (saved with safetensors)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned (shapes already validated)."""
+
+    # --------------------------------------------------------------- helpers
+    def expected_state_shapes(self) -> dict[str, tuple[int, ...]] | None:
+        """Shapes :meth:`load_state_dict` will accept, or None if not known in advance."""
+        return None
+
+    def check_scalp(self, scalp: np.ndarray) -> np.ndarray:
+        """Validate the scalp array's shape against :attr:`scalp_names`.
+
+        Raises
+        ------
+        ValueError
+            On a wrong number of rows or a non-2-D array.
+        """
+        scalp = np.asarray(scalp, dtype=float)
+        if scalp.ndim != 2 or scalp.shape[0] != len(self.scalp_names):
+            raise ValueError(
+                f"expected scalp of shape ({len(self.scalp_names)}, n_times), got {scalp.shape}"
+            )
+        return scalp
+
+
+_REGISTRY: dict[str, type[ReconModel]] = {}
+
+
+def register(cls: type[ReconModel]) -> type[ReconModel]:
+    """Class decorator: make a method available by its ``method`` name."""
+    _REGISTRY[cls.method] = cls
+    return cls
+
+
+def get_model_class(method: str) -> type[ReconModel]:
+    """Return the class registered under ``method``.
+
+    Raises
+    ------
+    ValueError
+        With the list of known methods if ``method`` is unknown.
+    """
+    from . import _load_all  # noqa: F401  (registers the built-in methods)
+
+    if method not in _REGISTRY:
+        raise ValueError(
+            f"Invalid value for the 'method' parameter. Allowed values are "
+            f"{sorted(_REGISTRY)}, but got {method!r} instead."
+        )
+    return _REGISTRY[method]
+
+
+def available_methods() -> list[str]:
+    """Names of every registered method."""
+    from . import _load_all  # noqa: F401
+
+    return sorted(_REGISTRY)

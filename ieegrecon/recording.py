@@ -1,0 +1,154 @@
+"""The canonical in-memory recording that every reader produces.
+
+A :class:`Recording` is deliberately small: an array in volts, its sampling
+rate, channel names and types, optional contact positions, annotations and
+provenance. Readers (:mod:`ieegrecon.io`) build it through MNE / mne-bids;
+models never see it, only arrays cut from it by the pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+#: Channel types a Recording may carry (MNE's names).
+CH_TYPES = ("eeg", "seeg", "ecog", "dbs", "eog", "ecg", "emg", "misc", "stim")
+#: Types that count as intracranial contacts.
+INTRACRANIAL_TYPES = ("seeg", "ecog", "dbs")
+#: Coordinate frames a position may be given in.
+COORD_FRAMES = ("mni", "head", "mri", "unknown")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One annotation: onset and duration in seconds from the recording start."""
+
+    onset: float
+    duration: float
+    description: str
+
+
+@dataclass
+class Recording:
+    """A multichannel recording in SI units.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times)
+        Samples in volts (V).
+    sfreq : float
+        Sampling frequency in Hz.
+    ch_names : list of str, length n_channels
+        Channel names after normalization (see ``renamed`` for the originals).
+    ch_types : list of str, length n_channels
+        One of :data:`CH_TYPES` per channel.
+    positions : ndarray, shape (n_channels, 3) | None
+        Contact / electrode positions in metres, NaN where unknown.
+    coord_frame : str
+        Frame of ``positions``: ``'mni'`` (MNI template space), ``'head'``,
+        ``'mri'`` (the subject's own MRI) or ``'unknown'``.
+    annotations : list of Annotation
+        Events and markers.
+    meas_date : datetime | None
+        Start date/time of the recording (UTC-aware or naive local time).
+    source_path : str | None
+        File or folder the recording was read from.
+    source_sha256 : str | None
+        SHA-256 of ``source_path`` when it is a file.
+    renamed : dict
+        Original label -> normalized label, for every label that changed.
+    quirks : list of str
+        Human-readable notes on anything unusual found while reading.
+    """
+
+    data: np.ndarray
+    sfreq: float
+    ch_names: list[str]
+    ch_types: list[str]
+    positions: np.ndarray | None = None
+    coord_frame: str = "unknown"
+    annotations: list[Annotation] = field(default_factory=list)
+    meas_date: _dt.datetime | None = None
+    source_path: str | None = None
+    source_sha256: str | None = None
+    renamed: dict[str, str] = field(default_factory=dict)
+    quirks: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = np.asarray(self.data)
+        if self.data.ndim != 2:
+            raise ValueError(f"data must be 2-D (n_channels, n_times), got shape {self.data.shape}")
+        n = self.data.shape[0]
+        if len(self.ch_names) != n or len(self.ch_types) != n:
+            raise ValueError(
+                f"{n} channels in data but {len(self.ch_names)} names and {len(self.ch_types)} types"
+            )
+        if len(set(self.ch_names)) != n:
+            dup = sorted({c for c in self.ch_names if self.ch_names.count(c) > 1})
+            raise ValueError(f"duplicate channel names: {dup}")
+        bad = sorted(set(self.ch_types) - set(CH_TYPES))
+        if bad:
+            raise ValueError(f"unknown channel types {bad}; allowed: {CH_TYPES}")
+        if self.coord_frame not in COORD_FRAMES:
+            raise ValueError(f"coord_frame must be one of {COORD_FRAMES}, got {self.coord_frame!r}")
+        if self.positions is not None:
+            self.positions = np.asarray(self.positions, dtype=float)
+            if self.positions.shape != (n, 3):
+                raise ValueError(f"positions must have shape ({n}, 3), got {self.positions.shape}")
+        if not self.sfreq > 0:
+            raise ValueError(f"sfreq must be positive, got {self.sfreq}")
+
+    @property
+    def n_times(self) -> int:
+        """Number of samples per channel."""
+        return int(self.data.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Duration in seconds."""
+        return self.n_times / self.sfreq
+
+    def pick(self, names: list[str]) -> "Recording":
+        """Return a copy restricted to ``names``, in that order.
+
+        Raises
+        ------
+        KeyError
+            If a name is not in :attr:`ch_names`.
+        """
+        idx = [self.ch_names.index(n) for n in names]
+        return replace(
+            self,
+            data=self.data[idx],
+            ch_names=[self.ch_names[i] for i in idx],
+            ch_types=[self.ch_types[i] for i in idx],
+            positions=None if self.positions is None else self.positions[idx],
+        )
+
+    def pick_types(self, types: tuple[str, ...] | list[str]) -> "Recording":
+        """Return a copy with only the channels whose type is in ``types``."""
+        return self.pick([n for n, t in zip(self.ch_names, self.ch_types) if t in types])
+
+    def crop(self, tmin: float = 0.0, tmax: float | None = None) -> "Recording":
+        """Return a copy cut to ``[tmin, tmax)`` seconds; annotations are shifted."""
+        start = int(round(tmin * self.sfreq))
+        stop = self.n_times if tmax is None else min(self.n_times, int(round(tmax * self.sfreq)))
+        ann = [
+            Annotation(a.onset - tmin, a.duration, a.description)
+            for a in self.annotations
+            if tmin <= a.onset < (stop / self.sfreq)
+        ]
+        return replace(self, data=self.data[:, start:stop], annotations=ann)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of a file, read in chunks (read-only)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
