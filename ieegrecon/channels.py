@@ -105,3 +105,78 @@ def normalize_ch_names(names: list[str], *, old_to_new: bool = True) -> tuple[li
 def is_scalp_name(name: str) -> bool:
     """Whether a (normalized or raw) label names a standard scalp electrode."""
     return normalize_ch_name(name) in _standard_names().values()
+
+
+# --------------------------------------------------------------------------
+# Channel typing
+# --------------------------------------------------------------------------
+
+#: Vendor prefixes that mark a non-contact, non-scalp channel -> MNE type.
+#: A label with one of these prefixes is never taken for an intracranial
+#: contact (Nihon Kohden's ``'POL E'``, ``'POL PG1'``, ``'ECG ECG1'``...).
+VENDOR_PREFIX_TYPES = {
+    "POL": "misc", "ECG": "ecg", "EKG": "ecg", "EMG": "emg", "EOG": "eog",
+    "SAO2": "misc", "SPO2": "misc", "RESP": "misc", "DC": "misc", "TRIG": "stim",
+    "STI": "stim", "STATUS": "stim", "PHOTIC": "stim", "EVENT": "stim",
+}
+_VENDOR = re.compile(r"^(?P<pfx>[A-Za-z0-9]+)[\s_:]+(?P<rest>\S.*)$")
+#: Shape of an intracranial contact label: letters then a contact number
+#: (``'mAHL1'``, ``'LA3'``, ``'G12'``, ``'ECOG_RIGHT_0'``).
+CONTACT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z_'\-]*?[_\-]?\d{1,3}$")
+#: BIDS channels.tsv ``type`` -> MNE channel type.
+BIDS_TYPES = {
+    "EEG": "eeg", "SEEG": "seeg", "ECOG": "ecog", "DBS": "dbs", "EOG": "eog",
+    "HEOG": "eog", "VEOG": "eog", "ECG": "ecg", "EMG": "emg", "MISC": "misc",
+    "TRIG": "stim", "REF": "eeg", "AUDIO": "misc", "PD": "misc", "RESP": "misc",
+    "SYSCLOCK": "misc", "GSR": "misc", "TEMP": "misc", "PUPIL": "misc",
+}
+
+#: The channel-typing rule, in words (used in docs and ``info``).
+TYPING_RULE = (
+    "1) an explicit ch_types entry wins; 2) else the BIDS channels.tsv type; "
+    "3) else a label matching --ieeg-channels (regex, searched in the original label) is 'seeg'; "
+    "4) else a non-EEG type already stored in the file (FIF/BrainVision: ecog, seeg, misc...) is kept; "
+    "5) else a standard 10-05 scalp label (after stripping vendor prefix/suffix) is 'eeg'; "
+    "6) else a label with a vendor prefix (POL, ECG, EMG, EOG, SaO2, DC...) takes that prefix's type "
+    "(POL -> misc), so 'POL E' or 'POL PG1' never become contacts; "
+    "7) else a label shaped like a contact (letters + number, e.g. 'mAHL1', 'LA3') is 'seeg'; "
+    "8) anything else is 'misc'."
+)
+
+
+def guess_ch_type(name: str, *, file_type: str = "eeg", ieeg_pattern: "re.Pattern[str] | None" = None) -> str:
+    """Channel type of one label by :data:`TYPING_RULE` (steps 3-8).
+
+    Parameters
+    ----------
+    name : str
+        Label as found in the file (not normalized).
+    file_type : str
+        Type the reader (MNE) assigned; EDF readers say ``'eeg'`` for all.
+    ieeg_pattern : compiled regex | None
+        Labels it matches (``re.search``) are intracranial (``'seeg'``).
+
+    Returns
+    -------
+    str
+        An MNE channel type.
+    """
+    raw = name.strip()
+    if ieeg_pattern is not None and ieeg_pattern.search(raw):
+        return "seeg"
+    if file_type not in ("eeg",):
+        return file_type
+    if is_scalp_name(raw):
+        return "eeg"
+    m = _VENDOR.match(raw)
+    if m:
+        pfx = m.group("pfx").upper()
+        if pfx in VENDOR_PREFIX_TYPES:
+            return VENDOR_PREFIX_TYPES[pfx]
+        if pfx == "EEG":  # 'EEG X1-Ref': an EEG input that is not a 10-05 site
+            return "misc"
+    if raw.upper() in VENDOR_PREFIX_TYPES:
+        return VENDOR_PREFIX_TYPES[raw.upper()]
+    if CONTACT_PATTERN.match(raw):
+        return "seeg"
+    return "misc"

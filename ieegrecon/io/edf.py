@@ -7,9 +7,7 @@ surrogates. Data come in volts; EDF stores µV (``physical_dimension='uV'``).
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -18,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..recording import Annotation
+from .atomic import atomic_path
 
 #: EDF label field length (EDF spec, 16 ASCII characters).
 MAX_LABEL = 16
@@ -204,17 +203,8 @@ def write_edf(
         data_record_duration=rec_len / sfreq,
         annotations=ann,
     )
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         edf.write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return report
 
 

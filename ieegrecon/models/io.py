@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ModelFileError, OutputError
+from ..io.atomic import atomic_path
 from .base import ContactInfo, ReconModel, get_model_class
 
 FORMAT_VERSION = 1
@@ -70,15 +69,10 @@ def save_model(model: ReconModel, folder: str | Path, *, extra: dict[str, Any] |
         "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()},
         "extra": extra or {},
     }
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as tmp:
-        tmp_w = Path(tmp.name)
-    save_file(state, str(tmp_w), metadata={"format": "np", "method": model.method})
-    _fsync_rename(tmp_w, folder / WEIGHTS_NAME)
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as tmp:
-        json.dump(config, tmp, indent=2, allow_nan=False, default=_json_default)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, folder / CONFIG_NAME)
+    with atomic_path(folder / WEIGHTS_NAME) as tmp:
+        save_file(state, str(tmp), metadata={"format": "np", "method": model.method})
+    with atomic_path(folder / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(config, indent=2, allow_nan=False, default=_json_default), encoding="utf-8")
     return folder
 
 
@@ -88,12 +82,6 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def _fsync_rename(src: Path, dst: Path) -> None:
-    with open(src, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(src, dst)
 
 
 def read_model_config(folder: str | Path) -> dict[str, Any]:

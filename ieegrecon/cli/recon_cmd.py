@@ -1,0 +1,118 @@
+"""``ieegrecon calibrate`` and ``ieegrecon reconstruct``."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import IeegreconError, UsageError
+from .app import STATE, command, err_console, out_console, print_json
+
+
+@contextmanager
+def _progress(total_label: str) -> Iterator:
+    """A rich progress bar on stderr; yields ``update(message, fraction)``."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=err_console, transient=True) as prog:
+        task = prog.add_task(total_label, total=1.0)
+
+        def update(message: str, fraction: float) -> None:
+            prog.update(task, description=f"{total_label}: {message}", completed=fraction)
+
+        yield update
+
+
+@command("calibrate")
+def calibrate_cmd(
+    patient: Path = typer.Argument(..., help="BIDS session folder, or EDF with scalp+iEEG, or scalp file with --ieeg."),
+    method: str = typer.Option("ridge", "--method", "-m", help="ridge | source | cast."),
+    minutes: float = typer.Option(5.0, "--minutes", help="Calibration minutes from the start (fractions allowed; 0 = zero-shot)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Patient model folder to write."),
+    ieeg: Optional[Path] = typer.Option(None, "--ieeg", help="Simultaneous intracranial file."),
+    electrodes: Optional[Path] = typer.Option(None, "--electrodes", help="Contact positions (electrodes.tsv, BIDS session, FIF)."),
+    ieeg_channels: Optional[str] = typer.Option(None, "--ieeg-channels", help="Regex naming intracranial channels in a mixed file."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Pretrained model folder (cast)."),
+    atlas: str = typer.Option("desikan_killiany", "--atlas", help="Atlas for contact regions."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing patient model."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    """Calibrate a patient model on the first M minutes of a paired recording."""
+    from ..pipeline import calibrate, reliability_class
+
+    with _progress("calibrate") as update:
+        res = calibrate(patient, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
+                        ieeg_channels=ieeg_channels, pretrained=model, atlas=atlas, overwrite=overwrite,
+                        seed=seed, progress=update)
+    rows = res.regions.to_dict("records")
+    if as_json:
+        print_json({"model": str(res.out), "method": res.method, "evaluation": res.evaluation,
+                    "simulated_data": res.extra["simulated_data"],
+                    "contacts": [{"name": r["name"], "region_key": r["region_key"],
+                                  "depth_class": r["depth_class"], "heldout_r": res.r.get(r["name"])}
+                                 for r in rows]})
+        return
+    table = Table(title=f"{res.method} patient model -> {res.out}  ({res.evaluation})")
+    for col in ("contact", "region", "depth", "held-out r", "reliability"):
+        table.add_column(col)
+    for r in rows:
+        v = res.r.get(r["name"])
+        table.add_row(r["name"], str(r["region_key"]), str(r["depth_class"]),
+                      "n/a" if v is None else f"{v:.2f}", reliability_class(v))
+    out_console.print(table)
+    if res.extra["simulated_data"]:
+        out_console.print("[bold yellow]Calibration data are SIMULATED (ieegrecon digital twin).[/]")
+
+
+@command("reconstruct")
+def reconstruct_cmd(
+    scalp: List[Path] = typer.Argument(..., help="Scalp EEG file(s): EDF/EDF+/BDF/BrainVision/FIF/EEGLAB."),
+    model: Path = typer.Option(..., "--model", help="Patient model folder from `ieegrecon calibrate`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .edf (one input) or folder (several)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Report folder (report.json, regions.tsv, report.html)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    """Reconstruct iEEG surrogates (EDF+) from scalp EEG with a patient model."""
+    from ..models.io import load_model
+    from ..pipeline import reconstruct_file
+
+    mdl, config = load_model(model)
+    config["folder"] = str(model)
+    many = len(scalp) > 1
+    if many and out.suffix.lower() == ".edf":
+        raise UsageError(f"--out {out} is a file but {len(scalp)} inputs were given; pass a folder")
+    if not many and out.suffix.lower() != ".edf" and not out.is_dir():
+        raise UsageError(f"--out {out} must end in .edf (or be an existing folder)")
+    if many or out.is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+    results, failures = [], []
+    for k, path in enumerate(scalp):
+        target = out / f"{path.stem}_recon.edf" if (many or out.is_dir()) else out
+        rep_dir = None if report is None else (report / path.stem if many else report)
+        try:
+            with _progress(f"[{k + 1}/{len(scalp)}] {path.name}") as update:
+                res = reconstruct_file(path, mdl, config, target, report_dir=rep_dir, overwrite=overwrite,
+                                       forbidden=tuple(scalp), progress=update)
+            results.append(res.to_dict())
+            if not as_json:
+                err_console.print(f"[green]wrote[/] {res.output} ({len(res.ch_names)} contacts, "
+                                  f"{res.n_times / res.sfreq:.1f} s at {res.sfreq:g} Hz)"
+                                  + (f"; report {res.report}" if res.report else ""))
+                for note in res.notes:
+                    err_console.print(f"  note: {note}", markup=False)
+        except IeegreconError as err:
+            if STATE.debug or not many:
+                raise
+            failures.append({"input": str(path), "error": str(err), "exit_code": err.exit_code})
+            err_console.print(f"ieegrecon: error: {err}", markup=False, soft_wrap=True)
+    if as_json:
+        print_json({"model": str(model), "outputs": results, "failures": failures})
+    if failures:
+        err_console.print(f"ieegrecon: {len(failures)} of {len(scalp)} inputs failed", markup=False)
+        raise typer.Exit(max(f["exit_code"] for f in failures))

@@ -1,0 +1,257 @@
+"""Read any signal file MNE can read into a :class:`~ieegrecon.recording.Recording`.
+
+Everything goes through :func:`mne.io.read_raw` (EDF, EDF+, EDF+D, BDF,
+BrainVision, FIF, EEGLAB); nothing is parsed by hand except the 256-byte EDF
+header's *reserved* field, read to tell EDF+C from EDF+D. When the file sits
+in a BIDS folder next to a ``*_channels.tsv``, channel types come from that
+table. Labels are normalized to 10-05 names (:mod:`ieegrecon.channels`), and
+every rename and oddity is reported in ``Recording.renamed`` / ``quirks``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch_names
+from ..errors import InputError
+from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, Recording, sha256_file
+
+#: File extensions :func:`read_recording` accepts (lower case).
+SUPPORTED_EXTENSIONS = (".edf", ".bdf", ".vhdr", ".fif", ".set", ".gdf")
+_TIMEKEEPING = re.compile(r"^[+-]\d+(\.\d*)?$")
+
+
+def bids_channels_tsv(path: Path) -> Path | None:
+    """The BIDS ``*_channels.tsv`` that describes ``path``, if any.
+
+    ``sub-01_ses-01_task-x_run-01_ieeg.edf`` -> ``sub-01_ses-01_task-x_run-01_channels.tsv``
+    in the same folder.
+    """
+    m = re.match(r"^(sub-.+)_(eeg|ieeg)$", path.stem)
+    if not m:
+        return None
+    cand = path.with_name(f"{m.group(1)}_channels.tsv")
+    return cand if cand.is_file() else None
+
+
+def read_channels_tsv(path: Path) -> dict[str, dict[str, str]]:
+    """Rows of a BIDS ``channels.tsv`` keyed by name (all values as strings).
+
+    Raises
+    ------
+    InputError
+        If the table cannot be read or lacks ``name`` / ``type``.
+    """
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # noqa: BLE001 - pandas raises many types
+        raise InputError(f"cannot read channels.tsv ({type(exc).__name__}: {exc})", path) from None
+    if "name" not in df.columns or "type" not in df.columns:
+        raise InputError("channels.tsv lacks a 'name' or 'type' column", path)
+    return {r["name"]: dict(r) for r in df.to_dict("records")}
+
+
+def channels_tsv_quirks(rows: dict[str, dict[str, str]], path: Path) -> list[str]:
+    """Quirks of a BIDS channels table (swapped cutoffs...)."""
+    quirks = []
+    swapped = []
+    for name, r in rows.items():
+        try:
+            lo, hi = float(r.get("low_cutoff", "n/a")), float(r.get("high_cutoff", "n/a"))
+        except ValueError:
+            continue
+        if lo > hi > 0:
+            swapped.append(name)
+    if swapped:
+        r = rows[swapped[0]]
+        quirks.append(
+            f"{path.name}: low_cutoff ({r['low_cutoff']}) > high_cutoff ({r['high_cutoff']}) for "
+            f"{len(swapped)}/{len(rows)} channels: the columns are swapped (read as a "
+            f"{r['high_cutoff']}-{r['low_cutoff']} Hz band-pass)"
+        )
+    return quirks
+
+
+def _edf_subtype(path: Path) -> str | None:
+    """'EDF+C', 'EDF+D', 'BDF+C'... from the header's reserved field, or None."""
+    if path.suffix.lower() not in (".edf", ".bdf"):
+        return None
+    with open(path, "rb") as f:
+        head = f.read(256)
+    if len(head) < 256:
+        return None
+    reserved = head[192:236].decode("ascii", "replace").strip()
+    return reserved or None
+
+
+def _read_raw(path: Path):
+    import mne
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MNE's header nuisances are reported as quirks instead
+            raw = mne.io.read_raw(path, preload=True, verbose="error")
+    except Exception as exc:  # noqa: BLE001 - wrap every reader failure into one line
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read as EEG ({type(exc).__name__}: {msg})", path) from None
+    if raw.n_times == 0 or len(raw.ch_names) == 0:
+        raise InputError("file holds no samples or no channels", path)
+    return raw
+
+
+def read_recording(
+    path: str | Path,
+    *,
+    ieeg_channels: str | None = None,
+    ch_types: dict[str, str] | None = None,
+) -> Recording:
+    """Read a signal file into a :class:`Recording` (volts), typing every channel.
+
+    Parameters
+    ----------
+    path : path-like
+        EDF/EDF+/EDF+D, BDF, BrainVision ``.vhdr``, FIF or EEGLAB ``.set``.
+    ieeg_channels : str | None
+        Regular expression; labels it matches (``re.search`` on the original
+        label) are intracranial (``'seeg'``). Use it to split a single file
+        holding both scalp and intracranial channels.
+    ch_types : dict | None
+        Original or normalized label -> MNE type, overriding everything else.
+
+    Returns
+    -------
+    Recording
+        ``data`` in volts, shape (n_channels, n_times); ``ch_names`` normalized
+        (originals in ``renamed``); ``ch_types`` by
+        :data:`ieegrecon.channels.TYPING_RULE`; positions from the file's
+        montage when it has one (``coord_frame`` 'head' or 'mri'); annotations;
+        ``source_sha256``; ``quirks``.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable, truncated or empty file; bad ``ieeg_channels``
+        regex; unknown type in ``ch_types``.
+
+    Notes
+    -----
+    Reading is done by MNE-Python (Gramfort et al. 2013, ``mne.io.read_raw``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path)
+    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise InputError(
+            f"unsupported extension {path.suffix!r}; expected one of {', '.join(SUPPORTED_EXTENSIONS)}", path
+        )
+    try:
+        pattern = re.compile(ieeg_channels) if ieeg_channels else None
+    except re.error as exc:
+        raise InputError(f"invalid --ieeg-channels regex {ieeg_channels!r}: {exc}", path) from None
+    for k, v in (ch_types or {}).items():
+        if v not in CH_TYPES:
+            raise InputError(f"channel {k!r}: unknown type {v!r}; allowed: {', '.join(CH_TYPES)}", path)
+
+    quirks: list[str] = []
+    subtype = _edf_subtype(path)
+    raw = _read_raw(path)
+    orig = list(raw.ch_names)
+    file_types = raw.get_channel_types()
+
+    bids_rows: dict[str, dict[str, str]] = {}
+    tsv = bids_channels_tsv(path)
+    if tsv is not None:
+        bids_rows = read_channels_tsv(tsv)
+        quirks += channels_tsv_quirks(bids_rows, tsv)
+        missing = [n for n in orig if n not in bids_rows]
+        if missing:
+            quirks.append(f"{tsv.name}: {len(missing)} channel(s) of the signal file are not listed: {missing[:5]}")
+
+    new_names, renamed = normalize_ch_names(orig)
+    types: list[str] = []
+    for o, n, ft in zip(orig, new_names, file_types):
+        explicit = (ch_types or {}).get(o, (ch_types or {}).get(n))
+        if explicit:
+            types.append(explicit)
+        elif o in bids_rows and bids_rows[o]["type"].upper() in BIDS_TYPES:
+            types.append(BIDS_TYPES[bids_rows[o]["type"].upper()])
+        else:
+            types.append(guess_ch_type(o, file_type=ft if ft in CH_TYPES else "misc", ieeg_pattern=pattern))
+    # intracranial contacts keep their own label (never renamed to a scalp site)
+    for i, t in enumerate(types):
+        if t in INTRACRANIAL_TYPES and new_names[i] != orig[i]:
+            renamed.pop(orig[i], None)
+            new_names[i] = orig[i].strip()
+    if renamed:
+        old = {o: n for o, n in renamed.items() if o.strip().upper() in ("T3", "T4", "T5", "T6")
+               or re.search(r"\b(T3|T4|T5|T6)\b", o, re.IGNORECASE)}
+        quirks.append(f"{len(renamed)} label(s) normalized to 10-05 names, e.g. "
+                      + ", ".join(f"{o!r}->{n!r}" for o, n in list(renamed.items())[:4]))
+        if old:
+            quirks.append("old 10-20 names mapped to 10-10: "
+                          + ", ".join(f"{o.strip()}->{n}" for o, n in old.items()))
+    eeg_names = {n for n, t in zip(new_names, types) if t == "eeg"}
+    if eeg_names:
+        miss = [c for c in STANDARD_1020_19 if c not in eeg_names]
+        if miss:
+            quirks.append(f"{len(miss)} of the 19 standard 10-20 channels missing: {' '.join(miss)}")
+
+    data = raw.get_data()  # volts
+    # annotations (EDF+ time-keeping entries are not events)
+    annotations: list[Annotation] = []
+    gaps: list[tuple[float, float]] = []
+    for a in raw.annotations:
+        desc = str(a["description"])
+        if _TIMEKEEPING.match(desc):
+            t = float(desc)
+            if abs(t - float(a["onset"])) > 1e-6:
+                gaps.append((float(a["onset"]), t - float(a["onset"])))
+            continue
+        annotations.append(Annotation(float(a["onset"]), float(a["duration"]), desc))
+    if subtype and subtype.endswith("+D"):
+        txt = (f"{subtype} (discontinuous): data records are not contiguous in time; MNE concatenates them"
+               " without the gaps")
+        if gaps:
+            txt += f" ({len(gaps)} record start(s) later than nominal, first at {gaps[0][0]:g} s, +{gaps[0][1]:g} s)"
+        quirks.append(txt)
+
+    phys = [i for i, t in enumerate(types) if t in ("eeg",) + INTRACRANIAL_TYPES]
+    if phys:
+        sd = float(np.median(np.std(data[phys], axis=1)))
+        if sd > 0.01:
+            quirks.append(f"median channel standard deviation is {sd:.3g} V (> 10 mV): implausible for EEG in "
+                          "volts; the file's unit scaling is probably wrong, treat amplitudes as relative")
+    positions, frame = _positions(raw, types)
+    meas_date = raw.info["meas_date"]
+    if isinstance(meas_date, tuple):  # very old MNE
+        meas_date = _dt.datetime.fromtimestamp(meas_date[0], _dt.timezone.utc)
+    return Recording(
+        data=data, sfreq=float(raw.info["sfreq"]), ch_names=new_names, ch_types=types,
+        positions=positions, coord_frame=frame, annotations=annotations, meas_date=meas_date,
+        source_path=str(path), source_sha256=sha256_file(path), renamed=renamed, quirks=quirks,
+    )
+
+
+def _positions(raw, types: list[str]) -> tuple[np.ndarray | None, str]:
+    """Contact positions stored in the file (FIF digitization), in metres."""
+    from mne.io.constants import FIFF
+
+    locs = np.array([ch["loc"][:3] for ch in raw.info["chs"]], dtype=float)
+    ok = np.all(np.isfinite(locs), axis=1) & np.any(locs != 0, axis=1)
+    if not ok.any():
+        return None, "unknown"
+    frames = {ch["coord_frame"] for ch, k in zip(raw.info["chs"], ok) if k}
+    frame = "unknown"
+    if frames == {FIFF.FIFFV_COORD_HEAD}:
+        frame = "head"
+    elif frames == {FIFF.FIFFV_COORD_MRI}:
+        frame = "mri"
+    locs[~ok] = np.nan
+    return locs, frame

@@ -1,0 +1,108 @@
+"""Preprocessing shared by calibration and reconstruction.
+
+The same :class:`Preprocessing` is stored in every patient model and applied
+unchanged to every later scalp input, so that a model never sees data
+prepared differently from what it was calibrated on. Filtering and
+resampling use MNE (``mne.filter``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Filter, resample and reference settings.
+
+    Parameters
+    ----------
+    sfreq : float
+        Model sampling rate in Hz (signals are resampled to it; the
+        surrogate EDF is written at it).
+    l_freq : float | None
+        High-pass cutoff in Hz (None: no high-pass).
+    line_freq : float | None
+        Power-line frequency in Hz; it and its harmonics below Nyquist are
+        notch-filtered (None: no notch).
+    scalp_reference : str
+        ``'average'``: common average over the model's scalp channels.
+    """
+
+    sfreq: float = 200.0
+    l_freq: float | None = 0.5
+    line_freq: float | None = 50.0
+    scalp_reference: str = "average"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Preprocessing":
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: d[k] for k in ("sfreq", "l_freq", "line_freq", "scalp_reference") if k in d})
+
+
+def resample(data: np.ndarray, sfreq_in: float, sfreq_out: float) -> np.ndarray:
+    """Resample along the last axis with MNE's FFT/polyphase resampler.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times)
+    sfreq_in, sfreq_out : float
+        Rates in Hz.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, round(n_times * sfreq_out / sfreq_in))
+    """
+    import mne
+
+    if abs(sfreq_in - sfreq_out) < 1e-9:
+        return np.asarray(data, dtype=float)
+    ratio = sfreq_out / sfreq_in
+    return mne.filter.resample(np.asarray(data, dtype=float), up=ratio, down=1.0, npad="auto",
+                               method="polyphase", verbose=False)
+
+
+def apply_preprocessing(data: np.ndarray, sfreq: float, prep: Preprocessing, *,
+                        reference: bool) -> np.ndarray:
+    """Resample to ``prep.sfreq``, high-pass, notch, and optionally re-reference.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times)
+        Signals in volts at ``sfreq``.
+    sfreq : float
+        Input rate in Hz.
+    prep : Preprocessing
+        Settings.
+    reference : bool
+        Apply ``prep.scalp_reference`` (True for scalp EEG, False for iEEG).
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_times_out)
+        Signals in volts at ``prep.sfreq``.
+    """
+    import mne
+
+    x = resample(data, sfreq, prep.sfreq)
+    fs = prep.sfreq
+    if x.shape[1] < 2:
+        return x
+    if prep.l_freq:
+        x = mne.filter.filter_data(x, fs, prep.l_freq, None, method="iir",
+                                   iir_params=dict(order=2, ftype="butter", output="sos"),
+                                   phase="zero", verbose=False)
+    if prep.line_freq:
+        freqs = np.arange(prep.line_freq, fs / 2 - 1.0, prep.line_freq)
+        for f0 in freqs:
+            x = mne.filter.notch_filter(x, fs, f0, method="iir", phase="zero", verbose=False)
+    if reference and prep.scalp_reference == "average":
+        x = x - x.mean(axis=0, keepdims=True)
+    return x

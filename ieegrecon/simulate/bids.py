@@ -1,0 +1,211 @@
+"""Write simulated sessions as a BIDS dataset shaped like ds004752, plus ground truth in HDF5.
+
+Layout of the output (``XX`` subject, ``YY`` session)::
+
+    dataset_description.json  participants.tsv  participants.json  README
+    sub-XX/ses-YY/eeg/sub-XX_ses-YY_task-sim_run-01_{eeg.edf,eeg.json,channels.tsv}
+    sub-XX/ses-YY/eeg/sub-XX_ses-YY_space-MNIColin27_{electrodes.tsv,coordsystem.json}
+    sub-XX/ses-YY/ieeg/sub-XX_ses-YY_task-sim_run-01_{ieeg.edf,ieeg.json,channels.tsv}
+    sub-XX/ses-YY/ieeg/sub-XX_ses-YY_space-MNI152NLin2009aSym_{electrodes.tsv,coordsystem.json}
+    derivatives/ieegrecon-sim/sub-XX/ses-YY/sub-XX_ses-YY_groundtruth.h5
+
+Every file is written to a temporary name in its folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..io.edf import verify_edf, write_edf
+from ..recording import Annotation
+from .core import SimulatedSession
+
+TASK = "sim"
+IEEG_SPACE = "MNI152NLin2009aSym"
+EEG_SPACE = "MNIColin27"
+DERIV = "ieegrecon-sim"
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json(path: Path, obj: dict) -> None:
+    _atomic_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def _tsv(path: Path, header: list[str], rows: list[list]) -> None:
+    lines = ["\t".join(header)] + ["\t".join(str(v) for v in r) for r in rows]
+    _atomic_text(path, "\n".join(lines) + "\n")
+
+
+def _mm(v: float) -> str:
+    return f"{v * 1000.0:.10g}"
+
+
+def write_dataset_files(root: Path, subjects: list[dict]) -> None:
+    """Top-level BIDS files: dataset_description.json, participants.tsv/.json, README."""
+    _json(root / "dataset_description.json", {
+        "Name": "ieegrecon simulated paired scalp EEG / iEEG (digital twins of real layouts)",
+        "BIDSVersion": "1.8.0", "DatasetType": "raw", "License": "CC0",
+        "Authors": ["ieegrecon simulate"],
+        "GeneratedBy": [{"Name": "ieegrecon", "Version": __version__,
+                         "Description": "TVB Jansen-Rit dynamics, MNE sphere model (scalp), infinite-medium dipoles (iEEG)"}],
+    })
+    hdr = ["participant_id", "layout", "layout_electrodes", "seed", "alpha_hz", "head_radius_mm"]
+    _tsv(root / "participants.tsv", hdr, [[s[h] for h in hdr] for s in subjects])
+    _json(root / "participants.json", {
+        "layout": {"Description": "name of the real layout this subject's contacts come from"},
+        "layout_electrodes": {"Description": "the electrodes.tsv of that layout"},
+        "seed": {"Description": "master seed of the simulation"},
+        "alpha_hz": {"Description": "target alpha frequency of the cortical neural masses", "Units": "Hz"},
+        "head_radius_mm": {"Description": "scalp radius of the sphere head model", "Units": "mm"},
+    })
+    _atomic_text(root / "README", "SIMULATED data written by `ieegrecon simulate`; not recordings of people.\n"
+                 "See derivatives/ieegrecon-sim for the ground truth and docs/simulation.md for the model.\n")
+    (root / "derivatives" / DERIV).mkdir(parents=True, exist_ok=True)
+    _json(root / "derivatives" / DERIV / "dataset_description.json", {
+        "Name": "ieegrecon simulation ground truth", "BIDSVersion": "1.8.0", "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "ieegrecon", "Version": __version__}],
+    })
+
+
+def write_session(root: Path, sim: SimulatedSession, sub: str, ses: str, *, overwrite: bool = False) -> Path:
+    """Write one simulated session (EDFs, sidecars, ground truth); return the session folder."""
+    sdir = root / f"sub-{sub}" / f"ses-{ses}"
+    stem = f"sub-{sub}_ses-{ses}_task-{TASK}_run-01"
+    note = (f"SIMULATED: ieegrecon digital twin, seed {sim.seed}, subject {sim.subject_index}, "
+            f"session {sim.session_index}, layout {sim.layout.name}")
+    ann = [Annotation(0.0, 0.0, note)] + [Annotation(float(t), 0.3, "IED (simulated interictal discharge)")
+                                          for t in sim.spike_times]
+    for kind, data, sfreq, names in (("eeg", sim.scalp, sim.scalp_sfreq, sim.scalp_names),
+                                     ("ieeg", sim.ieeg, sim.ieeg_sfreq, sim.contact_names)):
+        d = sdir / kind
+        d.mkdir(parents=True, exist_ok=True)
+        edf = d / f"{stem}_{kind}.edf"
+        write_edf(edf, data, sfreq, names, annotations=ann, recording_additional=["SIMULATED", "ieegrecon"],
+                  overwrite=overwrite)
+        verify_edf(edf, names, data.shape[1], sfreq, data)
+        typ = "EEG" if kind == "eeg" else "SEEG"
+        _tsv(d / f"{stem}_channels.tsv",
+             ["name", "type", "units", "low_cutoff", "high_cutoff", "sampling_frequency", "status"],
+             [[n, typ, "µV", "n/a", "n/a", f"{sfreq:g}", "good"] for n in names])
+        side = {"TaskName": TASK, "SamplingFrequency": sfreq, "PowerLineFrequency": 50,
+                "SoftwareFilters": "n/a", "RecordingDuration": data.shape[1] / sfreq,
+                "RecordingType": "continuous", "Manufacturer": "ieegrecon (simulated)",
+                "TaskDescription": note}
+        if kind == "eeg":
+            side.update({"EEGReference": sim.scalp_reference if sim.scalp_reference == "average"
+                         else f"{sim.scalp_reference} (electrode near the vertex, not recorded)",
+                         "EEGChannelCount": len(names), "EEGGround": "n/a"})
+        else:
+            side.update({"iEEGReference": "none: potentials relative to infinity (ideal distant reference)",
+                         "SEEGChannelCount": len(names), "ECOGChannelCount": 0})
+        _json(d / f"{stem}_{kind}.json", side)
+    # electrodes + coordinate systems
+    ie = sdir / "ieeg"
+    lay = sim.layout
+    hdr = ["name", "x", "y", "z"] + list(lay.extra_columns) + (["AnatomicalLocation"] if lay.anatomical else [])
+    rows = []
+    for i, n in enumerate(sim.contact_names):
+        r = [n] + [_mm(v) for v in sim.contact_pos[i]] + [lay.extra_columns[c][i] or "n/a" for c in lay.extra_columns]
+        if lay.anatomical:
+            r.append(lay.anatomical[i] or "n/a")
+        rows.append(r)
+    _tsv(ie / f"sub-{sub}_ses-{ses}_space-{IEEG_SPACE}_electrodes.tsv", hdr, rows)
+    _json(ie / f"sub-{sub}_ses-{ses}_space-{IEEG_SPACE}_coordsystem.json", {
+        "iEEGCoordinateSystem": IEEG_SPACE, "iEEGCoordinateUnits": "mm",
+        "iEEGCoordinateSystemDescription": "MNI template space; contact positions copied from the real layout "
+                                           f"{lay.electrodes_tsv.name}",
+        "iEEGCoordinateProcessingDescription": "none (copied)"})
+    ee = sdir / "eeg"
+    _tsv(ee / f"sub-{sub}_ses-{ses}_space-{EEG_SPACE}_electrodes.tsv", ["name", "x", "y", "z"],
+         [[n] + [_mm(v) for v in sim.scalp_pos[i]] for i, n in enumerate(sim.scalp_names)])
+    _json(ee / f"sub-{sub}_ses-{ses}_space-{EEG_SPACE}_coordsystem.json", {
+        "EEGCoordinateSystem": EEG_SPACE, "EEGCoordinateUnits": "mm",
+        "EEGCoordinateSystemDescription": "MNE colin27_1005 montage positions of the 10-05 names"})
+    _tsv(sdir / f"sub-{sub}_ses-{ses}_scans.tsv", ["filename"],
+         [[f"eeg/{stem}_eeg.edf"], [f"ieeg/{stem}_ieeg.edf"]])
+    gdir = root / "derivatives" / DERIV / f"sub-{sub}" / f"ses-{ses}"
+    gdir.mkdir(parents=True, exist_ok=True)
+    write_groundtruth(gdir / f"sub-{sub}_ses-{ses}_groundtruth.h5", sim)
+    return sdir
+
+
+def write_groundtruth(path: Path, sim: SimulatedSession) -> None:
+    """Write the ground truth of one session to HDF5 (h5py), atomically.
+
+    Groups: ``sources`` (region moments in A·m), ``dipoles`` (MNI m),
+    ``scalp`` and ``ieeg`` (forward matrices in V/(A·m), noise components in V),
+    ``events``; attributes hold the subject parameters as JSON.
+    """
+    import h5py
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    str_dt = h5py.string_dtype()
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["description"] = ("ieegrecon simulation ground truth. scalp = scalp/forward @ "
+                                      "sources/moments_scalp_rate + scalp/noise + scalp/artifacts; "
+                                      "ieeg = resample_poly(ieeg/forward @ sources/moments) + ieeg/local + ieeg/noise")
+            f.attrs["params_json"] = json.dumps(sim.params)
+            f.attrs["seed"] = sim.seed
+            f.attrs["subject_index"] = sim.subject_index
+            f.attrs["session_index"] = sim.session_index
+            f.attrs["ieegrecon_version"] = __version__
+            g = f.create_group("sources")
+            g.attrs["units"] = "A*m (current dipole moment)"
+            g.attrs["sfreq"] = sim.source_sfreq
+            g.attrs["scalp_sfreq"] = sim.scalp_sfreq
+            g.create_dataset("moments", data=sim.sources)
+            g.create_dataset("moments_scalp_rate", data=sim.sources_scalp)
+            g.create_dataset("labels", data=sim.dipoles.labels, dtype=str_dt)
+            g.create_dataset("aal_regions", data=sim.dipoles.aal, dtype=str_dt)
+            g = f.create_group("dipoles")
+            g.attrs["frame"] = "MNI, metres"
+            g.create_dataset("pos", data=sim.dipoles.pos)
+            g.create_dataset("ori", data=sim.dipoles.ori)
+            g.create_dataset("region", data=sim.dipoles.region)
+            g.create_dataset("weight", data=sim.dipoles.weight)
+            g = f.create_group("scalp")
+            g.attrs["sfreq"] = sim.scalp_sfreq
+            g.attrs["reference"] = sim.scalp_reference
+            g.attrs["units"] = "V; forward in V/(A*m)"
+            g.create_dataset("ch_names", data=sim.scalp_names, dtype=str_dt)
+            g.create_dataset("pos", data=sim.scalp_pos)
+            g.create_dataset("forward", data=sim.scalp_forward)
+            g.create_dataset("forward_dipoles", data=sim.scalp_forward_dipoles)
+            g.create_dataset("noise", data=sim.scalp_noise)
+            g.create_dataset("artifacts", data=sim.scalp_artifacts)
+            g = f.create_group("ieeg")
+            g.attrs["sfreq"] = sim.ieeg_sfreq
+            g.attrs["reference"] = "infinity"
+            g.attrs["units"] = "V; forward in V/(A*m)"
+            g.create_dataset("ch_names", data=sim.contact_names, dtype=str_dt)
+            g.create_dataset("pos", data=sim.contact_pos)
+            g.create_dataset("depth", data=sim.contact_depth)
+            g.create_dataset("forward", data=sim.ieeg_forward)
+            g.create_dataset("forward_dipoles", data=sim.ieeg_forward_dipoles)
+            g.create_dataset("local", data=sim.ieeg_local.astype(np.float32))
+            g.create_dataset("noise", data=sim.ieeg_noise.astype(np.float32))
+            g = f.create_group("events")
+            g.create_dataset("spike_times", data=np.asarray(sim.spike_times, float))
+            g.attrs["spike_region"] = sim.spike_region
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

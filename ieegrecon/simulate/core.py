@@ -1,0 +1,268 @@
+"""One simulated session: TVB dynamics -> dipole patches -> scalp and iEEG.
+
+``scalp = scalp_forward @ sources_scalp + scalp_noise + scalp_artifacts``
+exactly (float64), and ``ieeg = resample(ieeg_forward @ sources) + ieeg_local
++ ieeg_noise`` where ``resample`` is :func:`scipy.signal.resample_poly` from
+the source rate to the iEEG rate (see :func:`to_rate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal
+
+from . import artifacts as art
+from .dynamics import SOURCE_SFREQ, simulate_regions
+from .forward import HeadModel, colin27_positions, fit_head, ieeg_leadfield, scalp_leadfield
+from .layout import Layout
+from .sources import CLOSED_FIELD, SourceModel, build_sources
+
+#: Candidate reference electrodes, first one not recorded wins ("electrode
+#: near the vertex", like ds004752); if all are recorded: average reference.
+REFERENCE_CANDIDATES = ("FCz", "CPz")
+#: Effective current-moment density of a region per unit of normalized
+#: Jansen-Rit activity (A·m per mm^2 of cortex). With ~0.5 nA·m/mm^2 at full
+#: synchrony (Murakami & Okada 2015), partial synchrony of a whole region gives
+#: a few hundredths of that.
+MOMENT_DENSITY = 1.2e-11
+
+
+@dataclass
+class SimulatedSession:
+    """A simulated paired scalp/iEEG session (in memory, SI units).
+
+    Attributes
+    ----------
+    scalp : ndarray, shape (n_scalp, n_scalp_times)
+        Scalp EEG (V), referenced to ``scalp_reference``.
+    ieeg : ndarray, shape (n_contacts, n_ieeg_times)
+        iEEG (V), potentials relative to infinity.
+    scalp_sfreq, ieeg_sfreq, source_sfreq : float
+        Sampling rates (Hz).
+    scalp_names, scalp_norm : list of str
+        Scalp names as written by the layout / on ``colin27_1005``.
+    scalp_pos : ndarray, shape (n_scalp, 3)
+        Colin27 positions (MNI, m).
+    scalp_reference : str
+        ``'FCz'``, ``'CPz'`` or ``'average'``.
+    contact_names : list of str
+    contact_pos : ndarray, shape (n_contacts, 3)
+        MNI (m), as in the layout.
+    contact_depth : ndarray, shape (n_contacts,)
+        Distance (m) from each contact to the scalp sphere surface.
+    sources : ndarray, shape (n_regions, n_source_times)
+        Region current moments (A·m) at ``source_sfreq``.
+    sources_scalp : ndarray, shape (n_regions, n_scalp_times)
+        The same resampled to ``scalp_sfreq`` (what the scalp forward multiplies).
+    dipoles : SourceModel
+        Dipole positions (MNI, m), orientations, regions, weights.
+    scalp_forward : ndarray, shape (n_scalp, n_regions)
+        Referenced region lead field (V / (A·m)).
+    scalp_forward_dipoles : ndarray, shape (n_scalp, n_dipoles)
+        Referenced dipole lead field (V / (A·m)).
+    ieeg_forward, ieeg_forward_dipoles : ndarray
+        Same for iEEG, shapes (n_contacts, n_regions) and (n_contacts, n_dipoles).
+    scalp_noise, scalp_artifacts : ndarray, shape (n_scalp, n_scalp_times)
+        Sensor noise; line noise + blinks + muscle (V).
+    ieeg_local, ieeg_noise : ndarray, shape (n_contacts, n_ieeg_times)
+        Local activity (1/f + theta-gamma PAC); sensor + line noise (V).
+    head : HeadModel
+    params : dict
+        Subject parameters (seed, gains, frequencies, conductivities, radii).
+    spike_times : ndarray
+        Interictal discharge onsets (s).
+    """
+
+    layout: Layout
+    subject_index: int
+    session_index: int
+    seed: int
+    scalp: np.ndarray
+    ieeg: np.ndarray
+    scalp_sfreq: float
+    ieeg_sfreq: float
+    source_sfreq: float
+    scalp_names: list[str]
+    scalp_norm: list[str]
+    scalp_pos: np.ndarray
+    scalp_reference: str
+    contact_names: list[str]
+    contact_pos: np.ndarray
+    contact_depth: np.ndarray
+    sources: np.ndarray
+    sources_scalp: np.ndarray
+    dipoles: SourceModel
+    scalp_forward: np.ndarray
+    scalp_forward_dipoles: np.ndarray
+    ieeg_forward: np.ndarray
+    ieeg_forward_dipoles: np.ndarray
+    scalp_noise: np.ndarray
+    scalp_artifacts: np.ndarray
+    ieeg_local: np.ndarray
+    ieeg_noise: np.ndarray
+    head: HeadModel
+    params: dict = field(default_factory=dict)
+    spike_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    spike_region: str = ""
+
+
+def to_rate(x: np.ndarray, sfreq_in: float, sfreq_out: float, n_out: int) -> np.ndarray:
+    """Resample along the last axis with :func:`scipy.signal.resample_poly`, trimmed/padded to ``n_out``."""
+    frac = Fraction(sfreq_out / sfreq_in).limit_denominator(10000)
+    y = x if frac == 1 else signal.resample_poly(x, frac.numerator, frac.denominator, axis=-1)
+    if y.shape[-1] < n_out:
+        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n_out - y.shape[-1])], mode="edge")
+    return y[..., :n_out]
+
+
+def subject_parameters(seed: int, subject_index: int) -> dict:
+    """Draw the per-subject parameters from ``(seed, subject_index)``."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, subject_index, 0]))
+    return {
+        "seed": int(seed), "subject_index": int(subject_index),
+        "alpha_hz": float(rng.uniform(8.0, 12.0)), "theta_hz": float(rng.uniform(5.0, 7.5)),
+        "coupling_gain": float(rng.uniform(0.5, 1.5)), "noise_sigma": float(rng.uniform(0.007, 0.013)),
+        "moment_gain": float(rng.uniform(0.7, 1.4)), "spike_rate_hz": float(rng.uniform(0.01, 0.08)),
+        "scalp_noise_uv": float(rng.uniform(0.5, 1.5)), "ieeg_noise_uv": float(rng.uniform(1.0, 3.0)),
+        "local_1f_uv": float(rng.uniform(8.0, 20.0)), "local_1f_exponent": float(rng.uniform(1.0, 2.0)),
+        "pac_gamma_uv": float(rng.uniform(20.0, 60.0)),
+        "blink_rate_hz": float(rng.uniform(0.1, 0.4)), "blink_uv": float(rng.uniform(80.0, 150.0)),
+        "muscle_rate_hz": float(rng.uniform(0.02, 0.08)), "muscle_uv": float(rng.uniform(10.0, 30.0)),
+        "line_uv": float(rng.uniform(0.5, 3.0)),
+        "_rng_state": int(rng.integers(2**62)),
+    }
+
+
+def simulate_session(
+    layout_session: Layout,
+    *,
+    minutes: float,
+    seed: int,
+    subject_index: int = 0,
+    session_index: int = 0,
+    scalp_sfreq: float = 200.0,
+    ieeg_sfreq: float = 2000.0,
+    artifacts: bool = True,
+) -> SimulatedSession:
+    """Simulate one session of one subject on a real layout.
+
+    Subject parameters (rhythms, gains, head, dipole placement) depend on
+    ``(seed, subject_index)`` only; the time series on ``(seed,
+    subject_index, session_index)``, so two sessions of one subject share the
+    subject and differ in their data.
+
+    Parameters
+    ----------
+    layout_session : Layout
+        From :func:`ieegrecon.simulate.load_layouts`.
+    minutes : float
+        Duration (min).
+    seed : int
+        Master seed.
+    subject_index, session_index : int
+        Which simulated subject and session.
+    scalp_sfreq, ieeg_sfreq : float
+        Output rates (Hz).
+    artifacts : bool
+        Add line noise, blinks and muscle bursts (sensor noise and local
+        activity are always there).
+
+    Returns
+    -------
+    SimulatedSession
+
+    Notes
+    -----
+    Dynamics: TVB Jansen-Rit (Jansen & Rit 1995; Sanz-Leon et al. 2013);
+    scalp: MNE three-shell sphere (Mosher et al. 1999); iEEG: infinite-medium
+    dipole (Nunez & Srinivasan 2006); PAC: Canolty et al. 2006.
+    """
+    if minutes <= 0:
+        raise ValueError("minutes must be positive")
+    lay = layout_session
+    p = subject_parameters(seed, subject_index)
+    srng = np.random.default_rng(np.random.SeedSequence([seed, subject_index, 0, 1]))
+    trng = np.random.default_rng(np.random.SeedSequence([seed, subject_index, session_index + 1]))
+    duration = float(minutes) * 60.0
+    n_s = int(round(duration * scalp_sfreq))
+    n_i = int(round(duration * ieeg_sfreq))
+
+    # ---- subject: head, dipoles, forward models
+    scalp_pos = colin27_positions(lay.scalp_norm)
+    ref = next((r for r in REFERENCE_CANDIDATES if r not in lay.scalp_norm), "average")
+    head = fit_head(scalp_pos, srng)
+    from .dynamics import load_connectivity
+
+    labels = [str(x) for x in load_connectivity().region_labels]
+    areas = np.asarray(load_connectivity().areas, float)
+    dip = build_sources(labels, lay.contact_pos, srng)
+    el = scalp_pos if ref == "average" else np.vstack([scalp_pos, colin27_positions([ref])])
+    lf = scalp_leadfield(el, dip.pos, dip.ori, head)
+    lf = lf - (lf.mean(axis=0) if ref == "average" else lf[-1])
+    lf_dip = lf[: len(scalp_pos)]
+    W = dip.region_matrix()
+    scalp_fwd = lf_dip @ W
+    ieeg_fwd_dip = ieeg_leadfield(lay.contact_pos, dip.pos, dip.ori, head.sigmas[0])
+    ieeg_fwd = ieeg_fwd_dip @ W
+    depth = head.head_radius - np.linalg.norm(lay.contact_pos - head.r0, axis=1)
+
+    # ---- session: dynamics
+    reg = simulate_regions(duration + 1.0, trng, alpha_hz=p["alpha_hz"], theta_hz=p["theta_hz"],
+                           coupling_gain=p["coupling_gain"], noise_sigma=p["noise_sigma"],
+                           spike_rate_hz=p["spike_rate_hz"])
+    norm = reg.data / np.median(reg.data.std(axis=1))
+    sources = MOMENT_DENSITY * p["moment_gain"] * areas[:, None] * norm  # A·m
+    n_src = int(np.ceil(duration * SOURCE_SFREQ))
+    sources = sources[:, :n_src]
+    sources_scalp = to_rate(sources, SOURCE_SFREQ, scalp_sfreq, n_s)
+    clean_scalp = scalp_fwd @ sources_scalp
+    lin_ieeg = to_rate(ieeg_fwd @ sources, SOURCE_SFREQ, ieeg_sfreq, n_i)
+
+    # ---- noise, artifacts, local activity
+    nsc, nc = len(scalp_pos), len(lay.contact_names)
+    scalp_noise = trng.standard_normal((nsc, n_s)) * p["scalp_noise_uv"] * 1e-6
+    scalp_art = np.zeros((nsc, n_s))
+    ieeg_noise = trng.standard_normal((nc, n_i)) * p["ieeg_noise_uv"] * 1e-6
+    if artifacts:
+        def refd(g: np.ndarray, g_ref: float) -> np.ndarray:
+            return g - (g.mean() if ref == "average" else g_ref)
+
+        ge = art.distance_gain(el, art.EYES_M, 0.035)
+        gm = art.distance_gain(el, art.TEMPORALIS_M, 0.03)
+        scalp_art += art.blinks(trng, refd(ge[:nsc], ge[-1]), n_s, scalp_sfreq, p["blink_rate_hz"], p["blink_uv"] * 1e-6)
+        scalp_art += art.muscle(trng, refd(gm[:nsc], gm[-1]), n_s, scalp_sfreq, p["muscle_rate_hz"], p["muscle_uv"] * 1e-6)
+        scalp_art += art.line_noise(trng, nsc, n_s, scalp_sfreq, (0.5 * p["line_uv"] * 1e-6, p["line_uv"] * 1e-6))
+        ieeg_noise += art.line_noise(trng, nc, n_i, ieeg_sfreq, (0.1 * p["line_uv"] * 1e-6, 0.3 * p["line_uv"] * 1e-6))
+    ieeg_local = art.powerlaw_noise(trng, nc, n_i, ieeg_sfreq, p["local_1f_exponent"]) * p["local_1f_uv"] * 1e-6
+    deep = np.isin(dip.region, [i for i, lab in enumerate(labels) if lab[1:] in CLOSED_FIELD + ("PHC",)])
+    d_deep = np.min(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)
+    nearest = dip.region[deep][np.argmin(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)]
+    amp = np.where(d_deep < 0.015, p["pac_gamma_uv"] * 1e-6 * np.exp(-(d_deep - 0.004) / 0.006), 0.0)
+    if np.any(amp > 0):
+        theta = to_rate(sources[nearest], SOURCE_SFREQ, ieeg_sfreq, n_i)
+        ieeg_local += art.pac_gamma(trng, theta, amp, ieeg_sfreq)
+
+    scalp = clean_scalp + scalp_noise + scalp_art
+    ieeg = lin_ieeg + ieeg_local + ieeg_noise
+    params = {k: v for k, v in p.items() if not k.startswith("_")}
+    params.update({
+        "head_radius_m": head.head_radius, "head_centre_m": head.r0.tolist(),
+        "relative_radii": list(head.relative_radii), "conductivities_S_per_m": list(head.sigmas),
+        "ieeg_conductivity_S_per_m": head.sigmas[0], "moment_density_Am_per_mm2": MOMENT_DENSITY,
+        "scalp_reference": ref, "artifacts": bool(artifacts), "layout": lay.name,
+        "layout_electrodes_tsv": str(lay.electrodes_tsv), "session_index": int(session_index),
+    })
+    return SimulatedSession(
+        layout=lay, subject_index=subject_index, session_index=session_index, seed=seed,
+        scalp=scalp, ieeg=ieeg, scalp_sfreq=float(scalp_sfreq), ieeg_sfreq=float(ieeg_sfreq),
+        source_sfreq=SOURCE_SFREQ, scalp_names=list(lay.scalp_names), scalp_norm=list(lay.scalp_norm),
+        scalp_pos=scalp_pos, scalp_reference=ref, contact_names=list(lay.contact_names),
+        contact_pos=lay.contact_pos.copy(), contact_depth=depth, sources=sources, sources_scalp=sources_scalp,
+        dipoles=dip, scalp_forward=scalp_fwd, scalp_forward_dipoles=lf_dip, ieeg_forward=ieeg_fwd,
+        ieeg_forward_dipoles=ieeg_fwd_dip, scalp_noise=scalp_noise, scalp_artifacts=scalp_art,
+        ieeg_local=ieeg_local, ieeg_noise=ieeg_noise, head=head, params=params,
+        spike_times=reg.spike_times, spike_region=reg.spike_region,
+    )

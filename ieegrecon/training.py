@@ -1,0 +1,299 @@
+"""Generic torch training utilities shared by the deep-learning methods.
+
+Seeding and determinism, device choice, early stopping, the waveform +
+spectral loss, robust per-channel standardization, cutting
+:class:`~ieegrecon.models.base.PairedSegment` signals into fixed-length
+windows and overlap-adding window predictions back into a continuous
+signal. Nothing here knows about a particular architecture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Scale from the inter-quartile range to the standard deviation of a Gaussian.
+IQR_TO_STD = 1.0 / 1.3489795
+
+
+def set_seed(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and torch; return a NumPy generator for data order.
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    rng : numpy.random.Generator
+        Generator seeded with ``seed`` (use it for every shuffling decision).
+    """
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """Context manager: ``torch.use_deterministic_algorithms(True)`` inside, restored after.
+
+    On CPU every op used by ieegrecon's models has a deterministic
+    implementation; on CUDA ``warn_only`` is used so that an op without one
+    warns instead of failing.
+    """
+    import torch
+
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+
+
+def choose_device(device: str | None) -> "Any":
+    """Resolve a device request; never requires a GPU.
+
+    Parameters
+    ----------
+    device : str | None
+        ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'auto'`` (CUDA if available) or None (CPU).
+
+    Returns
+    -------
+    torch.device
+        CUDA only when requested and available; otherwise CPU (with a
+        ``RuntimeWarning`` when CUDA was asked for explicitly but is absent).
+    """
+    import torch
+
+    if device is None or device == "cpu":
+        return torch.device("cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda"):
+        if torch.cuda.is_available():
+            return torch.device(device)
+        warnings.warn(f"device {device!r} requested but CUDA is not available; using CPU", RuntimeWarning,
+                      stacklevel=2)
+        return torch.device("cpu")
+    raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'auto'")
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when the validation loss has not improved for ``patience`` checks.
+
+    Keeps a copy of the best state (a dict of tensors, copied with
+    ``.detach().clone()``).
+
+    Parameters
+    ----------
+    patience : int
+        Checks without improvement before :attr:`stop` becomes True.
+    min_delta : float
+        Relative improvement that counts (``loss < best * (1 - min_delta)``).
+    """
+
+    patience: int = 5
+    min_delta: float = 1e-4
+    best: float = float("inf")
+    best_epoch: int = -1
+    bad: int = 0
+    best_state: dict[str, Any] | None = field(default=None, repr=False)
+
+    def step(self, loss: float, epoch: int, state: dict[str, Any] | None = None) -> bool:
+        """Record one validation loss; return True if it is a new best."""
+        if loss < self.best * (1.0 - self.min_delta) or self.best_epoch < 0:
+            self.best, self.best_epoch, self.bad = float(loss), int(epoch), 0
+            if state is not None:
+                self.best_state = {k: v.detach().clone() for k, v in state.items()}
+            return True
+        self.bad += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        """Whether patience is exhausted."""
+        return self.bad >= self.patience
+
+
+def robust_standardize(x: np.ndarray, axis: int = -1, eps: float = 1e-12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre on the median and scale by the robust standard deviation.
+
+    The scale is the inter-quartile range / 1.349 (the Gaussian-consistent
+    estimate), falling back to the plain standard deviation where the IQR is
+    zero, and to 1 for flat channels.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_channels, n_times)
+        Signals (any unit).
+    axis : int
+        Time axis.
+    eps : float
+        Scales below this are treated as flat.
+
+    Returns
+    -------
+    z : ndarray, shape like ``x``
+        Standardized signals (float32).
+    center : ndarray, shape (n_channels,)
+        Medians, in the unit of ``x``.
+    scale : ndarray, shape (n_channels,)
+        Robust standard deviations, in the unit of ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    center = np.median(x, axis=axis)
+    q75, q25 = np.percentile(x, [75, 25], axis=axis)
+    scale = (q75 - q25) * IQR_TO_STD
+    sd = np.std(x, axis=axis)
+    scale = np.where(scale > eps, scale, sd)
+    scale = np.where(scale > eps, scale, 1.0)
+    z = (x - np.expand_dims(center, axis)) / np.expand_dims(scale, axis)
+    return z.astype(np.float32), center, scale
+
+
+def window_starts(n_times: int, win: int, stride: int) -> np.ndarray:
+    """Start samples of windows of ``win`` samples every ``stride`` samples.
+
+    The last window always ends at (or, if ``n_times < win``, beyond)
+    ``n_times``, so that every sample is covered.
+
+    Returns
+    -------
+    starts : ndarray of int, shape (n_windows,)
+    """
+    if n_times <= win:
+        return np.array([0], dtype=int)
+    starts = list(range(0, n_times - win + 1, stride))
+    if starts[-1] + win < n_times:
+        starts.append(n_times - win)
+    return np.asarray(starts, dtype=int)
+
+
+def cut_windows(x: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
+    """Cut ``x`` into windows, zero-padding past the end.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_channels, n_times)
+    starts : ndarray of int, shape (n_windows,)
+    win : int
+        Window length in samples.
+
+    Returns
+    -------
+    windows : ndarray, shape (n_windows, n_channels, win)
+    """
+    n_ch, n_times = x.shape
+    need = int(starts.max()) + win if len(starts) else win
+    if need > n_times:
+        x = np.concatenate([x, np.zeros((n_ch, need - n_times), dtype=x.dtype)], axis=1)
+    idx = starts[:, None] + np.arange(win)[None, :]
+    return np.ascontiguousarray(x[:, idx].transpose(1, 0, 2))
+
+
+def taper(win: int, overlap: int) -> np.ndarray:
+    """Flat-top window with raised-cosine ramps of ``overlap`` samples.
+
+    Used as overlap-add weights; with windows every ``win - overlap``
+    samples the ramps of neighbours sum to one.
+
+    Returns
+    -------
+    w : ndarray, shape (win,)
+    """
+    w = np.ones(win)
+    if overlap > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+        w[:overlap] = ramp
+        w[-overlap:] = ramp[::-1]
+    return w
+
+
+def overlap_add(windows: np.ndarray, starts: np.ndarray, n_times: int, weights: np.ndarray) -> np.ndarray:
+    """Blend window predictions into one continuous signal.
+
+    Parameters
+    ----------
+    windows : ndarray, shape (n_windows, n_channels, win)
+    starts : ndarray of int, shape (n_windows,)
+    n_times : int
+        Length of the output (samples past it are dropped).
+    weights : ndarray, shape (win,)
+        Per-sample weights (e.g. :func:`taper`); the weighted sum is divided by
+        the summed weights, so any positive window works.
+
+    Returns
+    -------
+    out : ndarray, shape (n_channels, n_times)
+    """
+    n_win, n_ch, win = windows.shape
+    total = max(n_times, int(starts.max()) + win)
+    out = np.zeros((n_ch, total))
+    wsum = np.zeros(total)
+    w = np.maximum(np.asarray(weights, float), 1e-3)
+    for i, s in enumerate(starts):
+        out[:, s:s + win] += windows[i] * w
+        wsum[s:s + win] += w
+    return out[:, :n_times] / wsum[:n_times]
+
+
+def waveform_spectral_loss(pred: "Any", target: "Any", spectral_weight: float = 0.1,
+                           eps: float = 1e-3) -> "Any":
+    """MSE on the waveform plus L1 on log-magnitude spectra.
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape (..., n_times)
+        Standardized waveforms.
+    spectral_weight : float
+        Weight of the spectral term (0 disables it).
+    eps : float
+        Added to magnitudes before the log.
+
+    Returns
+    -------
+    loss : torch.Tensor (scalar)
+    """
+    import torch
+
+    loss = torch.mean((pred - target) ** 2)
+    if spectral_weight > 0:
+        n = pred.shape[-1]
+        scale = 1.0 / np.sqrt(n)
+        mp = torch.abs(torch.fft.rfft(pred, dim=-1)) * scale
+        mt = torch.abs(torch.fft.rfft(target, dim=-1)) * scale
+        loss = loss + spectral_weight * torch.mean(torch.abs(torch.log(mp + eps) - torch.log(mt + eps)))
+    return loss
+
+
+def pearson_r(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-row Pearson r.
+
+    Parameters
+    ----------
+    pred, target : ndarray, shape (n_channels, n_times)
+
+    Returns
+    -------
+    r : ndarray, shape (n_channels,)
+        NaN where a row is constant.
+    """
+    a = pred - pred.mean(axis=1, keepdims=True)
+    b = target - target.mean(axis=1, keepdims=True)
+    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (a * b).sum(1) / np.where(den > 0, den, 1.0), np.nan)
