@@ -27,7 +27,7 @@ REFERENCE_CANDIDATES = ("FCz", "CPz")
 #: Jansen-Rit activity (A·m per mm^2 of cortex). With ~0.5 nA·m/mm^2 at full
 #: synchrony (Murakami & Okada 2015), partial synchrony of a whole region gives
 #: a few hundredths of that.
-MOMENT_DENSITY = 1.2e-11
+MOMENT_DENSITY = 4.0e-11
 
 
 @dataclass
@@ -128,7 +128,7 @@ def subject_parameters(seed: int, subject_index: int) -> dict:
         "moment_gain": float(rng.uniform(0.7, 1.4)), "spike_rate_hz": float(rng.uniform(0.01, 0.08)),
         "scalp_noise_uv": float(rng.uniform(0.5, 1.5)), "ieeg_noise_uv": float(rng.uniform(1.0, 3.0)),
         "local_1f_uv": float(rng.uniform(8.0, 20.0)), "local_1f_exponent": float(rng.uniform(1.0, 2.0)),
-        "pac_gamma_uv": float(rng.uniform(20.0, 60.0)),
+        "pac_gamma_uv": float(rng.uniform(20.0, 60.0)), "deep_density_factor": float(rng.uniform(3.0, 5.0)),
         "blink_rate_hz": float(rng.uniform(0.1, 0.4)), "blink_uv": float(rng.uniform(80.0, 150.0)),
         "muscle_rate_hz": float(rng.uniform(0.02, 0.08)), "muscle_uv": float(rng.uniform(10.0, 30.0)),
         "line_uv": float(rng.uniform(0.5, 3.0)),
@@ -214,7 +214,8 @@ def simulate_session(
                            coupling_gain=p["coupling_gain"], noise_sigma=p["noise_sigma"],
                            spike_rate_hz=p["spike_rate_hz"])
     norm = reg.data / np.median(reg.data.std(axis=1))
-    sources = MOMENT_DENSITY * p["moment_gain"] * areas[:, None] * norm  # A·m
+    dens = np.where([lab[1:] in CLOSED_FIELD for lab in labels], p["deep_density_factor"], 1.0)
+    sources = MOMENT_DENSITY * p["moment_gain"] * (dens * areas)[:, None] * norm  # A·m
     n_src = int(np.ceil(duration * SOURCE_SFREQ))
     sources = sources[:, :n_src]
     sources_scalp = to_rate(sources, SOURCE_SFREQ, scalp_sfreq, n_s)

@@ -53,6 +53,12 @@ TVB_TO_AAL: dict[str, tuple[str, ...]] = {
     "TCV": ("Fusiform",), "V1": ("Calcarine",), "V2": ("Cuneus", "Lingual", "Occipital_Sup"),
     "CC": (),  # corpus callosum: white matter, no source
 }
+#: Spread of cortical orientations around the radial direction (folding).
+CORTEX_TILT = 0.8
+#: Fraction of cortical dipoles with inverted orientation (the opposite wall
+#: of a sulcus): the net moment of a patch is a fraction of the sum of its
+#: parts, as on folded cortex; the near field is not reduced.
+SULCAL_FLIP = 0.3
 #: Regions with closed-field geometry.
 CLOSED_FIELD = ("HC", "AMYG")
 
@@ -169,7 +175,8 @@ def build_sources(labels: list[str], contacts_m: np.ndarray, rng: np.random.Gene
         else:
             radial = pick - HEAD_CENTRE_M
             radial /= np.linalg.norm(radial, axis=1, keepdims=True)
-            o = radial + 0.45 * rng.normal(size=radial.shape)
+            o = radial + CORTEX_TILT * rng.normal(size=radial.shape)
+            o *= np.where(rng.random(n_here) < SULCAL_FLIP, -1.0, 1.0)[:, None]
         o /= np.linalg.norm(o, axis=1, keepdims=True)
         pos.append(pick)
         ori.append(o)

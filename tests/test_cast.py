@@ -1,0 +1,212 @@
+"""Tests of the CAST model and of the generic training utilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from scipy.signal import lfilter  # noqa: E402
+
+from ieegrecon import training as tr  # noqa: E402
+from ieegrecon.channels import STANDARD_1020_19  # noqa: E402
+from ieegrecon.models.base import ContactInfo, PairedSegment, get_model_class  # noqa: E402
+from ieegrecon.models.cast import REGIONS, CastModel, region_index, scalp_positions  # noqa: E402
+from ieegrecon.models.io import load_model, save_model  # noqa: E402
+
+SFREQ = 200.0
+EIGHT = ["F3", "F4", "C3", "C4", "O1", "O2", "A1", "A2"]  # ds004752 sub-02/03/07/09 montage
+
+
+def _sources(rng: np.random.Generator, n_src: int = 10) -> np.ndarray:
+    d = rng.normal(size=(n_src, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    return d * rng.uniform(0.02, 0.06, size=(n_src, 1))
+
+
+def _segment(rng, src_pos, n_times, scalp_names=STANDARD_1020_19, n_contacts=12, subject="s",
+             contact_pos=None) -> PairedSegment:
+    """Synthetic subject: resonant sources mixed by inverse-square gains into scalp and contacts."""
+    n_src = len(src_pos)
+    s = np.empty((n_src, n_times))
+    for i in range(n_src):
+        f = rng.uniform(3, 30)
+        s[i] = lfilter([1], [1, -2 * 0.97 * np.cos(2 * np.pi * f / SFREQ), 0.97**2], rng.normal(size=n_times))
+    s /= s.std(1, keepdims=True)
+    if contact_pos is None:
+        contact_pos = src_pos[rng.integers(0, n_src, n_contacts)] + rng.normal(scale=0.01, size=(n_contacts, 3))
+
+    def gains(p):
+        return 1.0 / (np.linalg.norm(p[:, None] - src_pos[None], axis=2) / 0.02) ** 2
+
+    scalp = gains(scalp_positions(list(scalp_names))) @ s * 5e-6
+    scalp += rng.normal(scale=0.3 * scalp.std(), size=scalp.shape)
+    ieeg = gains(contact_pos) @ s * 1e-5
+    ieeg += rng.normal(scale=0.2 * ieeg.std(), size=ieeg.shape)
+    k = len(contact_pos)
+    ci = ContactInfo([f"c{i}" for i in range(k)], contact_pos, ["precentral_L"] * k, ["deep"] * k)
+    return PairedSegment(scalp, ieeg, SFREQ, list(scalp_names), ci, subject)
+
+
+def _small(**kw) -> CastModel:
+    return CastModel(d_model=16, n_heads=2, n_layers=1, **kw)
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> tuple[CastModel, dict]:
+    rng = np.random.default_rng(1)
+    segs = [_segment(rng, _sources(rng), int(40 * SFREQ), subject=f"s{i}",
+                     scalp_names=STANDARD_1020_19 if i % 2 else EIGHT) for i in range(3)]
+    m = _small()
+    info = m.pretrain(segs, epochs=2, seed=0, max_windows_per_epoch=60)
+    return m, info
+
+
+# ------------------------------------------------------------------ utilities
+def test_overlap_add_reconstructs_a_signal_cut_into_windows():
+    x = np.random.default_rng(0).normal(size=(3, 1037))
+    starts = tr.window_starts(1037, 400, 360)
+    assert starts[-1] + 400 >= 1037 and starts[0] == 0
+    wins = tr.cut_windows(x, starts, 400)
+    assert wins.shape == (len(starts), 3, 400)
+    np.testing.assert_allclose(tr.overlap_add(wins, starts, 1037, tr.taper(400, 40)), x, atol=1e-12)
+
+
+def test_robust_standardize_is_scale_free():
+    x = np.random.default_rng(0).normal(size=(2, 5000))
+    z1, _, s1 = tr.robust_standardize(x * 1e-6)
+    z2, _, _ = tr.robust_standardize(x * 3.0 + 7.0)
+    np.testing.assert_allclose(z1, z2, atol=1e-4)
+    assert np.all(np.abs(s1 / 1e-6 - 1) < 0.1)
+
+
+def test_early_stopping_keeps_best_and_stops():
+    es = tr.EarlyStopping(patience=2)
+    for ep, loss in enumerate([3.0, 2.0, 2.5, 2.4, 1.0]):
+        es.step(loss, ep)
+        if es.stop:
+            break
+    assert es.best == 2.0 and es.best_epoch == 1 and ep == 3
+
+
+def test_region_vocabulary_maps_unknown_keys_to_unknown():
+    idx = region_index(["precentral_L", "Hippocampus_R", "no_label_found", "unknown"])
+    assert REGIONS[idx[0]] == "precentral_L" and REGIONS[idx[1]] == "hippocampus_R"
+    assert idx[2] == 0 and idx[3] == 0
+
+
+# ------------------------------------------------------------------ model
+@pytest.mark.parametrize("names", [EIGHT, list(STANDARD_1020_19)])
+@pytest.mark.parametrize("n_times", [1001, 151])
+def test_predict_shape_any_scalp_subset_and_odd_length(names, n_times):
+    rng = np.random.default_rng(0)
+    m = _small()
+    seg = _segment(rng, _sources(rng), n_times, scalp_names=names, n_contacts=5)
+    m.set_targets(seg.contacts, names)
+    y = m.predict(seg.scalp)
+    assert y.shape == (5, n_times) and np.all(np.isfinite(y))
+    assert get_model_class("cast") is CastModel
+
+
+def test_mismatched_scalp_rows_and_bad_inputs_raise():
+    rng = np.random.default_rng(0)
+    m = _small()
+    seg = _segment(rng, _sources(rng), 800, scalp_names=EIGHT, n_contacts=3)
+    with pytest.raises(ValueError, match="no targets"):
+        m.scalp_names = list(EIGHT)
+        m.predict(seg.scalp)
+    m.set_targets(seg.contacts, EIGHT)
+    with pytest.raises(ValueError, match="expected scalp of shape"):
+        m.predict(seg.scalp[:7])
+    with pytest.raises(ValueError, match="not a 10-05 electrode"):
+        m.set_targets(seg.contacts, ["F3", "XYZ"])
+    with pytest.raises(ValueError, match="zero-shot"):
+        m.calibrate(seg, minutes=0)
+    bad = PairedSegment(seg.scalp, seg.ieeg, 250.0, EIGHT, seg.contacts)
+    with pytest.raises(ValueError, match="Hz"):
+        m.calibrate(bad)
+
+
+def test_pretrain_is_deterministic_under_seed():
+    rng = np.random.default_rng(2)
+    segs = [_segment(rng, _sources(rng), int(12 * SFREQ), subject=f"s{i}") for i in range(2)]
+    states = []
+    for seed in (3, 3, 4):
+        m = _small()
+        m.pretrain(segs, epochs=1, seed=seed, max_windows_per_epoch=16, batch_size=8)
+        states.append(m.state_dict())
+    assert all(np.array_equal(states[0][k], states[1][k]) for k in states[0])
+    assert not all(np.array_equal(states[0][k], states[2][k]) for k in states[0])
+
+
+def test_pretrain_reports_losses_and_zero_shot_scale(pretrained):
+    m, info = pretrained
+    assert info["epochs_run"] >= 1 and len(info["val_loss"]) == info["epochs_run"]
+    assert info["n_val_windows"] > 0
+    # contacts of the synthetic subjects have amplitudes of order 1e-5 V
+    assert 1e-7 < info["zero_shot_scale"] < 1e-3
+    assert m.trained_on["pretrain"]["subjects"] == ["s0", "s1", "s2"]
+
+
+def test_zero_shot_on_unseen_layout(pretrained):
+    m, _ = pretrained
+    rng = np.random.default_rng(5)
+    seg = _segment(rng, _sources(rng), int(10 * SFREQ), scalp_names=EIGHT, n_contacts=4)
+    pos = seg.contacts.positions.copy()
+    pos[1] = np.nan  # a contact without coordinates
+    targets = ContactInfo(["a", "b", "hippocampus_L", "x"], pos, ["precentral_L", "unknown", "hippocampus_L", "zzz"],
+                          ["superficial", "deep", "deep", "unknown"])
+    m.set_targets(targets, EIGHT)
+    y = m.predict(seg.scalp)
+    assert y.shape == (4, seg.scalp.shape[1]) and np.all(np.isfinite(y))
+    # amplitude in volts comes from the pretraining median scale
+    assert 0.01 < np.std(y) / m.zero_shot_scale < 10
+
+
+def test_calibration_improves_heldout_r(pretrained):
+    m, _ = pretrained
+    m = _copy(m)
+    rng = np.random.default_rng(11)
+    src = _sources(rng)
+    cal = _segment(rng, src, int(60 * SFREQ), subject="new")
+    test = _segment(rng, src, int(30 * SFREQ), subject="new", contact_pos=cal.contacts.positions)
+    m.set_targets(cal.contacts, cal.scalp_names)
+    r_zero = np.nanmedian(tr.pearson_r(m.predict(test.scalp), test.ieeg))
+    info = m.calibrate(cal, epochs=6, seed=0)
+    r_cal = np.nanmedian(tr.pearson_r(m.predict(test.scalp), test.ieeg))
+    assert len(info["heldout_r"]) == 12 and info["epochs_run"] >= 1
+    assert info["heldout_median_r"] > np.nanmedian(info["heldout_r_before"])
+    assert r_cal > r_zero + 0.05
+    # least-squares gain: calibrated output is in volts of the right order
+    assert 0.05 < np.std(m.predict(test.scalp)) / np.std(test.ieeg) < 2
+
+
+def test_short_calibration_says_so(pretrained):
+    m = _copy(pretrained[0])
+    rng = np.random.default_rng(3)
+    seg = _segment(rng, _sources(rng), 450, scalp_names=EIGHT, n_contacts=2)
+    info = m.calibrate(seg, epochs=20)
+    assert "too short" in info["note"] and info["epochs_run"] <= 5
+    assert "heldout_r" not in info
+
+
+def test_save_load_round_trip_is_bit_exact(pretrained, tmp_path):
+    m = _copy(pretrained[0])
+    rng = np.random.default_rng(4)
+    seg = _segment(rng, _sources(rng), int(20 * SFREQ), scalp_names=EIGHT, n_contacts=3)
+    m.calibrate(seg, epochs=1)
+    save_model(m, tmp_path / "m")
+    m2, cfg = load_model(tmp_path / "m")
+    assert isinstance(m2, CastModel) and cfg["method"] == "cast"
+    s1, s2 = m.state_dict(), m2.state_dict()
+    assert set(s1) == set(s2) and all(np.array_equal(s1[k], s2[k]) for k in s1)
+    assert m2.scalp_names == EIGHT and m2.contacts.ch_names == seg.contacts.ch_names
+    np.testing.assert_array_equal(m.predict(seg.scalp), m2.predict(seg.scalp))
+
+
+def _copy(m: CastModel) -> CastModel:
+    m2 = CastModel(**m.get_params())
+    m2.contacts = None
+    m2.load_state_dict({k: v for k, v in m.state_dict().items() if k.startswith("net.") or k == "zero_shot_scale"})
+    return m2

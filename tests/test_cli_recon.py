@@ -1,0 +1,132 @@
+"""End to end through the CLI: calibrate -> reconstruct -> EDF surrogate + report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ieegrecon.cli import app
+from ieegrecon.recording import sha256_file
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def ridge_model(linear_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pm") / "ridge"
+    res = run("calibrate", linear_session, "--method", "ridge", "--minutes", "1.5", "--out", out, "--json")
+    assert res.exit_code == 0, res.output
+    return out, json.loads(res.stdout)
+
+
+def test_calibrate_reports_heldout_r_per_contact(ridge_model, linear_session):
+    out, summary = ridge_model
+    assert summary["evaluation"].startswith("held-out tail")
+    r = np.array([c["heldout_r"] for c in summary["contacts"]], float)
+    assert len(r) == 48
+    # linear signals: a linear model must recover them well on held-out data
+    assert np.nanmedian(r) > 0.8
+    assert summary["simulated_data"] is False
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["extra"]["preprocessing"]["sfreq"] == 200.0
+    assert {"mAHL1", "mPHL8"} <= set(cfg["extra"]["heldout_r"])
+    assert (out / "regions.tsv").is_file() and (out / "holdout.h5").is_file()
+
+
+def test_reconstruct_real_edf_plus_d(ridge_model, mb0400fu, tmp_path):
+    import mne
+    import pyedflib
+
+    model, _ = ridge_model
+    before = sha256_file(mb0400fu)
+    out = tmp_path / "recon.edf"
+    res = run("reconstruct", mb0400fu, "--model", model, "--out", out, "--report", tmp_path / "rep", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["failures"] == [] and summary["outputs"][0]["output"] == str(out)
+    assert sha256_file(mb0400fu) == before
+    with pyedflib.EdfReader(str(out)) as f:
+        assert f.getSignalLabels()[:2] == ["mAHL1", "mAHL2"]
+        assert f.getPhysicalDimension(0) == "uV"
+        assert "SURROGATE" in f.getRecordingAdditional()
+        texts = list(f.readAnnotations()[2])
+    assert texts[0].startswith("SURROGATE: reconstructed from scalp EEG by ieegrecon")
+    src = mne.io.read_raw_edf(mb0400fu, verbose=False)
+    assert any(a["description"] in texts for a in src.annotations)  # input annotations carried over
+    raw = mne.io.read_raw_edf(out, verbose=False)
+    assert raw.info["meas_date"] == src.info["meas_date"]
+    assert raw.info["sfreq"] == 200.0 and len(raw.ch_names) == 48
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["surrogate"] is True and rep["simulated_training_data"] is False
+    assert {r["reliability"] for r in rep["regions"]} <= {"high", "moderate", "low", "unreliable", "not measured"}
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "SURROGATE" in html and "Per-region confidence" in html and "<img" in html
+
+
+def test_reconstruct_refuses_existing_output_and_input_as_output(ridge_model, mb0400fu, tmp_path):
+    model, _ = ridge_model
+    out = tmp_path / "recon.edf"
+    out.write_bytes(b"keep me")
+    res = run("reconstruct", mb0400fu, "--model", model, "--out", out)
+    assert res.exit_code == 5
+    assert "exists" in res.stderr and str(out) in res.stderr and "Traceback" not in res.stderr
+    assert out.read_bytes() == b"keep me"
+
+
+def test_eight_channel_model_uses_present_channels_and_19ch_model_refuses_8ch(
+        linear_session_8ch, linear_session, ridge_model, mb0400fu, tmp_path):
+    out8 = tmp_path / "ridge8"
+    res = run("calibrate", linear_session_8ch, "--method", "ridge", "--minutes", "1.5", "--out", out8)
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((out8 / "config.json").read_text())
+    assert cfg["scalp_names"] == ["F3", "F4", "C3", "C4", "O1", "O2", "A1", "A2"]
+    res = run("reconstruct", mb0400fu, "--model", out8, "--out", tmp_path / "r8.edf")
+    assert res.exit_code == 0, res.output
+    # the 19-channel model on an 8-channel recording: clear refusal naming the missing channels
+    scalp8 = next((linear_session_8ch / "eeg").glob("*_eeg.edf"))
+    model19, _ = ridge_model
+    res = run("reconstruct", scalp8, "--model", model19, "--out", tmp_path / "r19.edf")
+    assert res.exit_code == 4
+    assert "needs scalp channel(s)" in res.stderr and "P7" in res.stderr
+    assert not (tmp_path / "r19.edf").exists()
+
+
+def test_batch_continues_past_a_bad_file(ridge_model, mb0400fu, tmp_path):
+    model, _ = ridge_model
+    bad = tmp_path / "broken.edf"
+    bad.write_bytes(mb0400fu.read_bytes()[:300])
+    outdir = tmp_path / "batch"
+    res = run("reconstruct", bad, mb0400fu, "--model", model, "--out", outdir, "--json")
+    assert res.exit_code == 3
+    summary = json.loads(res.stdout)
+    assert len(summary["outputs"]) == 1 and summary["failures"][0]["input"] == str(bad)
+    assert (outdir / "MB0400FU_recon.edf").is_file()
+    assert not (outdir / "broken_recon.edf").exists()
+    assert not [p for p in outdir.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_source_zero_shot_and_calibrated(linear_session, tmp_path):
+    res = run("calibrate", linear_session, "--method", "source", "--minutes", "0", "--out", tmp_path / "s0",
+              "--json")
+    assert res.exit_code == 0, res.output
+    s0 = json.loads(res.stdout)
+    assert s0["evaluation"].startswith("zero-shot")
+    res = run("calibrate", linear_session, "--method", "ridge", "--minutes", "0", "--out", tmp_path / "r0")
+    assert res.exit_code == 2 and "cannot run without calibration" in res.stderr
+
+
+def test_calibrate_errors_are_one_line(tmp_path, mb0400fu):
+    res = run("calibrate", tmp_path / "nope", "--out", tmp_path / "m")
+    assert res.exit_code == 3 and "no such file" in res.stderr
+    res = run("calibrate", mb0400fu, "--out", tmp_path / "m")
+    assert res.exit_code == 3 and "no intracranial channels" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    res = run("reconstruct", mb0400fu, "--model", tmp_path, "--out", tmp_path / "x.edf")
+    assert res.exit_code == 6 and "config.json" in res.stderr
