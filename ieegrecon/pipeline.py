@@ -40,6 +40,8 @@ HOLDOUT_KEEP_S = 20.0
 #: Reliability classes (lower bound of held-out Pearson r, label), best first.
 RELIABILITY_CLASSES = ((0.6, "high"), (0.3, "moderate"), (0.1, "low"), (-np.inf, "unreliable"))
 HOLDOUT_NAME = "holdout.h5"
+#: Outputs longer than this (s) are streamed to disk (pyedflib) instead of built in memory (edfio).
+STREAM_OVER_S = 3600.0
 
 Progress = Callable[[str, float], None]
 
@@ -183,16 +185,27 @@ def scalp_array(scalp: Recording, names: list[str] | None, prep: Preprocessing) 
     ModelInputMismatch
         If channels the model needs are absent.
     """
-    by_norm = {normalize_ch_name(n): n for n in scalp.ch_names}
     if names is None:
         names = [normalize_ch_name(n) for n in scalp.ch_names]
+    picked = scalp.pick(match_scalp_channels(scalp, names))
+    return apply_preprocessing(picked.data, picked.sfreq, prep, reference=True), list(names)
+
+
+def match_scalp_channels(scalp: Recording, names: list[str]) -> list[str]:
+    """Labels of ``scalp`` that hold the model's channels ``names``, in that order.
+
+    Raises
+    ------
+    ModelInputMismatch
+        Naming the channels the model needs that are absent.
+    """
+    by_norm = {normalize_ch_name(n): n for n in scalp.ch_names}
     missing = [n for n in names if normalize_ch_name(n) not in by_norm]
     if missing:
         raise ModelInputMismatch(
             f"the model needs scalp channel(s) {missing} that are absent "
             f"(present: {sorted(by_norm)})", scalp.source_path)
-    picked = scalp.pick([by_norm[normalize_ch_name(n)] for n in names])
-    return apply_preprocessing(picked.data, picked.sfreq, prep, reference=True), list(names)
+    return [by_norm[normalize_ch_name(n)] for n in names]
 
 
 def make_segment(scalp: Recording, intra: Recording, contacts: ContactInfo, prep: Preprocessing,
@@ -492,48 +505,132 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     if not scalp.ch_names:
         raise InputError("no scalp EEG channels found", scalp_path)
     prep = Preprocessing.from_dict(config.get("extra", {}).get("preprocessing", {"sfreq": model.sfreq}))
-    say("preprocessing", 0.15)
-    x, _ = scalp_array(scalp, model.scalp_names, prep)
-    say("reconstructing", 0.4)
-    y = model.predict(x)
+    picked = scalp.pick(match_scalp_channels(scalp, model.scalp_names))
     contacts = model.contacts
     assert contacts is not None
-    notes = []
-    if not np.all(np.isfinite(y)):
-        raise InputError("reconstruction produced NaN/Inf (check the input for NaN samples)", scalp_path)
+    n_out = int(round(picked.n_times * prep.sfreq / picked.sfreq))
     ranges = config.get("extra", {}).get("physical_range_uv")
     phys = [tuple(ranges[c]) for c in contacts.ch_names] if ranges else None
     anns = [Annotation(0.0, 0.0, surrogate_text(config))]
     if config.get("trained_on", {}).get("calibration", {}).get("simulated") or \
             config.get("extra", {}).get("simulated_data"):
         anns.append(Annotation(0.0, 0.0, "SURROGATE: model calibrated on SIMULATED data"))
-    anns += [a for a in rec.annotations if a.onset * prep.sfreq < y.shape[1]]
-    say("writing EDF", 0.7)
-    rep = write_edf(out, y, prep.sfreq, contacts.ch_names, meas_date=rec.meas_date, annotations=anns,
-                    physical_range_uv=phys, recording_additional=["SURROGATE", "ieegrecon", __version__],
-                    transducer="ieegrecon surrogate", prefiltering=_prefilter_text(prep),
-                    overwrite=overwrite, forbidden=(scalp_path, *forbidden))
-    say("verifying EDF with pyedflib", 0.8)
+    anns += [a for a in rec.annotations if a.onset * prep.sfreq < n_out]
+    header = dict(recording_additional=["SURROGATE", "ieegrecon", __version__], transducer="ieegrecon surrogate",
+                  prefiltering=_prefilter_text(prep))
+    pieces = predict_chunked(lambda a, b: picked.data[:, a:b], picked.n_times, picked.sfreq, model, prep)
+    notes: list[str] = []
+    for f in (scalp_path, *forbidden):
+        if Path(f).resolve() == out.resolve():
+            raise OutputError("output path is one of the inputs; refusing to overwrite an input", out)
+    if n_out / prep.sfreq <= STREAM_OVER_S or phys is None:
+        say("reconstructing", 0.3)
+        y = np.concatenate(list(pieces), axis=1)
+        _check_finite(y, scalp_path)
+        say("writing EDF", 0.7)
+        rep = write_edf(out, y, prep.sfreq, contacts.ch_names, meas_date=rec.meas_date, annotations=anns,
+                        physical_range_uv=phys, overwrite=overwrite, forbidden=(scalp_path, *forbidden), **header)
+        n_clipped, padded, y_report = rep.n_clipped, rep.padded_samples, y
+    else:
+        from .io.edf_stream import StreamedEdfWriter
+
+        writer = StreamedEdfWriter(out, contacts.ch_names, prep.sfreq, phys, meas_date=rec.meas_date,
+                                   overwrite=overwrite, **header)
+        y_report = None
+        try:
+            for piece in pieces:
+                _check_finite(piece, scalp_path)
+                writer.write(piece)
+                y_report = piece if y_report is None else y_report
+                say("reconstructing (streamed)", 0.1 + 0.7 * writer.n_written / n_out)
+            writer.annotate(anns)
+            padded = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        n_clipped, y = writer.n_clipped, None
+        notes.append(f"streamed in {CHUNK_S:g}-s chunks (output longer than {STREAM_OVER_S:g} s)")
+    say("verifying EDF with pyedflib", 0.85)
     try:
-        verify_edf(out, contacts.ch_names, y.shape[1], prep.sfreq, y)
+        verify_edf(out, contacts.ch_names, n_out, prep.sfreq, y)
     except OutputError:
         out.unlink(missing_ok=True)
         raise
-    if rep.padded_samples:
-        notes.append(f"{rep.padded_samples} zero samples pad the last EDF record (annotated)")
-    n_clip = sum(rep.n_clipped.values())
+    if padded:
+        notes.append(f"{padded} zero samples pad the last EDF record (annotated)")
+    n_clip = sum(n_clipped.values())
     if n_clip:
         notes.append(f"{n_clip} samples clipped to the physical range (per channel in n_clipped)")
-    result = ReconstructionResult(str(scalp_path), str(out), int(y.shape[1]), prep.sfreq,
-                                  list(contacts.ch_names), rep.n_clipped, notes=notes)
+    result = ReconstructionResult(str(scalp_path), str(out), n_out, prep.sfreq,
+                                  list(contacts.ch_names), n_clipped, notes=notes)
     if report_dir is not None:
         from .report import write_report
 
         say("writing report", 0.9)
         result.report = str(write_report(report_dir, config=config, model=model, result=result,
-                                         input_rec=rec, recon=y, overwrite=overwrite))
+                                         input_rec=rec, recon=y_report, overwrite=overwrite))
     say("done", 1.0)
     return result
+
+
+def _check_finite(y: np.ndarray, path) -> None:
+    if not np.all(np.isfinite(y)):
+        raise InputError("reconstruction produced NaN/Inf (check the input for NaN samples)", path)
+
+
+#: Length of one processing chunk for long recordings, in seconds.
+CHUNK_S = 600.0
+#: Context added on both sides of a chunk (filters, resampling, model windows), in seconds.
+MARGIN_S = 10.0
+
+
+def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, sfreq: float,
+                    model: ReconModel, prep: Preprocessing, *, chunk_s: float | None = None,
+                    margin_s: float | None = None):
+    """Preprocess and reconstruct a long recording chunk by chunk, with bounded memory.
+
+    Each chunk is processed with ``margin_s`` of context on both sides
+    (read, resampled, filtered, referenced, reconstructed), and only its
+    middle is kept, so the output matches whole-recording processing up to
+    filter transients that have decayed within the margin.
+
+    Parameters
+    ----------
+    get_chunk : callable
+        ``get_chunk(start, stop)`` returns the model's scalp channels, in
+        order, samples ``[start, stop)`` at ``sfreq``, in volts.
+    n_times : int
+        Samples in the input.
+    sfreq : float
+        Input rate in Hz.
+    model : ReconModel
+    prep : Preprocessing
+    chunk_s, margin_s : float | None
+        Chunk length and context in seconds (default :data:`CHUNK_S`, :data:`MARGIN_S`).
+
+    Yields
+    ------
+    y : ndarray, shape (n_contacts, n_chunk_out)
+        Consecutive pieces of the reconstruction at ``prep.sfreq`` (volts);
+        concatenated they have ``round(n_times * prep.sfreq / sfreq)`` samples.
+    """
+    chunk_s = CHUNK_S if chunk_s is None else chunk_s
+    margin_s = MARGIN_S if margin_s is None else margin_s
+    ratio = prep.sfreq / sfreq
+    n_out = int(round(n_times * ratio))
+    step = max(1, int(round(chunk_s * sfreq)))
+    margin = int(round(margin_s * sfreq))
+    done = 0
+    for a in range(0, n_times, step):
+        b = min(n_times, a + step)
+        lo, hi = max(0, a - margin), min(n_times, b + margin)
+        x = apply_preprocessing(get_chunk(lo, hi), sfreq, prep, reference=True)
+        y = model.predict(x)
+        out_a = int(round((a - lo) * ratio))
+        out_stop = n_out if b == n_times else int(round(b * ratio))
+        piece = y[:, out_a:out_a + (out_stop - done)]
+        done += piece.shape[1]
+        yield piece
 
 
 def _prefilter_text(prep: Preprocessing) -> str:

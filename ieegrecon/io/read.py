@@ -20,6 +20,8 @@ import numpy as np
 from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch_names
 from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, Recording, sha256_file
+from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
+    find_bad_channels
 
 #: File extensions :func:`read_recording` accepts (lower case).
 SUPPORTED_EXTENSIONS = (".edf", ".bdf", ".vhdr", ".fif", ".set", ".gdf")
@@ -137,8 +139,14 @@ def read_recording(
     Raises
     ------
     InputError
-        Missing, unreadable, truncated or empty file; bad ``ieeg_channels``
-        regex; unknown type in ``ch_types``.
+        Missing, unreadable, truncated or empty file; EDF/BDF header out of
+        spec (:func:`~ieegrecon.io.validate.check_edf_header`); duplicate
+        labels after normalization; NaN/Inf samples in EEG or intracranial
+        channels; scalp amplitudes that cannot be volts
+        (:func:`~ieegrecon.io.validate.check_units`); bad ``ieeg_channels``
+        regex; unknown type in ``ch_types``. Flat or saturated channels are
+        not errors: they are listed in ``quirks``
+        (:func:`~ieegrecon.io.validate.find_bad_channels`).
 
     Notes
     -----
@@ -161,6 +169,11 @@ def read_recording(
 
     quirks: list[str] = []
     subtype = _edf_subtype(path)
+    if path.suffix.lower() in (".edf", ".bdf"):
+        try:
+            quirks += check_edf_header(path)  # MNE reads truncated/out-of-spec headers silently
+        except OSError as exc:
+            raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
     raw = _read_raw(path)
     orig = list(raw.ch_names)
     file_types = raw.get_channel_types()
@@ -197,6 +210,7 @@ def read_recording(
         if old:
             quirks.append("old 10-20 names mapped to 10-10: "
                           + ", ".join(f"{o.strip()}->{n}" for o, n in old.items()))
+    check_duplicate_labels(new_names, path, orig)
     eeg_names = {n for n, t in zip(new_names, types) if t == "eeg"}
     if eeg_names:
         miss = [c for c in STANDARD_1020_19 if c not in eeg_names]
@@ -204,6 +218,7 @@ def read_recording(
             quirks.append(f"{len(miss)} of the 19 standard 10-20 channels missing: {' '.join(miss)}")
 
     data = raw.get_data()  # volts
+    quirks += check_finite(data, new_names, types, path)
     # annotations (EDF+ time-keeping entries are not events)
     annotations: list[Annotation] = []
     gaps: list[tuple[float, float]] = []
@@ -222,7 +237,8 @@ def read_recording(
             txt += f" ({len(gaps)} record start(s) later than nominal, first at {gaps[0][0]:g} s, +{gaps[0][1]:g} s)"
         quirks.append(txt)
 
-    phys = [i for i, t in enumerate(types) if t in ("eeg",) + INTRACRANIAL_TYPES]
+    phys = [i for i, t in enumerate(types) if t in ("eeg",) + INTRACRANIAL_TYPES
+            and np.all(np.isfinite(data[i]))]
     if phys:
         sd = float(np.median(np.std(data[phys], axis=1)))
         if sd > 0.01:
@@ -232,11 +248,19 @@ def read_recording(
     meas_date = raw.info["meas_date"]
     if isinstance(meas_date, tuple):  # very old MNE
         meas_date = _dt.datetime.fromtimestamp(meas_date[0], _dt.timezone.utc)
-    return Recording(
-        data=data, sfreq=float(raw.info["sfreq"]), ch_names=new_names, ch_types=types,
-        positions=positions, coord_frame=frame, annotations=annotations, meas_date=meas_date,
-        source_path=str(path), source_sha256=sha256_file(path), renamed=renamed, quirks=quirks,
-    )
+    try:
+        rec = Recording(
+            data=data, sfreq=float(raw.info["sfreq"]), ch_names=new_names, ch_types=types,
+            positions=positions, coord_frame=frame, annotations=annotations, meas_date=meas_date,
+            source_path=str(path), source_sha256=sha256_file(path), renamed=renamed, quirks=quirks,
+        )
+    except ValueError as exc:  # anything the header checks let through
+        raise InputError(f"invalid recording ({exc})", path) from None
+    check_units(rec)
+    bad = find_bad_channels(rec)
+    if bad:
+        rec.quirks.append(bad_channels_quirk(bad))
+    return rec
 
 
 def _positions(raw, types: list[str]) -> tuple[np.ndarray | None, str]:

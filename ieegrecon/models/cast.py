@@ -197,25 +197,41 @@ class CastModel(ReconModel):
         starts = tr.window_starts(z.shape[1], self.win, stride)
         return starts, tr.cut_windows(z, starts, self.win)
 
-    def _predict_std(self, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batch: int = 64) -> np.ndarray:
-        """Standardized scalp (C, n) -> standardized contacts (K, n), no grad, overlap-add."""
+    def _infer_overlap(self) -> int:
+        return min(max(int(round(self.infer_overlap_s * self.sfreq)), 0), self.win // 2)
+
+    def _encode_all(self, zscalp: np.ndarray, ch_pos: np.ndarray, dev: Any, stride: int | None = None,
+                    starts: np.ndarray | None = None, batch: int = 64) -> tuple[np.ndarray, Any]:
+        """Encoder features of every window (eval mode, no grad): starts, Tensor (n_win, C, n_out, d)."""
         import torch
 
-        n = zscalp.shape[1]
-        ov = int(round(self.infer_overlap_s * self.sfreq))
-        ov = min(max(ov, 0), self.win // 2)
-        starts, wins = self._windows(zscalp, self.win - ov)
-        dev = q.device
+        if starts is None:
+            starts = tr.window_starts(zscalp.shape[1], self.win, stride or self.win - self._infer_overlap())
+        wins = tr.cut_windows(zscalp, starts, self.win)
         pos_t = torch.as_tensor(ch_pos, dtype=torch.float32, device=dev)
-        outs = []
         was_training = self.net.training
         self.net.eval()
         with torch.no_grad():
-            for i in range(0, len(wins), batch):
-                xb = torch.as_tensor(wins[i:i + batch], device=dev)
-                outs.append(self.net(xb, pos_t, q).cpu().numpy())
+            feats = torch.cat([self.net.encode(torch.as_tensor(wins[i:i + batch], device=dev), pos_t)
+                               for i in range(0, len(wins), batch)])
         self.net.train(was_training)
-        return tr.overlap_add(np.concatenate(outs), starts, n, tr.taper(self.win, ov))
+        return starts, feats
+
+    def _decode_all(self, starts: np.ndarray, feats: Any, q: Any, n_times: int, batch: int = 64) -> np.ndarray:
+        """Decode cached features (eval mode, no grad) and overlap-add: (K, n_times), standardized."""
+        import torch
+
+        was_training = self.net.training
+        self.net.eval()
+        with torch.no_grad():
+            outs = [self.net.decode(feats[i:i + batch], q).cpu().numpy() for i in range(0, len(feats), batch)]
+        self.net.train(was_training)
+        return tr.overlap_add(np.concatenate(outs), starts, n_times, tr.taper(self.win, self._infer_overlap()))
+
+    def _predict_std(self, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any) -> np.ndarray:
+        """Standardized scalp (C, n) -> standardized contacts (K, n), no grad, overlap-add."""
+        starts, feats = self._encode_all(zscalp, ch_pos, q.device)
+        return self._decode_all(starts, feats, q, zscalp.shape[1])
 
     # ---------------------------------------------------------------- API
     def pretrain(self, segments: list[PairedSegment], *, epochs: int = 20, seed: int = 0, device: str | None = None,
@@ -480,9 +496,15 @@ class CastModel(ReconModel):
                                     lr=lr, weight_decay=1e-2)
             hold_r = None
             if has_hold:
-                q0 = self._queries(contacts, dev)
-                hold_r = self._holdout_r(zx, zy, ch_pos, q0, n_tr)
+                hold = self._encode_all(zx[:, n_tr:], ch_pos, dev)
+                with torch.no_grad():
+                    q0 = self._queries(contacts, dev)
+                hold_r = tr.pearson_r(self._decode_all(*hold, q0, n - n_tr), zy[:, n_tr:])
                 info["heldout_r_before"] = _tolist(hold_r)
+            cache = None
+            if freeze_encoder:  # the encoder is fixed: encode every training window once
+                tr_starts = np.array([s for _, s in train_idx])
+                cache = self._encode_all(zx, ch_pos, dev, starts=tr_starts)[1]
             stopper = tr.EarlyStopping(patience=patience)
             hist = []
             for ep in range(epochs):
@@ -491,7 +513,12 @@ class CastModel(ReconModel):
                 losses = []
                 for b in self._group(train_idx, order, batch_size):
                     starts = np.array([train_idx[j][1] for j in b])
-                    loss = self._step_loss(zx, zy, ch_pos, contacts, starts, dev, adapter)
+                    if cache is None:
+                        loss = self._step_loss(zx, zy, ch_pos, contacts, starts, dev, adapter)
+                    else:
+                        yb = torch.as_tensor(tr.cut_windows(zy, starts, self.win), device=dev)
+                        pred = self.net.decode(cache[b], self._queries(contacts, dev, adapter))
+                        loss = tr.waveform_spectral_loss(pred, yb, self.spectral_weight)
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
@@ -501,7 +528,9 @@ class CastModel(ReconModel):
                     self.net.eval()
                     with torch.no_grad():
                         q = self._queries(contacts, dev, adapter)
-                    val = -float(np.nanmean(self._holdout_r(zx, zy, ch_pos, q, n_tr)))
+                        if not freeze_encoder:
+                            hold = self._encode_all(zx[:, n_tr:], ch_pos, dev)
+                    val = -float(np.nanmean(tr.pearson_r(self._decode_all(*hold, q, n - n_tr), zy[:, n_tr:])))
                     state = dict(self.net.state_dict(), __adapter__=adapter)
                     stopper.step(val, ep, state)
                     if stopper.stop:
@@ -517,7 +546,7 @@ class CastModel(ReconModel):
             self.adapter = adapter.detach().cpu().numpy().astype(np.float32)
             q = self._queries(contacts, "cpu", torch.as_tensor(self.adapter))
             if has_hold:
-                hold_r = self._holdout_r(zx, zy, ch_pos, q, n_tr)
+                hold_r = tr.pearson_r(self._predict_std(zx[:, n_tr:], ch_pos, q), zy[:, n_tr:])
             # per-contact least-squares gain and offset in volts, on the whole segment
             zp = self._predict_std(zx, ch_pos, q)
         y = np.asarray(segment.ieeg, float)
@@ -536,10 +565,6 @@ class CastModel(ReconModel):
             info["heldout_r"] = _tolist(hold_r)
             info["heldout_median_r"] = float(np.nanmedian(hold_r))
         return info
-
-    def _holdout_r(self, zx: np.ndarray, zy: np.ndarray, ch_pos: np.ndarray, q: Any, n_tr: int) -> np.ndarray:
-        zp = self._predict_std(zx[:, n_tr:], ch_pos, q)
-        return tr.pearson_r(zp, zy[:, n_tr:])
 
     def set_targets(self, contacts: ContactInfo, scalp_names: list[str] | None = None) -> None:
         """Decode new contacts zero-shot (no calibration).

@@ -40,14 +40,16 @@ def powerlaw_noise(rng: np.random.Generator, n_ch: int, n_times: int, sfreq: flo
 
 def line_noise(rng: np.random.Generator, n_ch: int, n_times: int, sfreq: float,
                amp_v: tuple[float, float], freq: float = 50.0) -> np.ndarray:
-    """Mains interference (V), shape (n_ch, n_times)."""
+    """Mains interference (V), shape (n_ch, n_times): 50 Hz and a weaker 3rd harmonic."""
     t = np.arange(n_times) / sfreq
     out = np.zeros((n_ch, n_times))
     for harm, rel in ((1, 1.0), (3, 0.2)):
         if harm * freq < sfreq / 2:
-            amp = rng.uniform(*amp_v, size=(n_ch, 1)) * rel
-            ph = rng.uniform(0, 2 * np.pi, size=(n_ch, 1))
-            out += amp * np.sin(2 * np.pi * harm * freq * t + ph)
+            amp = rng.uniform(*amp_v, size=n_ch) * rel
+            ph = rng.uniform(0, 2 * np.pi, size=n_ch)
+            # a sin(wt + ph) = a cos(ph) sin(wt) + a sin(ph) cos(wt)
+            base = np.vstack([np.sin(2 * np.pi * harm * freq * t), np.cos(2 * np.pi * harm * freq * t)])
+            out += np.column_stack([amp * np.cos(ph), amp * np.sin(ph)]) @ base
     return out
 
 

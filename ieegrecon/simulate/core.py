@@ -8,6 +8,7 @@ the source rate to the iEEG rate (see :func:`to_rate`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -23,6 +24,9 @@ from .sources import CLOSED_FIELD, SourceModel, build_sources
 #: Candidate reference electrodes, first one not recorded wins ("electrode
 #: near the vertex", like ds004752); if all are recorded: average reference.
 REFERENCE_CANDIDATES = ("FCz", "CPz")
+#: Sessions at least this long (s) run TVB in a second process while the
+#: noise is generated (same result: every component has its own random stream).
+PARALLEL_MIN_S = 120.0
 #: Effective current-moment density of a region per unit of normalized
 #: Jansen-Rit activity (A·m per mm^2 of cortex). With ~0.5 nA·m/mm^2 at full
 #: synchrony (Murakami & Okada 2015), partial synchrony of a whole region gives
@@ -185,11 +189,39 @@ def simulate_session(
     lay = layout_session
     p = subject_parameters(seed, subject_index)
     srng = np.random.default_rng(np.random.SeedSequence([seed, subject_index, 0, 1]))
-    trng = np.random.default_rng(np.random.SeedSequence([seed, subject_index, session_index + 1]))
+    # one independent stream per component, so that the order of computation does not matter
+    streams = [np.random.default_rng(s) for s in
+               np.random.SeedSequence([seed, subject_index, session_index + 1]).spawn(9)]
+    rng_dyn = streams[0]
     duration = float(minutes) * 60.0
     n_s = int(round(duration * scalp_sfreq))
     n_i = int(round(duration * ieeg_sfreq))
 
+    # ---- session: dynamics (in a second process for long runs, while this one makes the noise)
+    dyn_kw = dict(alpha_hz=p["alpha_hz"], theta_hz=p["theta_hz"], coupling_gain=p["coupling_gain"],
+                  noise_sigma=p["noise_sigma"], spike_rate_hz=p["spike_rate_hz"])
+    pool, future, reg = None, None, None
+    if duration >= PARALLEL_MIN_S and (os.cpu_count() or 1) >= 2:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+        future = pool.submit(simulate_regions, duration + 1.0, rng_dyn, **dyn_kw)
+    else:
+        reg = simulate_regions(duration + 1.0, rng_dyn, **dyn_kw)
+    try:
+        return _build(lay, p, srng, streams[1:], future, reg, seed=seed,
+                      subject_index=subject_index, session_index=session_index, scalp_sfreq=scalp_sfreq,
+                      ieeg_sfreq=ieeg_sfreq, artifacts=artifacts, duration=duration, n_s=n_s, n_i=n_i)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_index,
+           scalp_sfreq, ieeg_sfreq, artifacts, duration, n_s, n_i) -> SimulatedSession:
+    """Subject model, noise and the sum; waits for the dynamics when they run in another process."""
+    rng_sn, rng_in, rng_blink, rng_emg, rng_ls, rng_li, rng_loc, rng_pac = streams
     # ---- subject: head, dipoles, forward models
     scalp_pos = colin27_positions(lay.scalp_norm)
     ref = next((r for r in REFERENCE_CANDIDATES if r not in lay.scalp_norm), "average")
@@ -209,10 +241,29 @@ def simulate_session(
     ieeg_fwd = ieeg_fwd_dip @ W
     depth = head.head_radius - np.linalg.norm(lay.contact_pos - head.r0, axis=1)
 
-    # ---- session: dynamics
-    reg = simulate_regions(duration + 1.0, trng, alpha_hz=p["alpha_hz"], theta_hz=p["theta_hz"],
-                           coupling_gain=p["coupling_gain"], noise_sigma=p["noise_sigma"],
-                           spike_rate_hz=p["spike_rate_hz"])
+    # ---- noise, artifacts, local activity
+    nsc, nc = len(scalp_pos), len(lay.contact_names)
+    scalp_noise = rng_sn.standard_normal((nsc, n_s)) * p["scalp_noise_uv"] * 1e-6
+    scalp_art = np.zeros((nsc, n_s))
+    ieeg_noise = rng_in.standard_normal((nc, n_i)) * p["ieeg_noise_uv"] * 1e-6
+    if artifacts:
+        def refd(g: np.ndarray, g_ref: float) -> np.ndarray:
+            return g - (g.mean() if ref == "average" else g_ref)
+
+        ge = art.distance_gain(el, art.EYES_M, 0.035)
+        gm = art.distance_gain(el, art.TEMPORALIS_M, 0.03)
+        scalp_art += art.blinks(rng_blink, refd(ge[:nsc], ge[-1]), n_s, scalp_sfreq, p["blink_rate_hz"], p["blink_uv"] * 1e-6)
+        scalp_art += art.muscle(rng_emg, refd(gm[:nsc], gm[-1]), n_s, scalp_sfreq, p["muscle_rate_hz"], p["muscle_uv"] * 1e-6)
+        scalp_art += art.line_noise(rng_ls, nsc, n_s, scalp_sfreq, (0.5 * p["line_uv"] * 1e-6, p["line_uv"] * 1e-6))
+        ieeg_noise += art.line_noise(rng_li, nc, n_i, ieeg_sfreq, (0.1 * p["line_uv"] * 1e-6, 0.3 * p["line_uv"] * 1e-6))
+    ieeg_local = art.powerlaw_noise(rng_loc, nc, n_i, ieeg_sfreq, p["local_1f_exponent"]) * p["local_1f_uv"] * 1e-6
+    deep = np.isin(dip.region, [i for i, lab in enumerate(labels) if lab[1:] in CLOSED_FIELD + ("PHC",)])
+    d_deep = np.min(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)
+    nearest = dip.region[deep][np.argmin(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)]
+    amp = np.where(d_deep < 0.015, p["pac_gamma_uv"] * 1e-6 * np.exp(-(d_deep - 0.004) / 0.006), 0.0)
+
+    if future is not None:
+        reg = future.result()
     norm = reg.data / np.median(reg.data.std(axis=1))
     dens = np.where([lab[1:] in CLOSED_FIELD for lab in labels], p["deep_density_factor"], 1.0)
     sources = MOMENT_DENSITY * p["moment_gain"] * (dens * areas)[:, None] * norm  # A·m
@@ -221,30 +272,11 @@ def simulate_session(
     sources_scalp = to_rate(sources, SOURCE_SFREQ, scalp_sfreq, n_s)
     clean_scalp = scalp_fwd @ sources_scalp
     lin_ieeg = to_rate(ieeg_fwd @ sources, SOURCE_SFREQ, ieeg_sfreq, n_i)
-
-    # ---- noise, artifacts, local activity
-    nsc, nc = len(scalp_pos), len(lay.contact_names)
-    scalp_noise = trng.standard_normal((nsc, n_s)) * p["scalp_noise_uv"] * 1e-6
-    scalp_art = np.zeros((nsc, n_s))
-    ieeg_noise = trng.standard_normal((nc, n_i)) * p["ieeg_noise_uv"] * 1e-6
-    if artifacts:
-        def refd(g: np.ndarray, g_ref: float) -> np.ndarray:
-            return g - (g.mean() if ref == "average" else g_ref)
-
-        ge = art.distance_gain(el, art.EYES_M, 0.035)
-        gm = art.distance_gain(el, art.TEMPORALIS_M, 0.03)
-        scalp_art += art.blinks(trng, refd(ge[:nsc], ge[-1]), n_s, scalp_sfreq, p["blink_rate_hz"], p["blink_uv"] * 1e-6)
-        scalp_art += art.muscle(trng, refd(gm[:nsc], gm[-1]), n_s, scalp_sfreq, p["muscle_rate_hz"], p["muscle_uv"] * 1e-6)
-        scalp_art += art.line_noise(trng, nsc, n_s, scalp_sfreq, (0.5 * p["line_uv"] * 1e-6, p["line_uv"] * 1e-6))
-        ieeg_noise += art.line_noise(trng, nc, n_i, ieeg_sfreq, (0.1 * p["line_uv"] * 1e-6, 0.3 * p["line_uv"] * 1e-6))
-    ieeg_local = art.powerlaw_noise(trng, nc, n_i, ieeg_sfreq, p["local_1f_exponent"]) * p["local_1f_uv"] * 1e-6
-    deep = np.isin(dip.region, [i for i, lab in enumerate(labels) if lab[1:] in CLOSED_FIELD + ("PHC",)])
-    d_deep = np.min(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)
-    nearest = dip.region[deep][np.argmin(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)]
-    amp = np.where(d_deep < 0.015, p["pac_gamma_uv"] * 1e-6 * np.exp(-(d_deep - 0.004) / 0.006), 0.0)
     if np.any(amp > 0):
-        theta = to_rate(sources[nearest], SOURCE_SFREQ, ieeg_sfreq, n_i)
-        ieeg_local += art.pac_gamma(trng, theta, amp, ieeg_sfreq)
+        near = np.flatnonzero(amp > 0)
+        theta = np.zeros((nc, n_i))
+        theta[near] = to_rate(sources[nearest[near]], SOURCE_SFREQ, ieeg_sfreq, n_i)
+        ieeg_local += art.pac_gamma(rng_pac, theta, amp, ieeg_sfreq)
 
     scalp = clean_scalp + scalp_noise + scalp_art
     ieeg = lin_ieeg + ieeg_local + ieeg_noise

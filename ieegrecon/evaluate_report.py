@@ -1,0 +1,152 @@
+"""Self-contained HTML report of ``ieegrecon evaluate`` (matplotlib figures inlined as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .io.atomic import atomic_path
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _largest(df, method: str) -> float:
+    m = df.loc[df["method"] == method, "minutes"].dropna()
+    return float(m.max()) if len(m) else float("nan")
+
+
+def figures(result) -> list[tuple[str, str]]:
+    """(title, <img> tag) pairs: r per region, r vs distance, r vs minutes, method vs method, confidence."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .evaluate import LIMIT, ORACLE
+
+    c = result.contacts
+    methods = [m for m in dict.fromkeys(c["method"]) if m not in (LIMIT, ORACLE)]
+    out: list[tuple[str, str]] = []
+    # r per region (largest calibration length of each method)
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * c["region"].nunique() + 3), 4))
+    regs = sorted(c["region"].unique())
+    width = 0.8 / max(1, len(methods) + 2)
+    for k, m in enumerate(methods + [x for x in (LIMIT, ORACLE) if x in set(c["method"])]):
+        g = c[c["method"] == m]
+        if m not in (LIMIT, ORACLE):
+            g = g[np.isclose(g["minutes"], _largest(c, m))]
+        means = [g.loc[g["region"] == r, "r"].mean() for r in regs]
+        ax.bar(np.arange(len(regs)) + k * width, means, width, label=m)
+    ax.set_xticks(np.arange(len(regs)) + 0.4, regs, rotation=90, fontsize=7)
+    ax.set_ylabel("mean Pearson r")
+    ax.legend(fontsize=7)
+    out.append(("Pearson r per region (largest calibration length; all contacts)", _png(fig)))
+    # r against distance to scalp
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in methods + [x for x in (ORACLE,) if x in set(c["method"])]:
+        g = c[c["method"] == m]
+        if m != ORACLE:
+            g = g[np.isclose(g["minutes"], _largest(c, m))]
+        ax.scatter(g["distance_to_scalp_mm"], g["r"], s=8, alpha=0.6, label=m)
+    ax.set_xlabel("distance to scalp (mm)")
+    ax.set_ylabel("Pearson r (test session)")
+    ax.legend(fontsize=7)
+    out.append(("Pearson r against distance to scalp", _png(fig)))
+    # r against calibration minutes (mean over subjects, bootstrap CI)
+    s = result.summary
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in methods:
+        g = s[(s["method"] == m) & (s["subset"] == "all")].sort_values("minutes")
+        ax.errorbar(g["minutes"], g["r_mean"], yerr=[g["r_mean"] - g["r_ci_low"], g["r_ci_high"] - g["r_mean"]],
+                    marker="o", capsize=3, label=m)
+    for m, ls in ((LIMIT, "--"), (ORACLE, ":")):
+        g = s[(s["method"] == m) & (s["subset"] == "all")]
+        if len(g):
+            ax.axhline(float(g["r_mean"].iloc[0]), ls=ls, color="k", label=m)
+    ax.set_xlabel("calibration minutes")
+    ax.set_ylabel("mean r over subjects (95 % bootstrap CI)")
+    ax.legend(fontsize=7)
+    out.append(("Pearson r against calibration minutes (all contacts)", _png(fig)))
+    # method against method, per contact
+    pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]]
+    pairs += [(m, LIMIT) for m in methods if LIMIT in set(c["method"])]
+    for a, b in pairs[:6]:
+        ga = c[(c["method"] == a) & np.isclose(c["minutes"], _largest(c, a))].set_index(["subject", "contact"])["r"]
+        gb = c[c["method"] == b]
+        if b != LIMIT:
+            gb = gb[np.isclose(gb["minutes"], _largest(c, b))]
+        gb = gb.set_index(["subject", "contact"])["r"]
+        j = ga.to_frame("a").join(gb.to_frame("b"), how="inner")
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.scatter(j["b"], j["a"], s=8, alpha=0.6)
+        ax.plot([-1, 1], [-1, 1], "k--", lw=0.8)
+        ax.set_xlim(-0.2, 1)
+        ax.set_ylim(-0.2, 1)
+        ax.set_xlabel(f"r, {b}")
+        ax.set_ylabel(f"r, {a}")
+        out.append((f"{a} against {b}, per contact", _png(fig)))
+    # confidence reliability
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in methods:
+        g = c[(c["method"] == m) & c["confidence_r"].notna()]
+        g = g[np.isclose(g["minutes"], _largest(c, m))]
+        ax.scatter(g["confidence_r"], g["r"], s=8, alpha=0.6, label=m)
+    ax.plot([-1, 1], [-1, 1], "k--", lw=0.8)
+    ax.set_xlim(-0.2, 1)
+    ax.set_ylim(-0.2, 1)
+    ax.set_xlabel("confidence: calibration held-out r")
+    ax.set_ylabel("test-session r")
+    ax.legend(fontsize=7)
+    out.append(("Reliability of confidence (largest calibration length)", _png(fig)))
+    return out
+
+
+def write_report(result, path: str | Path) -> Path:
+    """Write ``report.html`` (figures inlined; tables from the summary and statistics).
+
+    Parameters
+    ----------
+    result : ieegrecon.evaluate.EvalResult
+    path : path-like
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    s = result.summary
+    cols = [c for c in ("method", "minutes", "subset", "n_subjects", "n_contacts", "r_mean", "r_sd_across_folds",
+                        "r_ci_low", "r_ci_high", "r_win_median", "nmse", "psd_hellinger",
+                        "fc_alpha_rel_err_total", "r_fraction_of_limit", "r_fraction_of_oracle") if c in s]
+    table = s[cols].to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a")
+    st = result.stats
+    rel = "".join(f"<li>{html.escape(str(r))}</li>" for r in st.get("confidence_reliability", []))
+    wil = "".join(f"<li>{html.escape(str(r))}</li>" for r in st.get("wilcoxon", []) if r.get("p") is not None)
+    skipped = "".join(f"<li>{html.escape(x)}</li>" for x in st.get("skipped", []))
+    figs = "".join(f"<h3>{html.escape(t)}</h3>{img}" for t, img in figures(result))
+    doc = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>ieegrecon evaluate</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}} table{{border-collapse:collapse;font-size:12px}}
+td,th{{border:1px solid #ccc;padding:2px 5px}} img{{max-width:100%}}</style></head><body>
+<h1>ieegrecon evaluate</h1>
+<p>Data: {html.escape(str(st.get('root')))}; subjects: {html.escape(', '.join(st.get('subjects', [])))}.</p>
+<h2>Protocol</h2><pre>{html.escape(str(st.get('protocol', '')))}</pre>
+<h2>Summary (mean over subjects; SD across folds; 95 % bootstrap CI over subjects)</h2>{table}
+<h2>Figures</h2>{figs}
+<h2>Reliability of confidence (Spearman, pooled contacts)</h2><ul>{rel}</ul>
+<h2>Paired Wilcoxon signed-rank tests across subjects</h2><ul>{wil}</ul>
+<h2>Skipped / notes</h2><ul>{skipped}</ul>
+</body></html>"""
+    with atomic_path(path) as tmp:
+        tmp.write_text(doc, encoding="utf-8")
+    return path

@@ -1,0 +1,304 @@
+"""EEG -> BOLD frames: ridge regression on HRF-convolved band-power envelopes.
+
+Features (per recording): for each channel and band (delta 1-4, theta 4-8,
+alpha 8-13, beta 13-30 Hz), the log mean power in each TR window
+(Butterworth band-pass, :mod:`scipy.signal`), z-scored over the recording,
+convolved with an HRF basis (SPM's canonical double-gamma HRF, its temporal
+and dispersion derivatives; Friston et al. 1998, Henson et al. 2002) over
+32 s. Targets are parcel BOLD (68 DK parcels, vertex mean). Ridge weights
+(Hoerl & Kennard 1970) are followed by a temporal smoothness term: the
+prediction ``m`` minimizes ``|m - F W|^2 + mu |D2 m|^2`` (second differences;
+the Whittaker smoother). ``alpha`` and ``mu`` are picked by
+leave-one-subject-out error; the completion kernel is fitted on those
+held-out predictions (:mod:`ieegrecon.fmri.completion`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ModelFileError, ModelInputMismatch, OutputError
+
+BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0))
+HRF_SECONDS = 32.0
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+METHOD = "fmri-ridge-hrf"
+
+
+def hrf_basis(tr: float, length_s: float = HRF_SECONDS) -> np.ndarray:
+    """SPM canonical HRF with temporal and dispersion derivatives, sampled at ``tr``.
+
+    Double gamma (peak 6 s, undershoot 16 s, ratio 1/6; SPM ``spm_hrf``).
+
+    Returns
+    -------
+    ndarray, shape (n_lags, 3)
+        Each column unit-norm.
+    """
+    from scipy.stats import gamma
+
+    t = np.arange(0.0, length_s, tr)
+
+    def hrf(t: np.ndarray, disp: float = 1.0) -> np.ndarray:
+        return gamma.pdf(t, 6.0 / disp, scale=disp) - gamma.pdf(t, 16.0, scale=1.0) / 6.0
+
+    h = hrf(t)
+    dt = (h - hrf(np.maximum(t - 1.0, 0.0)) * (t >= 1.0))
+    dd = (h - hrf(t, 1.01)) / 0.01
+    b = np.stack([h, dt, dd], axis=1)
+    return b / np.linalg.norm(b, axis=0)
+
+
+def band_power(eeg: np.ndarray, sfreq: float, tr: float, n_frames: int) -> np.ndarray:
+    """Log mean band power per channel, band and TR window, z-scored over time.
+
+    Parameters
+    ----------
+    eeg : ndarray, shape (n_channels, n_times)
+        Volts.
+    sfreq, tr : float
+    n_frames : int
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_channels * n_bands)
+    """
+    from scipy.signal import butter, sosfiltfilt
+
+    per = tr * sfreq
+    n_use = int(np.floor(n_frames * per))
+    out = []
+    for lo, hi in BANDS:
+        sos = butter(4, [lo, min(hi, 0.45 * sfreq)], btype="band", fs=sfreq, output="sos")
+        p = sosfiltfilt(sos, eeg[:, :n_use], axis=1) ** 2
+        edges = np.round(np.arange(n_frames + 1) * per).astype(int)
+        pw = np.add.reduceat(p, edges[:-1], axis=1) / np.diff(edges)
+        out.append(np.log(pw + 1e-30))
+    f = np.concatenate(out, axis=0).T
+    return (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-12)
+
+
+def eeg_features(eeg: np.ndarray, sfreq: float, tr: float, n_frames: int) -> np.ndarray:
+    """HRF-convolved band-power features with an intercept column.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_channels * n_bands * 3 + 1)
+    """
+    from scipy.signal import lfilter
+
+    bp = band_power(eeg, sfreq, tr, n_frames)
+    basis = hrf_basis(tr)
+    cols = [lfilter(basis[:, j], [1.0], bp, axis=0) for j in range(basis.shape[1])]
+    return np.concatenate(cols + [np.ones((n_frames, 1))], axis=1)
+
+
+def whittaker(x: np.ndarray, mu: float) -> np.ndarray:
+    """Smooth each column: argmin ``|m - x|^2 + mu |D2 m|^2`` (Whittaker 1923; Eilers 2003).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_frames, n_series)
+
+    Returns
+    -------
+    ndarray, same shape
+    """
+    if mu <= 0 or x.shape[0] < 3:
+        return x
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    n = x.shape[0]
+    d = sp.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(n - 2, n))
+    a = (sp.eye(n) + mu * (d.T @ d)).tocsc()
+    return splu(a).solve(np.asarray(x, float))
+
+
+class FmriModel:
+    """Ridge map from EEG band-power features to parcel BOLD, with a completion kernel.
+
+    Parameters
+    ----------
+    ch_names : sequence of str
+        Scalp channels, in feature order.
+    tr : float
+        Repetition time (s).
+    alpha : float
+        Ridge penalty (set by :meth:`fit` when ``alphas`` has several values).
+    mu : float
+        Temporal smoothness weight of the prediction.
+    """
+
+    def __init__(self, ch_names: Sequence[str], tr: float, alpha: float = 10.0, mu: float = 0.0) -> None:
+        self.ch_names = list(ch_names)
+        self.tr = float(tr)
+        self.alpha = float(alpha)
+        self.mu = float(mu)
+        self.weights: np.ndarray | None = None  # (n_features, n_parcels)
+        self.kernel: dict = {"length": 3.0, "nugget": 0.1}
+        self.n_parcels: int | None = None
+        self.trained_on: dict = {}
+
+    # -- fitting ---------------------------------------------------------------------
+    @staticmethod
+    def _ridge(f: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+        pen = alpha * np.eye(f.shape[1])
+        pen[-1, -1] = 0.0  # intercept not penalized
+        return np.linalg.solve(f.T @ f + pen, f.T @ y)
+
+    def fit(self, eegs: Sequence[np.ndarray], sfreq: float, bolds: Sequence[np.ndarray], *,
+            alphas: Sequence[float] = (1.0, 10.0, 100.0, 1000.0), mus: Sequence[float] = (0.0, 1.0, 10.0),
+            vertex_bolds: Sequence[np.ndarray] | None = None, mesh=None, seed: int = 0) -> "FmriModel":
+        """Fit on several subjects; choose ``alpha``, ``mu`` and the completion kernel.
+
+        Parameters
+        ----------
+        eegs : sequence of ndarray, shape (n_channels, n_times)
+            Scalp EEG in volts, channels as ``ch_names``.
+        sfreq : float
+        bolds : sequence of ndarray, shape (n_frames, n_parcels)
+            Parcel BOLD targets.
+        alphas, mus : sequence of float
+            Grids searched by leave-one-subject-out (when there are ≥ 2 subjects).
+        vertex_bolds : sequence of ndarray, shape (n_frames, n_vertices) | None
+            Vertex BOLD used to fit the completion kernel (parcel BOLD otherwise).
+        mesh : Fsaverage5 | None
+            Maps parcel predictions to vertices when ``vertex_bolds`` is given.
+        seed : int
+            Random masks used to fit the kernel.
+
+        Returns
+        -------
+        self
+        """
+        from .completion import fit_kernel
+
+        feats = [eeg_features(e, sfreq, self.tr, b.shape[0]) for e, b in zip(eegs, bolds)]
+        self.n_parcels = int(bolds[0].shape[1])
+        n = len(feats)
+        if n >= 2:
+            best = None
+            for a in alphas:
+                preds = []
+                for i in range(n):
+                    w = self._ridge(np.concatenate([feats[j] for j in range(n) if j != i]),
+                                    np.concatenate([bolds[j] for j in range(n) if j != i]), a)
+                    preds.append(feats[i] @ w)
+                for m in mus:
+                    err = np.mean([np.mean((whittaker(p, m) - b) ** 2) for p, b in zip(preds, bolds)])
+                    if best is None or err < best[0]:
+                        best = (err, a, m, [whittaker(p, m) for p in preds])
+            _, self.alpha, self.mu, held = best
+        else:
+            held = None
+        self.weights = self._ridge(np.concatenate(feats), np.concatenate(bolds), self.alpha)
+        if held is None:
+            held = [whittaker(f @ self.weights, self.mu) for f in feats]
+        if vertex_bolds is not None and mesh is not None:
+            pairs = [(mesh.parcel_to_vertex(p), v) for p, v in zip(held, vertex_bolds)]
+        else:
+            pairs = list(zip(held, bolds))
+        self.kernel = fit_kernel(pairs, np.random.default_rng(seed))
+        self.trained_on = {"n_subjects": n, "n_frames": int(sum(b.shape[0] for b in bolds))}
+        return self
+
+    # -- prediction ------------------------------------------------------------------
+    def predict(self, eeg: np.ndarray, sfreq: float, n_frames: int) -> np.ndarray:
+        """EEG-only parcel BOLD prediction.
+
+        Parameters
+        ----------
+        eeg : ndarray, shape (n_channels, n_times)
+            Volts, channels as ``ch_names``; at least ``n_frames * tr`` seconds.
+        sfreq : float
+        n_frames : int
+
+        Returns
+        -------
+        ndarray, shape (n_frames, n_parcels)
+
+        Raises
+        ------
+        ModelInputMismatch
+            If the EEG is too short or has the wrong number of channels.
+        """
+        if self.weights is None:
+            raise ModelInputMismatch("the fMRI model is not fitted")
+        if eeg.shape[0] != len(self.ch_names):
+            raise ModelInputMismatch(f"the model expects {len(self.ch_names)} channels, got {eeg.shape[0]}")
+        if eeg.shape[1] < int(np.floor(n_frames * self.tr * sfreq)) or n_frames < 1:
+            raise ModelInputMismatch(f"EEG of {eeg.shape[1] / sfreq:.1f} s is shorter than {n_frames} frames")
+        return whittaker(eeg_features(eeg, sfreq, self.tr, n_frames) @ self.weights, self.mu)
+
+    # -- persistence -----------------------------------------------------------------
+    def config(self) -> dict:
+        """JSON-serializable description (no weights)."""
+        return {"format_version": 1, "ieegrecon_version": __version__, "method": METHOD,
+                "ch_names": self.ch_names, "tr": self.tr, "alpha": self.alpha, "mu": self.mu,
+                "bands": [list(b) for b in BANDS], "hrf_seconds": HRF_SECONDS, "kernel": self.kernel,
+                "n_parcels": self.n_parcels, "trained_on": self.trained_on}
+
+    def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (no pickle), atomically.
+
+        Raises
+        ------
+        OutputError
+            If a model exists in ``folder`` and ``overwrite`` is False.
+        """
+        from safetensors.numpy import save_file
+
+        from ..io.atomic import atomic_path
+
+        folder = Path(folder)
+        if (folder / CONFIG_NAME).exists() and not overwrite:
+            raise OutputError("a model already exists here; pass --overwrite to replace it", folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / WEIGHTS_NAME) as tmp:
+            save_file({"weights": np.ascontiguousarray(self.weights, dtype=np.float64)}, str(tmp),
+                      metadata={"method": METHOD})
+        with atomic_path(folder / CONFIG_NAME) as tmp:
+            tmp.write_text(json.dumps(self.config(), indent=2, allow_nan=False), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "FmriModel":
+        """Load a model folder written by :meth:`save`.
+
+        Raises
+        ------
+        ModelFileError
+            If files are missing, of another method, or the weights' shape is wrong.
+        """
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        cfg_path, w_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+        if not cfg_path.is_file() or not w_path.is_file():
+            raise ModelFileError(f"missing {CONFIG_NAME} or {WEIGHTS_NAME}", folder)
+        try:
+            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+            w = load_file(str(w_path))["weights"]
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFileError(f"unreadable model ({type(exc).__name__}: {exc})", folder) from None
+        if cfg.get("method") != METHOD:
+            raise ModelFileError(f"not an fMRI model (method {cfg.get('method')!r})", folder)
+        n_feat = len(cfg["ch_names"]) * len(BANDS) * 3 + 1
+        if w.shape != (n_feat, cfg["n_parcels"]):
+            raise ModelFileError(f"weights have shape {w.shape}, expected {(n_feat, cfg['n_parcels'])}", folder)
+        m = cls(cfg["ch_names"], cfg["tr"], cfg["alpha"], cfg["mu"])
+        m.weights, m.kernel, m.n_parcels, m.trained_on = w, cfg["kernel"], cfg["n_parcels"], cfg["trained_on"]
+        return m
+
+
+def model_sha256(folder: str | Path) -> str:
+    """SHA-256 of a model's weights file."""
+    return hashlib.sha256((Path(folder) / WEIGHTS_NAME).read_bytes()).hexdigest()

@@ -1,0 +1,170 @@
+"""Streamed EDF+ writing for recordings too long to hold in memory.
+
+edfio (used by :func:`ieegrecon.io.edf.write_edf`) builds the whole file in
+memory, which for a 24-h, 60-contact surrogate is several GB. For long
+outputs ieegrecon streams 1-s data records through pyedflib's
+``EdfWriter`` (EDFlib, Teunis van Beelen), so memory stays bounded by one
+processing chunk. The header fields, labels, units, annotations and the
+atomic temp-file-then-rename policy are the same as in :func:`write_edf`;
+one difference: EDFlib limits an annotation to 40 characters, so longer
+texts are split at word boundaries into consecutive annotations with the
+same onset (nothing is truncated).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..errors import OutputError
+from ..recording import Annotation
+from .atomic import current_umask
+from .edf import _ascii, _edf_range, _edf_word, check_edf_labels
+
+
+#: EDFlib's limit on one annotation's text (characters).
+MAX_ANNOTATION_CHARS = 40
+
+
+def split_annotation(text: str, width: int = MAX_ANNOTATION_CHARS) -> list[str]:
+    """Split a long annotation at word boundaries into pieces EDFlib accepts (≤ ``width`` chars).
+
+    The pieces are written as consecutive annotations with the same onset,
+    so that no text is silently truncated.
+    """
+    parts, line = [], ""
+    for word in text.split(" "):
+        while len(word) > width:
+            if line:
+                parts.append(line)
+                line = ""
+            parts.append(word[:width])
+            word = word[width:]
+        cand = f"{line} {word}" if line else word
+        if len(cand) <= width:
+            line = cand
+        else:
+            parts.append(line)
+            line = word
+    if line or not parts:
+        parts.append(line)
+    return parts
+
+
+class StreamedEdfWriter:
+    """Write an EDF+C file chunk by chunk (1-s records), atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Final ``.edf`` path (written to a temporary name, renamed on :meth:`close`).
+    ch_names : sequence of str
+        Labels (≤ 16 printable ASCII characters, unique).
+    sfreq : float
+        Sampling rate in Hz; must be an integer (1-s records).
+    physical_range_uv : sequence of (min, max)
+        Per-channel physical range in µV, fixed in advance (samples outside
+        are clipped and counted).
+    meas_date : datetime | None
+        Start date/time.
+    recording_additional : sequence of str
+        Extra words in the EDF+ recording field.
+    transducer, prefiltering : str
+        Signal header fields.
+    overwrite : bool
+        Replace an existing file.
+
+    Raises
+    ------
+    OutputError
+        Output exists (without ``overwrite``), bad labels, non-integer sfreq.
+    """
+
+    def __init__(self, path: str | Path, ch_names: Sequence[str], sfreq: float,
+                 physical_range_uv: Sequence[tuple[float, float]], *, meas_date: _dt.datetime | None = None,
+                 recording_additional: Sequence[str] = (), transducer: str = "", prefiltering: str = "",
+                 overwrite: bool = False) -> None:
+        import pyedflib
+
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise OutputError("output exists; pass --overwrite to replace it", self.path)
+        if not float(sfreq).is_integer():
+            raise OutputError(f"streamed EDF needs an integer sampling rate, got {sfreq}", self.path)
+        check_edf_labels(ch_names)
+        self.ch_names = list(ch_names)
+        self.sfreq = int(sfreq)
+        self.ranges = [_edf_range(*map(float, r)) for r in physical_range_uv]
+        self.n_clipped = dict.fromkeys(self.ch_names, 0)
+        self.n_written = 0
+        self._pending = np.zeros((len(self.ch_names), 0))
+        self._annotations: list[Annotation] = []
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._w = pyedflib.EdfWriter(str(self._tmp), len(self.ch_names), file_type=pyedflib.FILETYPE_EDFPLUS)
+        self._w.setPatientCode("X")
+        self._w.setRecordingAdditional("_".join(_edf_word(w) for w in recording_additional)[:40])
+        if meas_date is not None:
+            self._w.setStartdatetime(meas_date.replace(tzinfo=None, microsecond=0))
+        headers = [{
+            "label": n, "dimension": "uV", "sample_frequency": self.sfreq,
+            "physical_min": lo, "physical_max": hi, "digital_min": -32768, "digital_max": 32767,
+            "transducer": _ascii(transducer)[:80], "prefilter": _ascii(prefiltering)[:80],
+        } for n, (lo, hi) in zip(self.ch_names, self.ranges)]
+        self._w.setSignalHeaders(headers)
+
+    def write(self, data: np.ndarray) -> None:
+        """Append samples (volts), shape (n_channels, n_chunk); whole records are flushed."""
+        uv = np.asarray(data, float) * 1e6
+        if uv.shape[0] != len(self.ch_names):
+            raise ValueError(f"expected {len(self.ch_names)} rows, got {uv.shape[0]}")
+        if not np.all(np.isfinite(uv)):
+            raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
+        for i, (lo, hi) in enumerate(self.ranges):
+            self.n_clipped[self.ch_names[i]] += int(np.count_nonzero((uv[i] < lo) | (uv[i] > hi)))
+            np.clip(uv[i], lo, hi, out=uv[i])
+        self.n_written += uv.shape[1]
+        buf = np.concatenate([self._pending, uv], axis=1)
+        n_rec = buf.shape[1] // self.sfreq
+        for k in range(n_rec):
+            self._w.writeSamples(np.ascontiguousarray(buf[:, k * self.sfreq:(k + 1) * self.sfreq]))
+        self._pending = buf[:, n_rec * self.sfreq:]
+
+    def annotate(self, annotations: Iterable[Annotation]) -> None:
+        """Queue EDF+ annotations (written on :meth:`close`)."""
+        self._annotations.extend(annotations)
+
+    def close(self) -> int:
+        """Pad the last record, write annotations, close, fsync and rename into place.
+
+        Returns
+        -------
+        int
+            Number of padding samples written.
+        """
+        pad = (-self._pending.shape[1]) % self.sfreq if self._pending.shape[1] else 0
+        if pad:
+            fill = np.array([[0.0 if lo <= 0 <= hi else lo] for lo, hi in self.ranges])
+            self._w.writeSamples(np.ascontiguousarray(
+                np.concatenate([self._pending, np.repeat(fill, pad, axis=1)], axis=1)))
+            self._annotations.append(Annotation(self.n_written / self.sfreq, pad / self.sfreq,
+                                                f"PADDING: {pad} zero samples complete the last EDF record"))
+        for a in self._annotations:
+            for part in split_annotation(_ascii(a.description)):
+                self._w.writeAnnotation(a.onset, a.duration if a.duration > 0 else -1, part)
+        self._w.close()
+        with open(self._tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(self._tmp, 0o666 & ~current_umask())
+        os.replace(self._tmp, self.path)
+        return pad
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (nothing is left behind)."""
+        try:
+            self._w.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
