@@ -26,6 +26,7 @@ from . import __version__
 from .channels import normalize_ch_name
 from .errors import InputError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import current_umask
+from .io.validate import check_min_duration, find_bad_channels
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
 from .preprocessing import Preprocessing, apply_preprocessing
@@ -120,16 +121,24 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
         rec = read_recording(patient, ieeg_channels=ieeg_channels)
         scalp_rec = rec
         ieeg_rec = read_recording(Path(ieeg), ieeg_channels=ieeg_channels) if ieeg is not None else rec
-    scalp = scalp_rec.pick_types(("eeg",))
+    scalp = _good_channels(scalp_rec.pick_types(("eeg",)))
     if not scalp.ch_names:
-        raise InputError("no scalp EEG channels found", scalp_rec.source_path)
-    intra = ieeg_rec.pick_types(INTRACRANIAL_TYPES)
+        raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
+    intra = _good_channels(ieeg_rec.pick_types(INTRACRANIAL_TYPES))
     if not intra.ch_names:
-        raise InputError("no intracranial channels found (name them with --ieeg-channels REGEX)",
+        raise InputError("no usable intracranial channels found (name them with --ieeg-channels REGEX)",
                          ieeg_rec.source_path)
+    check_min_duration(scalp)
+    check_min_duration(intra)
     if electrodes is not None:
         intra = _attach_positions(intra, electrodes)
     return scalp, intra
+
+
+def _good_channels(rec: Recording) -> Recording:
+    """Drop flat or saturated channels (reported in the reader's quirks)."""
+    bad = find_bad_channels(rec)
+    return rec.pick([n for n in rec.ch_names if n not in bad]) if bad else rec
 
 
 def _attach_positions(intra: Recording, electrodes: str | Path) -> Recording:
@@ -504,6 +513,13 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     scalp = rec.pick_types(("eeg",))
     if not scalp.ch_names:
         raise InputError("no scalp EEG channels found", scalp_path)
+    check_min_duration(scalp)
+    bad = find_bad_channels(scalp)
+    needed = {normalize_ch_name(m) for m in model.scalp_names}
+    bad_needed = [n for n in bad if normalize_ch_name(n) in needed]
+    if bad_needed:
+        raise ModelInputMismatch("the model needs scalp channel(s) that are bad: "
+                                 + "; ".join(f"{n} ({bad[n]})" for n in bad_needed), scalp_path)
     prep = Preprocessing.from_dict(config.get("extra", {}).get("preprocessing", {"sfreq": model.sfreq}))
     picked = scalp.pick(match_scalp_channels(scalp, model.scalp_names))
     contacts = model.contacts

@@ -103,7 +103,7 @@ class EarlyStopping:
     patience : int
         Checks without improvement before :attr:`stop` becomes True.
     min_delta : float
-        Relative improvement that counts (``loss < best * (1 - min_delta)``).
+        Relative improvement that counts (``loss < best - min_delta * |best|``; losses may be negative).
     """
 
     patience: int = 5
@@ -115,7 +115,7 @@ class EarlyStopping:
 
     def step(self, loss: float, epoch: int, state: dict[str, Any] | None = None) -> bool:
         """Record one validation loss; return True if it is a new best."""
-        if loss < self.best * (1.0 - self.min_delta) or self.best_epoch < 0:
+        if self.best == float("inf") or loss < self.best - self.min_delta * abs(self.best):
             self.best, self.best_epoch, self.bad = float(loss), int(epoch), 0
             if state is not None:
                 self.best_state = {k: v.detach().clone() for k, v in state.items()}

@@ -191,8 +191,6 @@ def test_output_equal_to_input_refused(scalp, model):
     assert sha256_file(scalp) == before
 
 
-@pytest.mark.xfail(strict=True, reason="`import X.edf --out X.edf --overwrite` replaces its own input "
-                                      "(data_cmd.import_ / io.store do not compare --out with the inputs)")
 def test_import_output_equal_to_input_refused(scalp):
     before = sha256_file(scalp)
     res = cli("import", scalp, "--out", scalp, "--overwrite")

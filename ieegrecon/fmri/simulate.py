@@ -5,9 +5,10 @@
    Desikan-Killiany regions of TVB's ``connectivity_68.zip`` connectome,
    coupled with conduction delays (4 m/s) and driven by additive noise. Each
    region oscillates at its own alpha frequency (8-12 Hz). Its bifurcation
-   parameter ``a`` drifts slowly (a low-pass < 0.1 Hz random process, shared
-   along the connectome), so the oscillation's amplitude waxes and wanes on
-   the seconds-to-minutes scale that BOLD can follow.
+   parameter ``a`` drifts slowly (a low-pass < 0.08 Hz random process laid out
+   on the connectome's leading structural modes, plus a private part), so the
+   oscillation's amplitude waxes and wanes on the seconds-to-minutes scale
+   that BOLD can follow.
 2. **EEG**: each region is a current dipole at its parcel centroid (MNI, from
    the vendored DK volume), oriented radially, projected to 19 10-20 channels
    by the template three-shell sphere forward model
@@ -35,8 +36,8 @@ import numpy as np
 from ..channels import STANDARD_1020_19
 from .mesh import Fsaverage5, load_fsaverage5, parcel_centres_mni, smooth_on_mesh
 
-#: Integration step of the neural model (ms); 500 Hz.
-DT_MS = 2.0
+#: Integration step of the neural model (ms); 250 Hz (Heun, omega dt <= 0.3 rad at 12 Hz).
+DT_MS = 4.0
 #: Balloon-Windkessel parameters (Friston et al. 2003 / Stephan et al. 2007).
 BW = dict(kappa=0.65, gamma=0.41, tau=0.98, alpha=0.32, e0=0.34, v0=0.02)
 
@@ -116,26 +117,39 @@ def load_connectivity_68():
 
 
 def slow_drive(rng: np.random.Generator, n_regions: int, n_times: int, sfreq: float,
-               weights: np.ndarray, cutoff_hz: float = 0.08) -> np.ndarray:
-    """Unit-variance low-pass random processes (clipped to ±2.5), correlated along the connectome.
+               weights: np.ndarray, cutoff_hz: float = 0.08, n_modes: int = 6,
+               private: float = 0.3) -> np.ndarray:
+    """Slow (< ``cutoff_hz``) drive organized in large-scale networks (clipped to ±2.5 SD).
+
+    ``u = V s(t) + private * e(t)``: ``V`` holds the ``n_modes`` leading
+    eigenvectors of the symmetrized connectome (structural modes, as in
+    connectome-harmonic accounts of resting-state networks; Atasoy et al.
+    2016), ``s`` and ``e`` are independent low-pass Gaussian processes
+    (second-order Butterworth, :func:`scipy.signal.sosfiltfilt`).
 
     Returns
     -------
     ndarray, shape (n_regions, n_times)
+        Unit variance per region.
     """
     from scipy.signal import butter, sosfiltfilt
 
-    xi = rng.standard_normal((n_regions, n_times))
     sos = butter(2, cutoff_hz, fs=sfreq, output="sos")
-    u = sosfiltfilt(sos, xi, axis=1)
-    w = weights / max(weights.sum(axis=1).max(), 1e-12)
-    u = u + 2.0 * (w @ u)
+
+    def lowpass(n: int) -> np.ndarray:
+        x = sosfiltfilt(sos, rng.standard_normal((n, n_times)), axis=1)
+        return x / x.std(axis=1, keepdims=True)
+
+    w = (weights + weights.T) / 2.0
+    _, vecs = np.linalg.eigh(w)
+    modes = vecs[:, ::-1][:, :n_modes] * np.sqrt(n_regions)
+    u = modes @ lowpass(n_modes) / np.sqrt(n_modes) + private * lowpass(n_regions)
     u = (u - u.mean(axis=1, keepdims=True)) / u.std(axis=1, keepdims=True)
     return np.clip(u, -2.5, 2.5)
 
 
 def simulate_neural(duration_s: float, rng: np.random.Generator, *, coupling_gain: float = 0.002,
-                    noise_d: float = 2e-5, log_a_mean: float = np.log(1e-3),
+                    noise_d: float = 2e-5, log_a_mean: float = np.log(4e-3),
                     log_a_span: float = 1.0) -> np.ndarray:
     """Simulate the Stuart-Landau network with a slowly drifting bifurcation parameter.
 
@@ -165,7 +179,7 @@ def simulate_neural(duration_s: float, rng: np.random.Generator, *, coupling_gai
     n = conn.number_of_regions
     freq = rng.uniform(8.0, 12.0, n)
     n_steps = int(round(duration_s * 1000.0 / DT_MS))
-    block = 50  # steps between updates of a(t) (100 ms)
+    block = 25  # steps between updates of a(t) (100 ms)
     u = slow_drive(rng, n, n_steps // block + 2, 1000.0 / (DT_MS * block), conn.weights)
     a_t = -np.exp(log_a_mean + log_a_span * u)
     model = models.SupHopf(a=a_t[:, 0].copy()[:, None], omega=(2 * np.pi * freq / 1000.0)[:, None])
@@ -292,7 +306,7 @@ def simulate_subject(duration_s: float, seed: int, *, tr: float = 0.8, sfreq: fl
     tr : float
         Repetition time (s).
     sfreq : float
-        EEG sampling rate (Hz), a divisor of 500.
+        EEG sampling rate (Hz), a divisor of 250.
     mesh : Fsaverage5 | None
         Defaults to :func:`load_fsaverage5`.
     warmup_s : float

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, OutputError
 from ..recording import INTRACRANIAL_TYPES, Annotation, Recording
+from .atomic import atomic_path
 
 FORMAT = "ieegrecon-store"
 FORMAT_VERSION = 1
@@ -128,8 +127,9 @@ def write_store(recordings_or_paths: Iterable, out_path: str | Path, *, overwrit
     out = Path(out_path)
     items = list(recordings_or_paths)
     for it in items:
-        if not isinstance(it, Recording) and Path(it).resolve() == out.resolve():
-            raise OutputError("output path is one of the inputs", out)
+        src = it.source_path if isinstance(it, Recording) else it
+        if src is not None and Path(src).resolve() == out.resolve():
+            raise OutputError("output path is one of the inputs; refusing to overwrite an input", out)
     if out.exists() and not overwrite:
         raise OutputError("output exists; pass --overwrite to replace it", out)
     if not out.parent.is_dir():
@@ -137,45 +137,38 @@ def write_store(recordings_or_paths: Iterable, out_path: str | Path, *, overwrit
     entries = _expand(items)
     if not entries:
         raise InputError("nothing to import")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["ieegrecon_version"] = __version__
-            taken: set[str] = set()
-            for label, e in entries:
-                g = f.create_group(_entry_name(label, taken))
-                for k, v in e["meta"].items():
-                    g.attrs[k] = v
-                g.attrs["quirks"] = json.dumps(e["quirks"])
-                g.attrs["renamed"] = json.dumps(e["renamed"])
-                anns: list[Annotation] = []
-                for rec in e["recs"]:
-                    anns += rec.annotations
-                    for part, types in PARTS.items():
-                        names = [n for n, t in zip(rec.ch_names, rec.ch_types) if t in types]
-                        if names:
-                            if part in g:  # a BIDS session has one scalp and one ieeg file
-                                part = f"{part}_{len([k for k in g if k.startswith(part)]) + 1}"
-                            _write_part(g.create_group(part), rec.pick(names))
-                if anns:
-                    a = g.create_group("annotations")
-                    a.create_dataset("onset", data=np.array([x.onset for x in anns]))
-                    a.create_dataset("duration", data=np.array([x.duration for x in anns]))
-                    a.create_dataset("description", data=np.array([x.description for x in anns], dtype=object),
-                                     dtype=h5py.string_dtype("utf-8"))
-                el = e["electrodes"]
-                if el is not None:
-                    eg = g.create_group("electrodes")
-                    eg.create_dataset("names", data=np.array(el.names, dtype=object), dtype=h5py.string_dtype())
-                    eg.create_dataset("positions", data=el.positions)
-                    eg.attrs["coord_frame"] = el.coord_frame
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["ieegrecon_version"] = __version__
+        taken: set[str] = set()
+        for label, e in entries:
+            g = f.create_group(_entry_name(label, taken))
+            for k, v in e["meta"].items():
+                g.attrs[k] = v
+            g.attrs["quirks"] = json.dumps(e["quirks"])
+            g.attrs["renamed"] = json.dumps(e["renamed"])
+            anns: list[Annotation] = []
+            for rec in e["recs"]:
+                anns += rec.annotations
+                for part, types in PARTS.items():
+                    names = [n for n, t in zip(rec.ch_names, rec.ch_types) if t in types]
+                    if names:
+                        if part in g:  # a BIDS session has one scalp and one ieeg file
+                            part = f"{part}_{len([k for k in g if k.startswith(part)]) + 1}"
+                        _write_part(g.create_group(part), rec.pick(names))
+            if anns:
+                a = g.create_group("annotations")
+                a.create_dataset("onset", data=np.array([x.onset for x in anns]))
+                a.create_dataset("duration", data=np.array([x.duration for x in anns]))
+                a.create_dataset("description", data=np.array([x.description for x in anns], dtype=object),
+                                 dtype=h5py.string_dtype("utf-8"))
+            el = e["electrodes"]
+            if el is not None:
+                eg = g.create_group("electrodes")
+                eg.create_dataset("names", data=np.array(el.names, dtype=object), dtype=h5py.string_dtype())
+                eg.create_dataset("positions", data=el.positions)
+                eg.attrs["coord_frame"] = el.coord_frame
     return out
 
 

@@ -484,7 +484,6 @@ class CastModel(ReconModel):
             info["note"] = (f"segment too short for a hold-out ({n / self.sfreq:.1f} s): "
                             f"trained {epochs} epochs on all of it without early stopping")
         train_idx = [(0, s) for s in tr.window_starts(n_tr, self.win, stride)]
-        data = [(zx, zy, ch_pos, contacts)]
         with tr.deterministic():
             self.net = self.net.to(dev)
             adapter = torch.zeros(len(contacts.ch_names), self.d_model, device=dev, requires_grad=True)
@@ -501,11 +500,14 @@ class CastModel(ReconModel):
                     q0 = self._queries(contacts, dev)
                 hold_r = tr.pearson_r(self._decode_all(*hold, q0, n - n_tr), zy[:, n_tr:])
                 info["heldout_r_before"] = _tolist(hold_r)
+            stopper = tr.EarlyStopping(patience=patience)
+            # the pretrained decoder is a candidate too: calibration never worsens the hold-out
+            if has_hold:
+                stopper.step(-float(np.nanmean(hold_r)), -1, dict(self.net.state_dict(), __adapter__=adapter))
             cache = None
             if freeze_encoder:  # the encoder is fixed: encode every training window once
                 tr_starts = np.array([s for _, s in train_idx])
                 cache = self._encode_all(zx, ch_pos, dev, starts=tr_starts)[1]
-            stopper = tr.EarlyStopping(patience=patience)
             hist = []
             for ep in range(epochs):
                 self.net.train()
@@ -544,7 +546,8 @@ class CastModel(ReconModel):
                 p.requires_grad_(True)
             self.net = self.net.cpu().eval()
             self.adapter = adapter.detach().cpu().numpy().astype(np.float32)
-            q = self._queries(contacts, "cpu", torch.as_tensor(self.adapter))
+            with torch.no_grad():
+                q = self._queries(contacts, "cpu", torch.as_tensor(self.adapter))
             if has_hold:
                 hold_r = tr.pearson_r(self._predict_std(zx[:, n_tr:], ch_pos, q), zy[:, n_tr:])
             # per-contact least-squares gain and offset in volts, on the whole segment
@@ -559,6 +562,7 @@ class CastModel(ReconModel):
         self.contacts = contacts
         self.trained_on["calibration"] = {"subject": segment.subject, "minutes": info["minutes"],
                                           "freeze_encoder": bool(freeze_encoder), "seed": seed}
+        # best_epoch -1: the pretrained decoder stayed best on the hold-out
         info.update(epochs_run=len(hist), best_epoch=stopper.best_epoch if has_hold else len(hist) - 1,
                     train_loss=hist, seconds=round(time.perf_counter() - t0, 2), device=str(dev))
         if hold_r is not None:

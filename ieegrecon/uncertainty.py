@@ -1,0 +1,134 @@
+"""Posterior bands: coverage per contact, region and depth class; the uncertainty sidecar.
+
+A band ``[lo, hi]`` at nominal level ``q[1] - q[0]`` is *calibrated* when
+that fraction of true samples falls inside it (the empirical coverage of
+conformal prediction; Angelopoulos & Bates 2021, "A gentle introduction to
+conformal prediction"). The sidecar is an HDF5 file (h5py) written
+atomically next to a reconstruction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io.atomic import atomic_path
+from .models.base import ContactInfo
+
+#: Format version of the uncertainty sidecar.
+UNCERTAINTY_FORMAT = 1
+
+
+def coverage(y_true: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Fraction of true samples inside the band, per contact.
+
+    Parameters
+    ----------
+    y_true, lo, hi : ndarray, shape (n_contacts, n_times)
+        True signal and band limits (same unit, e.g. volts).
+
+    Returns
+    -------
+    cov : ndarray, shape (n_contacts,)
+        In [0, 1]; bounds are inclusive.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or are not 2-D.
+    """
+    y_true, lo, hi = (np.asarray(a, float) for a in (y_true, lo, hi))
+    if y_true.ndim != 2 or y_true.shape != lo.shape or y_true.shape != hi.shape:
+        raise ValueError(f"y_true, lo and hi must share one 2-D shape, got {y_true.shape}, {lo.shape}, {hi.shape}")
+    return np.mean((y_true >= lo) & (y_true <= hi), axis=1)
+
+
+def coverage_summary(y_true: np.ndarray, lo: np.ndarray, hi: np.ndarray, contacts: ContactInfo) -> dict[str, Any]:
+    """Coverage overall, per depth class and per region.
+
+    Parameters
+    ----------
+    y_true, lo, hi : ndarray, shape (n_contacts, n_times)
+    contacts : ContactInfo
+        Supplies ``regions`` and ``depth_class`` of the rows.
+
+    Returns
+    -------
+    summary : dict
+        ``{'overall': float, 'per_contact': {name: float}, 'depth_class': {cls: float},
+        'region': {region: float}, 'n_contacts': {'depth_class': {...}, 'region': {...}}}``;
+        group values are the mean over samples of the group's contacts.
+    """
+    cov = coverage(y_true, lo, hi)
+    if len(cov) != len(contacts.ch_names):
+        raise ValueError(f"{len(cov)} rows but {len(contacts.ch_names)} contacts")
+    out: dict[str, Any] = {"overall": float(cov.mean()),
+                           "per_contact": {n: float(c) for n, c in zip(contacts.ch_names, cov)},
+                           "depth_class": {}, "region": {}, "n_contacts": {"depth_class": {}, "region": {}}}
+    for key, labels in (("depth_class", contacts.depth_class), ("region", contacts.regions)):
+        labels = np.asarray(labels, dtype=str)
+        for g in sorted(set(labels)):
+            sel = labels == g
+            out[key][g] = float(cov[sel].mean())
+            out["n_contacts"][key][g] = int(sel.sum())
+    return out
+
+
+def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, median: np.ndarray, sfreq: float,
+                         ch_names: list[str], q: tuple[float, float]) -> Path:
+    """Write posterior bands to an HDF5 sidecar, atomically.
+
+    Layout: datasets ``lo``, ``median``, ``hi`` (float32, volts, shape
+    (n_contacts, n_times)), ``ch_names`` (UTF-8 strings); attributes
+    ``sfreq`` (Hz), ``q`` (the two quantile levels), ``unit='V'`` and
+    ``format_version``.
+
+    Parameters
+    ----------
+    path : path-like
+        Target ``.h5`` file; its folder must exist.
+    lo, hi, median : ndarray, shape (n_contacts, n_times)
+        Volts.
+    sfreq : float
+    ch_names : list of str, length n_contacts
+    q : (float, float)
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    ValueError
+        Inconsistent shapes or names.
+    """
+    import h5py
+
+    lo, hi, median = (np.asarray(a, np.float32) for a in (lo, hi, median))
+    if lo.ndim != 2 or lo.shape != hi.shape or lo.shape != median.shape:
+        raise ValueError(f"lo, median and hi must share one 2-D shape, got {lo.shape}, {median.shape}, {hi.shape}")
+    if len(ch_names) != lo.shape[0]:
+        raise ValueError(f"{len(ch_names)} channel names for {lo.shape[0]} rows")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for name, arr in (("lo", lo), ("median", median), ("hi", hi)):
+                f.create_dataset(name, data=arr, compression="gzip", compression_opts=4)
+            f.create_dataset("ch_names", data=np.array([str(n) for n in ch_names], dtype=h5py.string_dtype()))
+            f.attrs["sfreq"] = float(sfreq)
+            f.attrs["q"] = np.asarray(q, float)
+            f.attrs["unit"] = "V"
+            f.attrs["format_version"] = UNCERTAINTY_FORMAT
+    return path
+
+
+def read_uncertainty_h5(path: str | Path) -> dict[str, Any]:
+    """Read a sidecar written by :func:`write_uncertainty_h5` (arrays in volts)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {"lo": f["lo"][()], "median": f["median"][()], "hi": f["hi"][()],
+                "ch_names": [s.decode() if isinstance(s, bytes) else str(s) for s in f["ch_names"][()]],
+                "sfreq": float(f.attrs["sfreq"]), "q": tuple(float(v) for v in f.attrs["q"])}

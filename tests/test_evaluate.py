@@ -1,0 +1,153 @@
+"""``ieegrecon evaluate``: the oracle, the statistics and a run end to end on a tiny simulated cohort."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import ieegrecon.cli.eval_cmd  # noqa: F401  (registers `evaluate` until the lead lists it)
+from ieegrecon.cli.app import app
+from ieegrecon.evaluate import (
+    EvalConfig,
+    bootstrap_ci,
+    groundtruth_oracle,
+    groundtruth_path,
+    load_subject,
+    oracle_weights,
+    run_evaluation,
+)
+from ieegrecon.metrics import pearson_r
+from ieegrecon.models.base import ContactInfo, PairedSegment
+from ieegrecon.models.ridge import RidgeModel
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _need_ds() -> Path:
+    p = DATA / "ds004752"
+    if not p.is_dir():
+        pytest.skip(f"real layouts missing: {p}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    from ieegrecon.simulate import simulate_dataset
+
+    root = tmp_path_factory.mktemp("evcohort") / "bids"
+    simulate_dataset(_need_ds(), root, n_subjects=2, minutes=0.5, seed=11, n_sessions=2)
+    return root
+
+
+def _gaussian_pair(rng, n_t, A, B, L_s, sn, se):
+    s = L_s @ rng.standard_normal((A.shape[1], n_t))
+    x = A @ s + sn * rng.standard_normal((A.shape[0], n_t))
+    y = B @ s + se * rng.standard_normal((B.shape[0], n_t))
+    return x, y
+
+
+def test_oracle_beats_ridge_on_gaussian_data():
+    """White Gaussian sources: the oracle is Bayes-optimal, so no ridge fit on finite data beats it."""
+    rng = np.random.default_rng(0)
+    n_src, n_sc, n_c = 12, 8, 6
+    A, B = rng.standard_normal((n_sc, n_src)), rng.standard_normal((n_c, n_src))
+    L_s = rng.standard_normal((n_src, n_src)) / np.sqrt(n_src)
+    sn, se = 1.0, 0.5
+    W = oracle_weights(A, B, L_s @ L_s.T, sn**2 * np.eye(n_sc))
+    x_tr, y_tr = _gaussian_pair(rng, 6000, A, B, L_s, sn, se)
+    x_te, y_te = _gaussian_pair(rng, 6000, A, B, L_s, sn, se)
+    contacts = ContactInfo([f"c{i}" for i in range(n_c)], np.zeros((n_c, 3)))
+    seg = PairedSegment(x_tr, y_tr, 200.0, [f"e{i}" for i in range(n_sc)], contacts, "s")
+    ridge = RidgeModel(sfreq=200.0, max_lag_ms=25.0)
+    ridge.calibrate(seg)
+    r_oracle = pearson_r(y_te, W @ x_te)
+    r_ridge = pearson_r(y_te, ridge.predict(x_te))
+    assert np.all(r_oracle > 0.2)
+    assert r_oracle.mean() >= r_ridge.mean() - 0.005
+    # the oracle equals the least-squares map fitted on a huge sample
+    x_big, y_big = _gaussian_pair(rng, 200_000, A, B, L_s, sn, se)
+    W_ls = np.linalg.lstsq(x_big.T, y_big.T, rcond=None)[0].T
+    np.testing.assert_allclose(W, W_ls, atol=0.03)
+
+
+def test_groundtruth_oracle_vs_instantaneous_ridge(cohort):
+    """On simulated data the ground-truth oracle is at least as good as instantaneous ridge at equal data."""
+    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.25])
+    sub = load_subject("01", sorted((cohort / "sub-01").glob("ses-*")), cfg)
+    W = groundtruth_oracle(groundtruth_path(cohort, sub.test_session), sub.test.scalp_names,
+                           sub.test.contacts.ch_names, cfg.prep)
+    assert W.shape == (len(sub.test.contacts.ch_names), len(sub.test.scalp_names))
+    ridge = RidgeModel(sfreq=sub.cal.sfreq, max_lag_ms=0.0)
+    ridge.calibrate(sub.cal)
+    r_oracle = np.nanmean(pearson_r(sub.test.ieeg, W @ sub.test.scalp))
+    r_ridge = np.nanmean(pearson_r(sub.test.ieeg, ridge.predict(sub.test.scalp)))
+    assert r_oracle > 0.1
+    assert r_oracle >= r_ridge - 0.02
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_mean():
+    v = np.array([0.1, 0.2, 0.35, 0.4, 0.5, 0.6])
+    lo, hi = bootstrap_ci(v, 500, seed=3)
+    assert lo < v.mean() < hi
+    assert (lo, hi) == bootstrap_ci(v, 500, seed=3)
+    assert np.isnan(bootstrap_ci(v[:1], 500, seed=3)[0])
+
+
+def test_evaluate_end_to_end(cohort, tmp_path):
+    out = tmp_path / "results"
+    res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge,source", "--calibration-minutes",
+                                   "0,0.25", "--limit-minutes", "0.5", "--n-boot", "200", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for name in ("contacts.tsv", "subjects.tsv", "regions.tsv", "summary.tsv", "stats.json", "report.html"):
+        assert (out / name).is_file(), name
+    c = pd.read_csv(out / "contacts.tsv", sep="\t")
+    n_contacts = c[c["method"] == "oracle"].groupby("subject").size()
+    assert set(n_contacts.index.astype(str).str.zfill(2)) == {"01", "02"}
+    # ridge at 0.25 min, source at 0 (zero-shot) and 0.25 min, the oracle and the ridge limit, per contact
+    assert len(c) == int(n_contacts.sum()) * 5
+    assert set(c["method"]) == {"ridge", "source", "oracle", "ridge-limit"}
+    assert c["r"].between(-1, 1).all()
+    assert (c.loc[c["method"] == "ridge", "confidence_source"] == "calibration-session tail").all()
+    s = pd.read_csv(out / "summary.tsv", sep="\t")
+    assert set(s["subset"]) == {"all", "viable", "superficial", "deep"}
+    lim = s[(s["method"] == "ridge-limit") & (s["subset"] == "all")]
+    np.testing.assert_allclose(lim["r_fraction_of_limit"], 1.0)
+    ridge = s[(s["method"] == "ridge") & (s["subset"] == "all")].iloc[0]
+    assert ridge["r_ci_low"] <= ridge["r_mean"] <= ridge["r_ci_high"]
+    assert 0 < ridge["r_fraction_of_limit"] < 1.5
+    stats = json.loads((out / "stats.json").read_text())
+    assert any(w["a"] == "ridge" and w["b"] == "source" for w in stats["wilcoxon"])
+    assert {r["method"] for r in stats["confidence_reliability"]} == {"ridge", "source"}
+    assert "ses-02" in stats["protocol"]
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    # refuses to overwrite without --overwrite, one line naming the folder
+    res2 = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge", "--out", str(out)])
+    assert res2.exit_code != 0
+    assert "results" in res2.output and "--overwrite" in res2.output
+
+
+def test_single_session_protocol(cohort, tmp_path):
+    root = tmp_path / "one"
+    shutil.copytree(cohort, root, ignore=shutil.ignore_patterns("ses-02"))
+    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.2], limit_minutes=None, oracle=False, n_boot=50)
+    res = run_evaluation(root, cfg)
+    c = res.contacts
+    assert set(c["method"]) == {"ridge"}
+    assert any("one session only" in n for notes in res.stats["notes"].values() for n in notes)
+    # 0.5 min session, tested after 0.2 min: 0.3 min of test data, no overlap with calibration
+    sub = load_subject("01", [root / "sub-01" / "ses-01"], cfg)
+    assert sub.test.scalp.shape[1] == sub.cal.scalp.shape[1] - int(0.2 * 60 * sub.cal.sfreq)
+    with pytest.raises(Exception, match="leaves < 10 s"):
+        load_subject("01", [root / "sub-01" / "ses-01"],
+                     EvalConfig(methods=["ridge"], calibration_minutes=[0.45]))
+
+
+def test_unknown_method_is_usage_error(cohort, tmp_path):
+    res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "nope", "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0
+    assert "nope" in res.output
