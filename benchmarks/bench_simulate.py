@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_simulate.py [--minutes 10] [--layout PATH]
+    .venv/bin/python benchmarks/bench_simulate.py --physics   # the table in docs/simulation.md
 
 Prints the wall and CPU time of :func:`ieegrecon.simulate.simulate_session` (dynamics,
 forward models, noise) and of writing the session (two EDFs, sidecars,
@@ -17,9 +18,49 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "2")
 
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from pathlib import Path
+
+
+def ridge_r(x, y, lags=range(-5, 6), alpha=1.0):
+    """Closed-form lagged ridge (numpy): fit on the first half, Pearson r per output on the second."""
+    import numpy as np
+    from scipy import signal
+
+    sos = signal.butter(4, [1.0, 40.0], btype="bandpass", fs=200.0, output="sos")
+    x = signal.sosfiltfilt(sos, x, axis=1)
+    y = signal.sosfiltfilt(sos, y, axis=1)
+    z = np.vstack([np.roll(x, lag, axis=1) for lag in lags])
+    n = z.shape[1] // 2
+    mu, sd = z[:, :n].mean(1, keepdims=True), z[:, :n].std(1, keepdims=True)
+    zt, zv = (z[:, :n] - mu) / sd, (z[:, n:] - mu) / sd
+    w = np.linalg.solve(zt @ zt.T + alpha * n * np.eye(len(zt)), zt @ y[:, :n].T)
+    pred = w.T @ zv
+    return np.array([np.corrcoef(p, t)[0, 1] for p, t in zip(pred, y[:, n:])])
+
+
+def physics(root: Path) -> None:
+    """Amplitudes, alpha peak and scalp->iEEG ridge r by depth quartile on three layouts (1 min each)."""
+    import numpy as np
+    from scipy import signal
+
+    from ieegrecon.simulate import load_layouts, simulate_session
+
+    lays = load_layouts(root.parent / "shared" / "data" / "ds004752")
+    for i in (0, 1, 3):
+        s = simulate_session(lays[i], minutes=1.0, seed=0, subject_index=i)
+        y = signal.resample_poly(s.ieeg, 1, int(round(s.ieeg_sfreq / 200)), axis=1)[:, : s.scalp.shape[1]]
+        r = ridge_r(s.scalp, y)
+        q1, q3 = np.quantile(s.contact_depth, [0.25, 0.75])
+        f, p = signal.welch(s.scalp - s.scalp_artifacts, fs=s.scalp_sfreq, nperseg=800)
+        pm = p.mean(0)
+        b = (f >= 6) & (f <= 14)
+        print(f"{lays[i].name}: {len(s.scalp_names)} scalp ch, {len(s.contact_names)} contacts; "
+              f"scalp RMS median {np.median(s.scalp.std(1)) * 1e6:.0f} uV; iEEG RMS median "
+              f"{np.median(s.ieeg.std(1)) * 1e6:.0f} max {s.ieeg.std(1).max() * 1e6:.0f} uV; alpha target "
+              f"{s.params['alpha_hz']:.1f} Hz, scalp peak {f[b][np.argmax(pm[b])]:.2f} Hz; ridge r shallow "
+              f"quartile {r[s.contact_depth <= q1].mean():.2f}, deep quartile {r[s.contact_depth >= q3].mean():.2f}")
 
 
 def main() -> None:
@@ -27,7 +68,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--layout", default=str(root.parent / "shared" / "data" / "ds004752" / "sub-01" / "ses-01"))
+    ap.add_argument("--physics", action="store_true", help="print the physics table instead")
     args = ap.parse_args()
+    if args.physics:
+        physics(root)
+        return
 
     t0 = time.perf_counter()
     from ieegrecon.simulate import load_layouts, simulate_session

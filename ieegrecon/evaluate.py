@@ -625,8 +625,8 @@ def _f(v) -> float | None:
 
 # --------------------------------------------------------------------------- driver
 def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = None, *,
-                   overwrite: bool = False, report: bool = True, progress: Progress | None = None
-                   ) -> EvalResult:
+                   overwrite: bool = False, report: bool = True, resume: bool = False,
+                   progress: Progress | None = None) -> EvalResult:
     """Run the leave-one-subject-out benchmark on a BIDS dataset.
 
     Parameters
@@ -643,6 +643,11 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
         Replace results in an existing non-empty folder.
     report : bool
         Write the HTML report.
+    resume : bool
+        Reuse per-subject results in ``out/per_subject/`` computed with the
+        same configuration (each subject's rows are saved there as soon as
+        it is done), so an interrupted run, or one over a cohort that grows,
+        only computes what is missing.
     progress : callable | None
         Called with one-line messages.
 
@@ -669,7 +674,7 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
         raise UsageError("--calibration-minutes must be a non-empty list of numbers ≥ 0")
     if out is not None:
         out = Path(out)
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
+        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (overwrite or resume))):
             raise OutputError("results folder exists and is not empty; pass --overwrite", out)
     subjects = discover_subjects(root)
     if cfg.subjects:
@@ -681,15 +686,25 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
     skipped: list[str] = []
     notes: dict[str, list[str]] = {}
     t0 = time.perf_counter()
+    frames = []
     for label, sessions in subjects.items():
-        say(f"sub-{label}: reading {len(sessions)} session(s)")
-        sub = load_subject(label, sessions, cfg)
-        notes[label] = sub.notes
-        r, s = evaluate_subject(sub, root, cfg, say)
-        rows += r
+        cached = _load_cached(out, label, cfg) if (resume and out is not None) else None
+        if cached is not None:
+            say(f"sub-{label}: reusing {PER_SUBJECT}/sub-{label}.tsv (--resume)")
+            frame, s, n = cached
+        else:
+            say(f"sub-{label}: reading {len(sessions)} session(s)")
+            sub = load_subject(label, sessions, cfg)
+            r, s = evaluate_subject(sub, root, cfg, say)
+            frame, n = pd.DataFrame(r), sub.notes
+            del sub
+            if out is not None:
+                _save_cached(out, label, cfg, frame, s, n)
+        frames.append(frame)
+        notes[label] = n
         skipped += s
-        del sub
-    contacts = pd.DataFrame(rows)
+    contacts = pd.concat(frames, ignore_index=True)
+    contacts["subject"] = contacts["subject"].astype(str)
     subj, regions, summary, stats = summarize(contacts, cfg)
     stats.update({
         "protocol": __doc__.split("Protocol")[1].split("Cross-subject")[0].strip(),
@@ -702,6 +717,45 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
         write_results(result, out, report=report)
         result.out = out
     return result
+
+
+PER_SUBJECT = "per_subject"
+
+
+def _cfg_key(cfg: EvalConfig) -> dict[str, Any]:
+    d = cfg.to_dict()
+    for k in ("subjects", "n_boot"):
+        d.pop(k, None)
+    return _clean(d)
+
+
+def _save_cached(out: Path, label: str, cfg: EvalConfig, frame, skipped: list[str], notes: list[str]) -> None:
+    from .io.atomic import atomic_path, write_json_atomic
+
+    d = Path(out) / PER_SUBJECT
+    d.mkdir(parents=True, exist_ok=True)
+    with atomic_path(d / f"sub-{label}.tsv") as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, na_rep="n/a")
+    write_json_atomic({"config": _cfg_key(cfg), "skipped": skipped, "notes": notes}, d / f"sub-{label}.json")
+
+
+def _load_cached(out: Path, label: str, cfg: EvalConfig):
+    import json
+
+    import pandas as pd
+
+    d = Path(out) / PER_SUBJECT
+    tsv, meta = d / f"sub-{label}.tsv", d / f"sub-{label}.json"
+    if not (tsv.exists() and meta.exists()):
+        return None
+    m = json.loads(meta.read_text())
+    if m.get("config") != _cfg_key(cfg):
+        return None
+    frame = pd.read_csv(tsv, sep="\t", na_values=["n/a"], keep_default_na=False, dtype={"subject": str})
+    frame["confidence_r"] = frame["confidence_r"].astype(float)
+    frame["confidence_source"] = frame["confidence_source"].fillna("").astype(str)
+    frame["viable"] = frame["viable"].astype(str).str.lower() == "true"
+    return frame, m.get("skipped", []), m.get("notes", [])
 
 
 def write_results(result: EvalResult, out: Path, *, report: bool = True) -> None:

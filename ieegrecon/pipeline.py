@@ -26,7 +26,7 @@ from . import __version__
 from .channels import normalize_ch_name
 from .errors import InputError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import current_umask
-from .io.validate import check_min_duration, find_bad_channels
+from .io.validate import check_min_duration
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
 from .preprocessing import Preprocessing, apply_preprocessing
@@ -136,9 +136,8 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
 
 
 def _good_channels(rec: Recording) -> Recording:
-    """Drop flat or saturated channels (reported in the reader's quirks)."""
-    bad = find_bad_channels(rec)
-    return rec.pick([n for n in rec.ch_names if n not in bad]) if bad else rec
+    """Drop the channels the reader found flat or saturated (``rec.bads``, also in its quirks)."""
+    return rec.pick([n for n in rec.ch_names if n not in rec.bads]) if rec.bads else rec
 
 
 def _attach_positions(intra: Recording, electrodes: str | Path) -> Recording:
@@ -509,12 +508,12 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     if out.exists() and not overwrite:
         raise OutputError("output exists; pass --overwrite to replace it", out)
     say("reading", 0.05)
-    rec = read_recording(scalp_path)
+    rec = read_recording(scalp_path, preload=False)
     scalp = rec.pick_types(("eeg",))
     if not scalp.ch_names:
         raise InputError("no scalp EEG channels found", scalp_path)
     check_min_duration(scalp)
-    bad = find_bad_channels(scalp)
+    bad = rec.bads
     needed = {normalize_ch_name(m) for m in model.scalp_names}
     bad_needed = [n for n in bad if normalize_ch_name(n) in needed]
     if bad_needed:

@@ -32,14 +32,49 @@ class Annotation:
     description: str
 
 
+class LazyData:
+    """A (n_channels, n_times) view of an MNE ``Raw`` that reads only what is sliced.
+
+    Indexing with channels only (``data[idx]``) gives another view; indexing
+    with a time slice (``data[:, a:b]`` or ``data[idx, a:b]``) reads those
+    samples from disk (volts) through ``raw.get_data``. Used for long
+    recordings so that memory stays bounded by one chunk.
+    """
+
+    ndim = 2
+
+    def __init__(self, raw, picks=None) -> None:
+        self._raw = raw
+        self._picks = np.arange(len(raw.ch_names)) if picks is None else np.asarray(picks, dtype=int)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self._picks), int(self._raw.n_times))
+
+    def __getitem__(self, key):
+        ch, t = key if isinstance(key, tuple) else (key, None)
+        picks = self._picks[ch] if not (isinstance(ch, slice) and ch == slice(None)) else self._picks
+        picks = np.atleast_1d(picks)
+        if t is None:
+            return LazyData(self._raw, picks)
+        start, stop, step = t.indices(self.shape[1])
+        if step != 1:
+            raise IndexError("LazyData supports contiguous time slices only")
+        return self._raw.get_data(picks=picks, start=start, stop=max(start, stop))
+
+    def __array__(self, dtype=None, copy=None):
+        out = self._raw.get_data(picks=self._picks)
+        return out if dtype is None else out.astype(dtype)
+
+
 @dataclass
 class Recording:
     """A multichannel recording in SI units.
 
     Parameters
     ----------
-    data : ndarray, shape (n_channels, n_times)
-        Samples in volts (V).
+    data : ndarray | LazyData, shape (n_channels, n_times)
+        Samples in volts (V); a :class:`LazyData` view for lazily read files.
     sfreq : float
         Sampling frequency in Hz.
     ch_names : list of str, length n_channels
@@ -63,6 +98,8 @@ class Recording:
         Original label -> normalized label, for every label that changed.
     quirks : list of str
         Human-readable notes on anything unusual found while reading.
+    bads : dict
+        Channel -> reason, for channels found flat or saturated by the reader.
     """
 
     data: np.ndarray
@@ -77,9 +114,11 @@ class Recording:
     source_sha256: str | None = None
     renamed: dict[str, str] = field(default_factory=dict)
     quirks: list[str] = field(default_factory=list)
+    bads: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.data = np.asarray(self.data)
+        if not isinstance(self.data, LazyData):
+            self.data = np.asarray(self.data)
         if self.data.ndim != 2:
             raise ValueError(f"data must be 2-D (n_channels, n_times), got shape {self.data.shape}")
         n = self.data.shape[0]

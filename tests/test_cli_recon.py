@@ -126,7 +126,7 @@ def test_calibrate_errors_are_one_line(tmp_path, mb0400fu):
     res = run("calibrate", tmp_path / "nope", "--out", tmp_path / "m")
     assert res.exit_code == 3 and "no such file" in res.stderr
     res = run("calibrate", mb0400fu, "--out", tmp_path / "m")
-    assert res.exit_code == 3 and "no intracranial channels" in res.stderr
+    assert res.exit_code == 3 and "no usable intracranial channels" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     res = run("reconstruct", mb0400fu, "--model", tmp_path, "--out", tmp_path / "x.edf")
     assert res.exit_code == 6 and "config.json" in res.stderr

@@ -134,14 +134,14 @@ def test_evaluate_end_to_end(cohort, tmp_path):
 def test_single_session_protocol(cohort, tmp_path):
     root = tmp_path / "one"
     shutil.copytree(cohort, root, ignore=shutil.ignore_patterns("ses-02"))
-    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.2], limit_minutes=None, oracle=False, n_boot=50)
+    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.25], limit_minutes=None, oracle=False, n_boot=50)
     res = run_evaluation(root, cfg)
     c = res.contacts
     assert set(c["method"]) == {"ridge"}
     assert any("one session only" in n for notes in res.stats["notes"].values() for n in notes)
-    # 0.5 min session, tested after 0.2 min: 0.3 min of test data, no overlap with calibration
+    # 0.5 min session, tested after 0.25 min: 0.25 min of test data, no overlap with calibration
     sub = load_subject("01", [root / "sub-01" / "ses-01"], cfg)
-    assert sub.test.scalp.shape[1] == sub.cal.scalp.shape[1] - int(0.2 * 60 * sub.cal.sfreq)
+    assert sub.test.scalp.shape[1] == sub.cal.scalp.shape[1] - int(0.25 * 60 * sub.cal.sfreq)
     with pytest.raises(Exception, match="leaves < 10 s"):
         load_subject("01", [root / "sub-01" / "ses-01"],
                      EvalConfig(methods=["ridge"], calibration_minutes=[0.45]))

@@ -240,7 +240,7 @@ def test_unusual_scalp_names_and_4000hz(tmp_path):
     lay = layouts[0]
     assert lay.scalp_names == names[:7] and lay.scalp_norm[:5] == ["Fp1", "Fp2", "FC5", "FC6", "T7"]
     sim = simulate_session(lay, minutes=0.1, seed=0, ieeg_sfreq=4000.0, scalp_sfreq=256.0)
-    assert sim.scalp.shape == (7, int(round(6 * 256))) and sim.ieeg.shape == (7, 24000)
+    assert sim.scalp.shape == (7, (6 * 256)) and sim.ieeg.shape == (7, 24000)
     out = tmp_path / "out"
     folders = simulate_dataset(ses, out, minutes=0.1, n_sessions=1, ieeg_sfreq=4000.0)
     raw_e = _read_bids(out, "eeg")
@@ -280,7 +280,7 @@ def test_cli_missing_layout_exit_code(tmp_path):
 
 @pytest.mark.slow
 def test_parallel_dynamics_give_the_same_session(monkeypatch):
-    import ieegrecon.simulate.core as core
+    from ieegrecon.simulate import core
 
     lay = load_layouts(_need_ds() / "sub-03" / "ses-01")[0]
     a = simulate_session(lay, minutes=2.0, seed=4)  # TVB in a second process

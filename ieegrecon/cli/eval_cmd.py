@@ -58,6 +58,8 @@ def evaluate(
     sfreq: float = typer.Option(200.0, "--sfreq", help="Rate (Hz) both signals are resampled to."),
     no_report: bool = typer.Option(False, "--no-report", help="Do not write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty results folder."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Reuse per-subject results already in OUT/per_subject (same settings)."),
     as_json: bool = typer.Option(False, "--json", help="Print the overall summary as JSON on stdout."),
 ) -> None:
     """Benchmark methods subject by subject (calibrate on ses-01, test on ses-02), with ceilings and statistics."""
@@ -79,7 +81,7 @@ def evaluate(
         subjects=[s.strip().removeprefix("sub-") for s in subjects.split(",") if s.strip()] or None,
         prep=Preprocessing(sfreq=sfreq),
     )
-    res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report,
+    res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume,
                          progress=None if as_json else (lambda msg: err_console.print(msg, markup=False)))
     s = res.summary[res.summary["subset"] == "all"]
     if as_json:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,8 +17,8 @@ def fmri(
     model: Path = typer.Option(..., "--model", help="fMRI model folder (config.json + model.safetensors)."),
     out: Path = typer.Option(..., "--out", help="X.func.gii (writes X.lh/X.rh.func.gii) or X.nii.gz."),
     tr: float = typer.Option(0.8, "--tr", help="Repetition time (s); must match the model."),
-    known_bold: Optional[Path] = typer.Option(None, "--known-bold", help="Measured frames: X.lh.func.gii (pair)."),
-    known_frames: Optional[str] = typer.Option(None, "--known-frames",
+    known_bold: Path | None = typer.Option(None, "--known-bold", help="Measured frames: X.lh.func.gii (pair)."),
+    known_frames: str | None = typer.Option(None, "--known-frames",
                                                help="Their indices: '0,5,10-20' or a text file."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),

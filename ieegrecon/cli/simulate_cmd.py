@@ -34,7 +34,7 @@ def simulate(
     folders = simulate_dataset(
         layout, out, n_subjects=subjects, minutes=minutes, seed=seed, n_sessions=sessions,
         scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, artifacts=not no_artifacts, overwrite=overwrite,
-        progress=None if as_json else (lambda msg: err_console.print(msg, markup=False)),
+        progress=None if as_json else (lambda msg: err_console.print(msg, markup=False, soft_wrap=True)),
     )
     elapsed = time.perf_counter() - t0
     if as_json:

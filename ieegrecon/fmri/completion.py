@@ -20,7 +20,7 @@ random frames of training subjects.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -141,7 +141,7 @@ def linear_interpolation(known: np.ndarray, known_idx: np.ndarray, n_frames: int
 
 def random_mask(n_frames: int, frac_missing: float, rng: np.random.Generator) -> np.ndarray:
     """Sorted indices of the frames kept (measured) when ``frac_missing`` are dropped at random."""
-    n_miss = int(round(frac_missing * n_frames))
+    n_miss = round(frac_missing * n_frames)
     return np.sort(rng.choice(n_frames, n_frames - n_miss, replace=False))
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -155,8 +155,8 @@ class FmriModel:
         return np.linalg.solve(f.T @ f + pen, f.T @ y)
 
     def fit(self, eegs: Sequence[np.ndarray], sfreq: float, bolds: Sequence[np.ndarray], *,
-            alphas: Sequence[float] = (1.0, 10.0, 100.0, 1000.0), mus: Sequence[float] = (0.0, 1.0, 10.0),
-            vertex_bolds: Sequence[np.ndarray] | None = None, mesh=None, seed: int = 0) -> "FmriModel":
+            alphas: Sequence[float] = (10.0, 100.0, 1e3, 1e4, 1e5), mus: Sequence[float] = (0.0, 1.0, 10.0),
+            vertex_bolds: Sequence[np.ndarray] | None = None, mesh=None, seed: int = 0) -> FmriModel:
         """Fit on several subjects; choose ``alpha``, ``mu`` and the completion kernel.
 
         Parameters
@@ -270,7 +270,7 @@ class FmriModel:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> "FmriModel":
+    def load(cls, folder: str | Path) -> FmriModel:
         """Load a model folder written by :meth:`save`.
 
         Raises

@@ -39,7 +39,7 @@ from .mesh import Fsaverage5, load_fsaverage5, parcel_centres_mni, smooth_on_mes
 #: Integration step of the neural model (ms); 250 Hz (Heun, omega dt <= 0.3 rad at 12 Hz).
 DT_MS = 4.0
 #: Balloon-Windkessel parameters (Friston et al. 2003 / Stephan et al. 2007).
-BW = dict(kappa=0.65, gamma=0.41, tau=0.98, alpha=0.32, e0=0.34, v0=0.02)
+BW = {"kappa": 0.65, "gamma": 0.41, "tau": 0.98, "alpha": 0.32, "e0": 0.34, "v0": 0.02}
 
 
 @dataclass
@@ -173,12 +173,19 @@ def simulate_neural(duration_s: float, rng: np.random.Generator, *, coupling_gai
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from tvb.simulator import coupling, integrators, models, monitors, noise, simulator
+        from tvb.simulator import (
+            coupling,
+            integrators,
+            models,
+            monitors,
+            noise,
+            simulator,
+        )
 
     conn = load_connectivity_68()
     n = conn.number_of_regions
     freq = rng.uniform(8.0, 12.0, n)
-    n_steps = int(round(duration_s * 1000.0 / DT_MS))
+    n_steps = round(duration_s * 1000.0 / DT_MS)
     block = 25  # steps between updates of a(t) (100 ms)
     u = slow_drive(rng, n, n_steps // block + 2, 1000.0 / (DT_MS * block), conn.weights)
     a_t = -np.exp(log_a_mean + log_a_span * u)
@@ -327,15 +334,15 @@ def simulate_subject(duration_s: float, seed: int, *, tr: float = 0.8, sfreq: fl
     # BOLD from relative alpha power
     drive = alpha_power_drive(x, fs_neural, 100.0)
     bold_fine = balloon_windkessel(drive, 0.01)
-    n_warm_f = int(round(warmup_s * 100.0))
-    per = int(round(tr * 100.0))
+    n_warm_f = round(warmup_s * 100.0)
+    per = round(tr * 100.0)
     bf = bold_fine[:, n_warm_f:n_warm_f + n_frames * per]
     parcels = bf.reshape(bf.shape[0], n_frames, per).mean(axis=2).T  # (n_frames, 68)
     parcels = parcels - parcels.mean(axis=0)
     # EEG
     xs = resample_poly(x, int(sfreq), int(fs_neural), axis=1)
-    n_warm = int(round(warmup_s * sfreq))
-    n_times = int(round(n_frames * tr * sfreq))
+    n_warm = round(warmup_s * sfreq)
+    n_times = round(n_frames * tr * sfreq)
     xs = xs[:, n_warm:n_warm + n_times]
     ch = list(STANDARD_1020_19)
     sig = eeg_gain(tuple(ch)) @ xs

@@ -19,12 +19,14 @@ import numpy as np
 
 from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch_names
 from ..errors import InputError
-from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, Recording, sha256_file
+from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
 from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
     find_bad_channels
 
 #: File extensions :func:`read_recording` accepts (lower case).
 SUPPORTED_EXTENSIONS = (".edf", ".bdf", ".vhdr", ".fif", ".set", ".gdf")
+#: Seconds checked for NaN/units/bad channels when a file is read lazily.
+LAZY_CHECK_S = 600.0
 _TIMEKEEPING = re.compile(r"^[+-]\d+(\.\d*)?$")
 
 
@@ -93,13 +95,13 @@ def _edf_subtype(path: Path) -> str | None:
     return reserved or None
 
 
-def _read_raw(path: Path):
+def _read_raw(path: Path, preload: bool = True):
     import mne
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # MNE's header nuisances are reported as quirks instead
-            raw = mne.io.read_raw(path, preload=True, verbose="error")
+            raw = mne.io.read_raw(path, preload=preload, verbose="error")
     except Exception as exc:  # noqa: BLE001 - wrap every reader failure into one line
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read as EEG ({type(exc).__name__}: {msg})", path) from None
@@ -113,6 +115,7 @@ def read_recording(
     *,
     ieeg_channels: str | None = None,
     ch_types: dict[str, str] | None = None,
+    preload: bool = True,
 ) -> Recording:
     """Read a signal file into a :class:`Recording` (volts), typing every channel.
 
@@ -126,6 +129,11 @@ def read_recording(
         holding both scalp and intracranial channels.
     ch_types : dict | None
         Original or normalized label -> MNE type, overriding everything else.
+    preload : bool
+        Load all samples (default). With False, ``data`` is a
+        :class:`~ieegrecon.recording.LazyData` view read chunk by chunk, and
+        the sample checks (NaN/Inf, units, flat/saturated channels) look at
+        the first :data:`LAZY_CHECK_S` seconds only (said in ``quirks``).
 
     Returns
     -------
@@ -174,7 +182,7 @@ def read_recording(
             quirks += check_edf_header(path)  # MNE reads truncated/out-of-spec headers silently
         except OSError as exc:
             raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
-    raw = _read_raw(path)
+    raw = _read_raw(path, preload)
     orig = list(raw.ch_names)
     file_types = raw.get_channel_types()
 
@@ -217,7 +225,13 @@ def read_recording(
         if miss:
             quirks.append(f"{len(miss)} of the 19 standard 10-20 channels missing: {' '.join(miss)}")
 
-    data = raw.get_data()  # volts
+    if preload:
+        data = raw.get_data()  # volts
+    else:
+        data = raw.get_data(stop=min(raw.n_times, int(LAZY_CHECK_S * raw.info["sfreq"])))
+        if data.shape[1] < raw.n_times:
+            quirks.append(f"read lazily: sample checks (NaN, units, flat/saturated) cover the first "
+                          f"{LAZY_CHECK_S:g} s of {raw.n_times / raw.info['sfreq']:g} s")
     quirks += check_finite(data, new_names, types, path)
     # annotations (EDF+ time-keeping entries are not events)
     annotations: list[Annotation] = []
@@ -257,9 +271,11 @@ def read_recording(
     except ValueError as exc:  # anything the header checks let through
         raise InputError(f"invalid recording ({exc})", path) from None
     check_units(rec)
-    bad = find_bad_channels(rec)
-    if bad:
-        rec.quirks.append(bad_channels_quirk(bad))
+    rec.bads = find_bad_channels(rec)
+    if rec.bads:
+        rec.quirks.append(bad_channels_quirk(rec.bads))
+    if not preload:
+        rec.data = LazyData(raw)
     return rec
 
 

@@ -10,8 +10,8 @@ noise, artifacts and local activity the scalp cannot see. See
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import OutputError
 from .core import SimulatedSession, simulate_session

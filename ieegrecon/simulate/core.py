@@ -17,7 +17,13 @@ from scipy import signal
 
 from . import artifacts as art
 from .dynamics import SOURCE_SFREQ, simulate_regions
-from .forward import HeadModel, colin27_positions, fit_head, ieeg_leadfield, scalp_leadfield
+from .forward import (
+    HeadModel,
+    colin27_positions,
+    fit_head,
+    ieeg_leadfield,
+    scalp_leadfield,
+)
 from .layout import Layout
 from .sources import CLOSED_FIELD, SourceModel, build_sources
 

@@ -131,7 +131,14 @@ def simulate_regions(
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from tvb.simulator import coupling, integrators, models, monitors, noise, simulator
+        from tvb.simulator import (
+            coupling,
+            integrators,
+            models,
+            monitors,
+            noise,
+            simulator,
+        )
 
     conn = load_connectivity()
     labels = [str(x) for x in conn.region_labels]

@@ -15,7 +15,7 @@ Scalp
 
 iEEG
     Current dipole in an infinite homogeneous conductor (Nunez & Srinivasan
-    2006, eq. 1.x; Einevoll et al. 2013): ``V = p·(r − r0) / (4π σ |r − r0|^3)``,
+    2006; Einevoll et al. 2013): ``V = p·(r − r0) / (4π σ |r − r0|^3)``,
     potentials relative to infinity (an ideal distant reference).
 """
 

