@@ -469,8 +469,8 @@ def surrogate_text(config: dict[str, Any]) -> str:
 
 def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str, Any], out: str | Path, *,
                      report_dir: str | Path | None = None, overwrite: bool = False,
-                     forbidden: tuple[str | Path, ...] = (), progress: Progress | None = None
-                     ) -> ReconstructionResult:
+                     forbidden: tuple[str | Path, ...] = (), anonymize: bool = False,
+                     progress: Progress | None = None) -> ReconstructionResult:
     """Reconstruct iEEG surrogates from one scalp file and write an EDF+ (and report).
 
     Parameters
@@ -489,6 +489,10 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
         Replace existing outputs.
     forbidden : tuple of path-like
         Paths that must never be written (all inputs of a batch).
+    anonymize : bool
+        Do not copy the input's start date/time (EDF+ anonymous date instead).
+        The EDF patient field is always anonymous ('X'): no identifier of
+        the input is ever copied into a surrogate.
     progress : callable | None
         ``progress(message, fraction)``.
 
@@ -533,6 +537,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     anns += [a for a in rec.annotations if a.onset * prep.sfreq < n_out]
     header = dict(recording_additional=["SURROGATE", "ieegrecon", __version__], transducer="ieegrecon surrogate",
                   prefiltering=_prefilter_text(prep))
+    meas_date = None if anonymize else rec.meas_date
     pieces = predict_chunked(lambda a, b: picked.data[:, a:b], picked.n_times, picked.sfreq, model, prep)
     notes: list[str] = []
     for f in (scalp_path, *forbidden):
@@ -543,13 +548,13 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
         y = np.concatenate(list(pieces), axis=1)
         _check_finite(y, scalp_path)
         say("writing EDF", 0.7)
-        rep = write_edf(out, y, prep.sfreq, contacts.ch_names, meas_date=rec.meas_date, annotations=anns,
+        rep = write_edf(out, y, prep.sfreq, contacts.ch_names, meas_date=meas_date, annotations=anns,
                         physical_range_uv=phys, overwrite=overwrite, forbidden=(scalp_path, *forbidden), **header)
         n_clipped, padded, y_report = rep.n_clipped, rep.padded_samples, y
     else:
         from .io.edf_stream import StreamedEdfWriter
 
-        writer = StreamedEdfWriter(out, contacts.ch_names, prep.sfreq, phys, meas_date=rec.meas_date,
+        writer = StreamedEdfWriter(out, contacts.ch_names, prep.sfreq, phys, meas_date=meas_date,
                                    overwrite=overwrite, **header)
         y_report = None
         try:

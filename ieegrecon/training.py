@@ -62,7 +62,7 @@ def deterministic() -> Iterator[None]:
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
 
 
-def choose_device(device: str | None) -> "Any":
+def choose_device(device: str | None) -> Any:
     """Resolve a device request; never requires a GPU.
 
     Parameters
@@ -240,7 +240,7 @@ def overlap_add(windows: np.ndarray, starts: np.ndarray, n_times: int, weights: 
     -------
     out : ndarray, shape (n_channels, n_times)
     """
-    n_win, n_ch, win = windows.shape
+    _n_win, n_ch, win = windows.shape
     total = max(n_times, int(starts.max()) + win)
     out = np.zeros((n_ch, total))
     wsum = np.zeros(total)
@@ -251,8 +251,8 @@ def overlap_add(windows: np.ndarray, starts: np.ndarray, n_times: int, weights: 
     return out[:, :n_times] / wsum[:n_times]
 
 
-def waveform_spectral_loss(pred: "Any", target: "Any", spectral_weight: float = 0.1,
-                           eps: float = 1e-3) -> "Any":
+def waveform_spectral_loss(pred: Any, target: Any, spectral_weight: float = 0.1,
+                           eps: float = 1e-3) -> Any:
     """MSE on the waveform plus L1 on log-magnitude spectra.
 
     Parameters

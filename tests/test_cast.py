@@ -7,13 +7,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scipy.signal import lfilter  # noqa: E402
+from scipy.signal import lfilter
 
-from ieegrecon import training as tr  # noqa: E402
-from ieegrecon.channels import STANDARD_1020_19  # noqa: E402
-from ieegrecon.models.base import ContactInfo, PairedSegment, get_model_class  # noqa: E402
-from ieegrecon.models.cast import REGIONS, CastModel, region_index, scalp_positions  # noqa: E402
-from ieegrecon.models.io import load_model, save_model  # noqa: E402
+from ieegrecon import training as tr
+from ieegrecon.channels import STANDARD_1020_19
+from ieegrecon.models.base import ContactInfo, PairedSegment, get_model_class
+from ieegrecon.models.cast import REGIONS, CastModel, region_index, scalp_positions
+from ieegrecon.models.io import load_model, save_model
 
 SFREQ = 200.0
 EIGHT = ["F3", "F4", "C3", "C4", "O1", "O2", "A1", "A2"]  # ds004752 sub-02/03/07/09 montage

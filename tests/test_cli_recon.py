@@ -130,3 +130,16 @@ def test_calibrate_errors_are_one_line(tmp_path, mb0400fu):
     assert len(res.stderr.strip().splitlines()) == 1
     res = run("reconstruct", mb0400fu, "--model", tmp_path, "--out", tmp_path / "x.edf")
     assert res.exit_code == 6 and "config.json" in res.stderr
+
+
+def test_anonymize_drops_start_date_and_patient_field_is_anonymous(ridge_model, mb0400fu, tmp_path):
+    import mne
+
+    model, _ = ridge_model
+    out = tmp_path / "anon.edf"
+    res = run("reconstruct", mb0400fu, "--model", model, "--out", out, "--anonymize")
+    assert res.exit_code == 0, res.output
+    src = mne.io.read_raw_edf(mb0400fu, verbose=False)
+    raw = mne.io.read_raw_edf(out, verbose=False)
+    assert raw.info["meas_date"] != src.info["meas_date"]
+    assert out.read_bytes()[8:88].decode().split()[:4] == ["X", "X", "X", "X"]

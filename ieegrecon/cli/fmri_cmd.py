@@ -37,8 +37,9 @@ def fmri(
     if as_json:
         print_json(summary)
     else:
-        out_console.print(f"wrote {', '.join(summary['outputs'])}: {res.n_frames} frames "
-                          f"({res.n_known} measured, kept exactly) - SURROGATE", markup=False)
+        kept = f"{res.n_known} measured frames kept exactly" if res.n_known else "EEG-only, no measured frames"
+        out_console.print(f"wrote {', '.join(summary['outputs'])}: {res.n_frames} frames ({kept}) - SURROGATE",
+                          markup=False)
 
 
 @command("fmri-simulate")

@@ -151,7 +151,7 @@ class CastNet(nn.Module):
         -------
         Tensor, shape (B, C, n_out, d)
         """
-        B, C, W = x.shape
+        B, C, _W = x.shape
         ch = self.chan_mlp(ch_pos)  # (C, d)
         toks = []
         for s, p in enumerate(self.patch_sizes):

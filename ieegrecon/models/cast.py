@@ -31,7 +31,8 @@ per-contact affine map ``gain * z + offset``:
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -155,7 +156,7 @@ class CastModel(ReconModel):
         self.patch_sizes = [int(p) for p in patch_sizes]
         self.window_s, self.n_freqs, self.dropout = float(window_s), int(n_freqs), float(dropout)
         self.spectral_weight, self.infer_overlap_s = float(spectral_weight), float(infer_overlap_s)
-        self.win = int(round(self.window_s * self.sfreq))
+        self.win = round(self.window_s * self.sfreq)
         self.net = self._build(seed=0)
         self.zero_shot_scale = 1e-4  # volts; replaced by pretraining
         self.gain: np.ndarray | None = None
@@ -198,7 +199,7 @@ class CastModel(ReconModel):
         return starts, tr.cut_windows(z, starts, self.win)
 
     def _infer_overlap(self) -> int:
-        return min(max(int(round(self.infer_overlap_s * self.sfreq)), 0), self.win // 2)
+        return min(max(round(self.infer_overlap_s * self.sfreq), 0), self.win // 2)
 
     def _encode_all(self, zscalp: np.ndarray, ch_pos: np.ndarray, dev: Any, stride: int | None = None,
                     starts: np.ndarray | None = None, batch: int = 64) -> tuple[np.ndarray, Any]:
@@ -295,7 +296,7 @@ class CastModel(ReconModel):
         dev = tr.choose_device(device)
         val_subjects = set(val_subjects or [])
         data, train_idx, val_idx, scales = [], [], [], []
-        stride = max(1, int(round(stride_s * self.sfreq)))
+        stride = max(1, round(stride_s * self.sfreq))
         for si, seg in enumerate(segments):
             self._check_sfreq(seg)
             if seg.scalp.shape[1] < self.win:
@@ -462,7 +463,7 @@ class CastModel(ReconModel):
         if minutes is not None:
             if minutes <= 0:
                 raise ValueError("calibration on 0 minutes is zero-shot: use set_targets() instead")
-            segment = segment.crop_samples(0, int(round(minutes * 60 * self.sfreq)))
+            segment = segment.crop_samples(0, round(minutes * 60 * self.sfreq))
         n = segment.scalp.shape[1]
         if n < self.win:
             raise ValueError(f"calibration segment has {n} samples; CAST needs at least one {self.win}-sample window")
@@ -475,7 +476,7 @@ class CastModel(ReconModel):
         contacts = segment.contacts
         info: dict[str, Any] = {"n_samples": int(n), "minutes": round(n / self.sfreq / 60, 3)}
         n_hold = int(n * holdout_fraction)
-        stride = max(1, int(round(stride_s * self.sfreq)))
+        stride = max(1, round(stride_s * self.sfreq))
         has_hold = n_hold >= self.win // 2 and n - n_hold >= self.win
         if has_hold:
             n_tr = n - n_hold
