@@ -135,7 +135,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         cinfo = model.calibrate(cal_s, seed=args.seed, epochs=args.epochs)
         t_fit = time.time() - t0
         samples = model.sample(te_x, n_samples=32, seed=args.seed)
-        lo, med, hi = np.quantile(samples, [0.05, 0.5, 0.95], axis=0)
+        lo, hi = np.quantile(samples, [0.05, 0.95], axis=0)
         mean = samples.mean(axis=0)
         cov = coverage_summary(te.ieeg, lo, hi, te.contacts)
         ridge = RidgeModel()

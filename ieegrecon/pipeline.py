@@ -41,6 +41,8 @@ HOLDOUT_KEEP_S = 20.0
 #: Reliability classes (lower bound of held-out Pearson r, label), best first.
 RELIABILITY_CLASSES = ((0.6, "high"), (0.3, "moderate"), (0.1, "low"), (-np.inf, "unreliable"))
 HOLDOUT_NAME = "holdout.h5"
+#: Quantiles of the uncertainty band written with ``--samples``.
+BAND_Q = (0.05, 0.95)
 #: Outputs longer than this (s) are streamed to disk (pyedflib) instead of built in memory (edfio).
 STREAM_OVER_S = 3600.0
 
@@ -368,6 +370,13 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
         ev_seg = fit_seg
         evaluation = f"blocked {CV_FOLDS}-fold cross-validation within the calibration minutes"
     r = pearson_r(ev_seg.ieeg, y_hat)
+    coverage = None
+    if hasattr(model, "bands"):
+        from .uncertainty import coverage as _coverage
+
+        say("measuring 90 % band coverage on held-out data", 0.85)
+        lo, _, hi = model.bands(ev_seg.scalp, n_samples=32, q=(0.05, 0.95), seed=seed)
+        coverage = _coverage(ev_seg.ieeg, lo, hi)
     simulated = is_simulated(scalp) or is_simulated(intra)
     pre = getattr(model, "_pretrained_cfg", None)
     model.trained_on = {
@@ -391,6 +400,8 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
         "physical_range_uv": {c: [float(-8 * s * 1e6), float(8 * s * 1e6)]
                               for c, s in zip(contacts.ch_names, np.maximum(true_sd, 1e-7))},
         "simulated_data": simulated,
+        "heldout_coverage90": None if coverage is None else
+        {c: float(v) for c, v in zip(contacts.ch_names, coverage)},
         "zero_shot": zero_shot,
         "pretrained_model": str(pretrained) if pretrained else None,
         "pretrained_sha256": (pre or {}).get("sha256") if pre else None,
@@ -469,7 +480,7 @@ def surrogate_text(config: dict[str, Any]) -> str:
 
 def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str, Any], out: str | Path, *,
                      report_dir: str | Path | None = None, overwrite: bool = False,
-                     forbidden: tuple[str | Path, ...] = (), anonymize: bool = False,
+                     forbidden: tuple[str | Path, ...] = (), anonymize: bool = False, samples: int = 0,
                      progress: Progress | None = None) -> ReconstructionResult:
     """Reconstruct iEEG surrogates from one scalp file and write an EDF+ (and report).
 
@@ -489,6 +500,10 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
         Replace existing outputs.
     forbidden : tuple of path-like
         Paths that must never be written (all inputs of a batch).
+    samples : int
+        For models that sample a posterior (``flow``): draw this many samples;
+        the EDF then holds the posterior median and ``<out>_uncertainty.h5``
+        the 5-95 % band per contact over time.
     anonymize : bool
         Do not copy the input's start date/time (EDF+ anonymous date instead).
         The EDF patient field is always anonymous ('X'): no identifier of
@@ -538,20 +553,37 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     header = dict(recording_additional=["SURROGATE", "ieegrecon", __version__], transducer="ieegrecon surrogate",
                   prefiltering=_prefilter_text(prep))
     meas_date = None if anonymize else rec.meas_date
-    pieces = predict_chunked(lambda a, b: picked.data[:, a:b], picked.n_times, picked.sfreq, model, prep)
+    if samples and not hasattr(model, "bands"):
+        raise UsageError(f"--samples needs a model that samples a posterior (flow), not {model.method!r}")
+    band_fn = (lambda x: np.stack(model.bands(x, n_samples=samples, q=BAND_Q))) if samples else None  # type: ignore[attr-defined]
+    pieces = predict_chunked(lambda a, b: picked.data[:, a:b], picked.n_times, picked.sfreq, model, prep,
+                             predict_fn=band_fn)
     notes: list[str] = []
     for f in (scalp_path, *forbidden):
         if Path(f).resolve() == out.resolve():
             raise OutputError("output path is one of the inputs; refusing to overwrite an input", out)
     if n_out / prep.sfreq <= STREAM_OVER_S or phys is None:
         say("reconstructing", 0.3)
-        y = np.concatenate(list(pieces), axis=1)
+        y = np.concatenate(list(pieces), axis=-1)
         _check_finite(y, scalp_path)
+        if samples:
+            from .uncertainty import write_uncertainty_h5
+
+            lo, y, hi = y
+            unc_path = out.with_name(out.stem + "_uncertainty.h5")
+            if unc_path.exists() and not overwrite:
+                raise OutputError("output exists; pass --overwrite to replace it", unc_path)
+            notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
         say("writing EDF", 0.7)
         rep = write_edf(out, y, prep.sfreq, contacts.ch_names, meas_date=meas_date, annotations=anns,
                         physical_range_uv=phys, overwrite=overwrite, forbidden=(scalp_path, *forbidden), **header)
         n_clipped, padded, y_report = rep.n_clipped, rep.padded_samples, y
+        if samples:
+            write_uncertainty_h5(unc_path, lo, hi, y, prep.sfreq, contacts.ch_names, BAND_Q)
     else:
+        if samples:
+            raise UsageError(f"--samples is not supported for outputs longer than {STREAM_OVER_S:g} s; "
+                             "split the recording")
         from .io.edf_stream import StreamedEdfWriter
 
         writer = StreamedEdfWriter(out, contacts.ch_names, prep.sfreq, phys, meas_date=meas_date,
@@ -606,7 +638,7 @@ MARGIN_S = 10.0
 
 def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, sfreq: float,
                     model: ReconModel, prep: Preprocessing, *, chunk_s: float | None = None,
-                    margin_s: float | None = None):
+                    margin_s: float | None = None, predict_fn: Callable[[np.ndarray], np.ndarray] | None = None):
     """Preprocess and reconstruct a long recording chunk by chunk, with bounded memory.
 
     Each chunk is processed with ``margin_s`` of context on both sides
@@ -627,6 +659,9 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     prep : Preprocessing
     chunk_s, margin_s : float | None
         Chunk length and context in seconds (default :data:`CHUNK_S`, :data:`MARGIN_S`).
+    predict_fn : callable | None
+        Replaces ``model.predict``; may return extra leading axes (e.g. bands),
+        time is always the last axis.
 
     Yields
     ------
@@ -645,11 +680,11 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
         b = min(n_times, a + step)
         lo, hi = max(0, a - margin), min(n_times, b + margin)
         x = apply_preprocessing(get_chunk(lo, hi), sfreq, prep, reference=True)
-        y = model.predict(x)
+        y = (predict_fn or model.predict)(x)
         out_a = int(round((a - lo) * ratio))
         out_stop = n_out if b == n_times else int(round(b * ratio))
-        piece = y[:, out_a:out_a + (out_stop - done)]
-        done += piece.shape[1]
+        piece = y[..., out_a:out_a + (out_stop - done)]
+        done += piece.shape[-1]
         yield piece
 
 

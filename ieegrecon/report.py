@@ -48,6 +48,7 @@ def region_table(config: dict[str, Any], model) -> list[dict[str, Any]]:
 
     contacts = model.contacts
     r_map = config.get("extra", {}).get("heldout_r", {}) or {}
+    cov_map = config.get("extra", {}).get("heldout_coverage90") or {}
     folder = config.get("folder")
     dist = {}
     names = {}
@@ -61,13 +62,15 @@ def region_table(config: dict[str, Any], model) -> list[dict[str, Any]]:
     for i, c in enumerate(contacts.ch_names):
         key = contacts.regions[i]
         row = rows.setdefault(key, {"region_key": key, "region": names.get(key, key), "contacts": [],
-                                    "r": [], "distance_to_scalp_mm": [], "depth_class": set()})
+                                    "r": [], "distance_to_scalp_mm": [], "depth_class": set(), "cov": []})
         row["contacts"].append(c)
         r = r_map.get(c)
         if r is not None:
             row["r"].append(float(r))
         if dist.get(c) is not None:
             row["distance_to_scalp_mm"].append(dist[c])
+        if cov_map.get(c) is not None:
+            row["cov"].append(cov_map[c])
         row["depth_class"].add(contacts.depth_class[i])
     out = []
     for row in rows.values():
@@ -85,6 +88,7 @@ def region_table(config: dict[str, Any], model) -> list[dict[str, Any]]:
             "reliability": reliability_class(mean_r),
             "mean_distance_to_scalp_mm": float(np.mean(d)) if d else None,
             "depth_class": "/".join(sorted(row["depth_class"])),
+            "coverage90": float(np.mean(row["cov"])) if row["cov"] else None,
         })
     out.sort(key=lambda x: -np.inf if x["mean_r"] is None else -x["mean_r"])
     return out
@@ -198,12 +202,16 @@ def _write_html(path: Path, summary: dict[str, Any], config: dict[str, Any], mod
         f"<tr><td>{html.escape(r['region'])}</td><td>{html.escape(r['region_key'])}</td><td>{r['n_contacts']}</td>"
         f"<td>{_fmt(r['mean_r'])}</td><td>{_fmt(r['min_r'])}–{_fmt(r['max_r'])}</td>"
         f"<td><b>{r['reliability']}</b></td><td>{_fmt(r['mean_distance_to_scalp_mm'], 1)}</td>"
-        f"<td>{html.escape(r['depth_class'])}</td><td>{html.escape(r['contacts'])}</td></tr>"
+        f"<td>{html.escape(r['depth_class'])}</td><td>{_fmt(r['coverage90'])}</td>"
+        f"<td>{html.escape(r['contacts'])}</td></tr>"
         for r in summary["regions"])
     table = ("<table class='table table-sm'><thead><tr><th>region</th><th>key</th><th>n</th><th>mean r</th>"
-             "<th>range</th><th>reliability</th><th>distance to scalp (mm)</th><th>depth</th><th>contacts</th>"
+             "<th>range</th><th>reliability</th><th>distance to scalp (mm)</th><th>depth</th>"
+             "<th>90 % band coverage</th><th>contacts</th>"
              f"</tr></thead><tbody>{rows}</tbody></table><p>Reliability classes: {thr} "
-             f"Held-out r measured by: {html.escape(str(summary['evaluation']))}.</p>")
+             f"Held-out r measured by: {html.escape(str(summary['evaluation']))}. "
+             "90 % band coverage (flow models only): fraction of held-out true samples inside the "
+             "predicted 5-95 % band; n/a for point-estimate methods.</p>")
     rep.add_html(banner, title="What this is", section="summary")
     rep.add_html(table, title="Per-region confidence", section="summary")
     figs = []

@@ -112,15 +112,15 @@ def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, media
     if len(ch_names) != lo.shape[0]:
         raise ValueError(f"{len(ch_names)} channel names for {lo.shape[0]} rows")
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for name, arr in (("lo", lo), ("median", median), ("hi", hi)):
-                f.create_dataset(name, data=arr, compression="gzip", compression_opts=4)
-            f.create_dataset("ch_names", data=np.array([str(n) for n in ch_names], dtype=h5py.string_dtype()))
-            f.attrs["sfreq"] = float(sfreq)
-            f.attrs["q"] = np.asarray(q, float)
-            f.attrs["unit"] = "V"
-            f.attrs["format_version"] = UNCERTAINTY_FORMAT
+    # the HDF5 file is closed before atomic_path fsyncs and renames it
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, arr in (("lo", lo), ("median", median), ("hi", hi)):
+            f.create_dataset(name, data=arr, compression="gzip", compression_opts=4)
+        f.create_dataset("ch_names", data=np.array([str(n) for n in ch_names], dtype=h5py.string_dtype()))
+        f.attrs["sfreq"] = float(sfreq)
+        f.attrs["q"] = np.asarray(q, float)
+        f.attrs["unit"] = "V"
+        f.attrs["format_version"] = UNCERTAINTY_FORMAT
     return path
 
 

@@ -8,7 +8,12 @@ from scipy.signal import lfilter
 
 from ieegrecon.models.base import ContactInfo, PairedSegment
 from ieegrecon.models.flow import FlowModel, _conformal_quantile
-from ieegrecon.uncertainty import coverage, coverage_summary, read_uncertainty_h5, write_uncertainty_h5
+from ieegrecon.uncertainty import (
+    coverage,
+    coverage_summary,
+    read_uncertainty_h5,
+    write_uncertainty_h5,
+)
 
 SF = 200.0
 SCALP = ["Fz", "Cz", "Pz", "Oz"]

@@ -76,6 +76,7 @@ def reconstruct_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output .edf (one input) or folder (several)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Report folder (report.json, regions.tsv, report.html)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    samples: int = typer.Option(0, "--samples", help="flow: posterior samples; EDF holds the median, <out>_uncertainty.h5 the 5-95 % band."),
     anonymize: bool = typer.Option(False, "--anonymize", help="Do not copy the input's start date/time (patient field is always anonymous)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
@@ -99,7 +100,7 @@ def reconstruct_cmd(
         try:
             with _progress(f"[{k + 1}/{len(scalp)}] {path.name}") as update:
                 res = reconstruct_file(path, mdl, config, target, report_dir=rep_dir, overwrite=overwrite,
-                                       forbidden=tuple(scalp), anonymize=anonymize, progress=update)
+                                       forbidden=tuple(scalp), anonymize=anonymize, samples=samples, progress=update)
             results.append(res.to_dict())
             if not as_json:
                 err_console.print(f"[green]wrote[/] {res.output} ({len(res.ch_names)} contacts, "

@@ -1,3 +1,3 @@
 """Import every built-in method so that it registers itself."""
 
-from . import ridge, source  # noqa: F401
+from . import cast, flow, ridge, source  # noqa: F401

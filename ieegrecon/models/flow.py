@@ -47,8 +47,15 @@ from typing import Any
 
 import numpy as np
 
-from ..training import (EarlyStopping, choose_device, deterministic, robust_standardize, set_seed, taper,
-                        window_starts)
+from ..training import (
+    EarlyStopping,
+    choose_device,
+    deterministic,
+    robust_standardize,
+    set_seed,
+    taper,
+    window_starts,
+)
 from .base import ContactInfo, PairedSegment, ReconModel, register
 from .cast import DEPTHS, REGIONS, depth_index, region_index
 
@@ -572,7 +579,7 @@ def _conformal_quantile(scores: np.ndarray, level: float = CONFORMAL_LEVEL) -> f
     s = np.sort(np.asarray(scores, float)[np.isfinite(scores)])
     if s.size == 0:
         return 1.0
-    k = min(int(math.ceil((s.size + 1) * level)), s.size) - 1
+    k = min(math.ceil((s.size + 1) * level), s.size) - 1
     return float(max(s[k], 1e-3))
 
 
