@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_reconstruct import (  # noqa: E402
+from bench_reconstruct import (
     SFREQ,
     STANDARD_1020_19,
     synthetic_contacts,

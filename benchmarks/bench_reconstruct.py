@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -131,13 +130,13 @@ def main() -> None:
     anchor_xrt_cpu = dur / anchor["apply_cpu_s"]
     rows = []
     for m in [s.strip() for s in args.methods.split(",") if s.strip()]:
-        model, w_cal, c_cal = _timed(lambda: build_model(m, seg, pre))
+        model, w_cal, c_cal = _timed(lambda m=m: build_model(m, seg, pre))
         if model is None:
             print(f"{m:>8}: skipped (needs --pretrained {m}=DIR)")
             continue
-        _, w_p, c_p = _timed(lambda: model.predict(x))
+        _, w_p, c_p = _timed(lambda model=model: model.predict(x))
         prep = Preprocessing(sfreq=SFREQ)
-        _, w_f, c_f = _timed(lambda: [p for p in predict_chunked(lambda a, b: x[:, a:b], x.shape[1], SFREQ,
+        _, w_f, c_f = _timed(lambda model=model, prep=prep: [p for p in predict_chunked(lambda a, b: x[:, a:b], x.shape[1], SFREQ,
                                                                    model, prep)])
         rows.append({"method": m, "calibration_wall_s": w_cal, "calibration_cpu_s": c_cal,
                      "predict_x_realtime": dur / w_p, "predict_x_realtime_cpu": dur / max(c_p, 1e-9),

@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -175,7 +176,12 @@ def discover_subjects(root: str | Path) -> dict[str, list[Path]]:
 
 
 def _read_session(path: Path, cfg: EvalConfig, subject: str):
-    from .pipeline import contact_info, load_paired_recordings, make_segment, map_regions
+    from .pipeline import (
+        contact_info,
+        load_paired_recordings,
+        make_segment,
+        map_regions,
+    )
 
     scalp, intra = load_paired_recordings(path)
     regions = map_regions(intra, cfg.atlas)
@@ -539,7 +545,7 @@ def summarize(contacts, cfg: EvalConfig):
         for name in SUBSETS:
             s = _subset(g, name)
             row = {"subject": sub, "method": method, "minutes": g["minutes"].iloc[0], "subset": name,
-                   "n_contacts": int(len(s))}
+                   "n_contacts": len(s)}
             for c in _METRIC_COLS:
                 row[c] = float(s[c].mean()) if len(s) else np.nan
             row["fc_alpha_rel_err_total"] = float(g["fc_alpha_rel_err_total"].iloc[0])
@@ -576,7 +582,6 @@ def summarize(contacts, cfg: EvalConfig):
                .reset_index().drop(columns="minutes_key"))
     stats: dict[str, Any] = {"wilcoxon": [], "confidence_reliability": []}
     methods = [m for m in cfg.methods] + [m for m in (LIMIT, ORACLE) if m in set(df["method"])]
-    per = subjects.set_index(["method", "minutes", "subset", "subject"])["r"]
     for subset in ("all", "viable"):
         for M in cfg.calibration_minutes:
             for a, b in itertools.combinations(methods, 2):
@@ -596,7 +601,6 @@ def summarize(contacts, cfg: EvalConfig):
                     w = st.wilcoxon(x[ok], y[ok])
                     res["statistic"], res["p"] = _f(w.statistic), _f(w.pvalue)
                 stats["wilcoxon"].append(res)
-    del per
     for (method, mk), g in df[df["confidence_r"].notna()].groupby(["method", "minutes_key"], sort=True):
         ok = np.isfinite(g["confidence_r"].to_numpy(float)) & np.isfinite(g["r"].to_numpy(float))
         res = {"method": method, "minutes": float(mk), "n_contacts": int(ok.sum()),
@@ -682,7 +686,6 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
         if missing:
             raise UsageError(f"subjects {missing} not found in {root} (have {sorted(subjects)})")
         subjects = {s: subjects[s] for s in cfg.subjects}
-    rows: list[dict] = []
     skipped: list[str] = []
     notes: dict[str, list[str]] = {}
     t0 = time.perf_counter()

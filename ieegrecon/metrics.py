@@ -68,7 +68,7 @@ def windowed_r(y: np.ndarray, yhat: np.ndarray, sfreq: float, window_s: float = 
         is shorter than one window.
     """
     y, yhat = _pair(y, yhat)
-    n = int(round(window_s * sfreq))
+    n = round(window_s * sfreq)
     n_win = y.shape[1] // n if n > 0 else 0
     if n_win == 0:
         return np.full(y.shape[0], np.nan)
@@ -139,7 +139,7 @@ def welch_psd(x: np.ndarray, sfreq: float, window_s: float = 2.0) -> tuple[np.nd
     from scipy.signal import welch
 
     x = np.atleast_2d(np.asarray(x, dtype=float))
-    nper = max(8, min(x.shape[1], int(round(window_s * sfreq))))
+    nper = max(8, min(x.shape[1], round(window_s * sfreq)))
     return welch(x, fs=sfreq, nperseg=nper, noverlap=nper // 2, axis=-1)
 
 

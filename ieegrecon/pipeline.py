@@ -264,10 +264,7 @@ def _fit(method: str, pretrained, seg: PairedSegment, zero_shot: bool, seed: int
     if zero_shot:
         if not model.supports_zero_shot:
             raise UsageError(f"method {method!r} cannot run without calibration (--minutes 0)")
-        if model.method == "source":
-            model.set_targets(seg.scalp_names, seg.contacts)  # type: ignore[attr-defined]
-        else:
-            model.set_targets(seg.contacts, scalp_names=seg.scalp_names)  # type: ignore[attr-defined]
+        model.set_targets(seg.contacts, scalp_names=seg.scalp_names)  # type: ignore[attr-defined]
         return model
     kwargs = {"seed": seed} if model.supports_pretrain else {}
     try:
@@ -275,6 +272,22 @@ def _fit(method: str, pretrained, seg: PairedSegment, zero_shot: bool, seed: int
     except ValueError as exc:
         raise InputError(str(exc)) from None
     return model
+
+
+def subset_scalp(seg: PairedSegment, names: list[str]) -> PairedSegment:
+    """The segment with only the scalp channels ``names``, in that order.
+
+    Raises
+    ------
+    ModelInputMismatch
+        If some are absent.
+    """
+    have = {normalize_ch_name(n): i for i, n in enumerate(seg.scalp_names)}
+    missing = [n for n in names if normalize_ch_name(n) not in have]
+    if missing:
+        raise ModelInputMismatch(f"the pretrained model needs scalp channel(s) {missing} that are absent")
+    idx = [have[normalize_ch_name(n)] for n in names]
+    return PairedSegment(seg.scalp[idx], seg.ieeg, seg.sfreq, list(names), seg.contacts, seg.subject)
 
 
 def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Path,
@@ -339,6 +352,12 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     contacts = contact_info(intra, regions)
     say("preprocessing", 0.25)
     seg = make_segment(scalp, intra, contacts, prep)
+    if pretrained is not None:
+        from .models.io import read_model_config
+
+        pre_cfg = read_model_config(pretrained)
+        if pre_cfg.get("scalp_names") and not get_model_class(pre_cfg["method"]).supports_zero_shot:
+            seg = subset_scalp(seg, pre_cfg["scalp_names"])  # its encoder was pretrained on these channels
     fs = seg.sfreq
     n_fit = int(round(minutes * 60 * fs))
     n_all = seg.scalp.shape[1]

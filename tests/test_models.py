@@ -126,7 +126,7 @@ def test_source_readout_is_physical_and_signed():
     far = np.array([0.05, -0.08, 0.0])
     contacts = ContactInfo(["near", "far"], np.vstack([near, far]))
     model = SourceModel()
-    model.set_targets(NAMES19, contacts)
+    model.set_targets(contacts, scalp_names=NAMES19)
     pred = model.predict(scalp)
     truth = dipole_potential_matrix(np.vstack([near, far]), src_rr[k:k + 1])[:, 2:3] @ q[None]
     r = pearson_r(truth, pred)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -86,7 +87,7 @@ def evaluate(
     s = res.summary[res.summary["subset"] == "all"]
     if as_json:
         print_json({"out": str(out), "subjects": res.stats["subjects"], "skipped": res.stats["skipped"],
-                    "summary": [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+                    "summary": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                                 for row in s[["method", "minutes", "n_subjects", "r_mean", "r_ci_low", "r_ci_high",
                                               "r_fraction_of_limit"]].to_dict("records")]})
         return

@@ -166,6 +166,16 @@ class ReconModel(ABC):
         """
         raise NotImplementedError(f"method {self.method!r} has no cross-subject pretraining")
 
+    def set_targets(self, contacts: ContactInfo, scalp_names: list[str] | None = None) -> None:
+        """Decode ``contacts`` without calibration. Only for methods with ``supports_zero_shot``.
+
+        Raises
+        ------
+        NotImplementedError
+            For methods that need calibration.
+        """
+        raise NotImplementedError(f"method {self.method!r} cannot decode without calibration")
+
     @abstractmethod
     def calibrate(self, segment: PairedSegment, **kwargs: Any) -> dict[str, Any]:
         """Fit (or adapt) on one subject's paired data.

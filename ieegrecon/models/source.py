@@ -104,9 +104,17 @@ class SourceModel(ReconModel):
         self.scalp_names = list(scalp_names)
         self.contacts = contacts
 
-    def set_targets(self, scalp_names: list[str], contacts: ContactInfo) -> None:
-        """Zero-shot use: build the read-out for these contacts, gain 1 (eLORETA only)."""
-        self._build(scalp_names, contacts, None)
+    def set_targets(self, contacts: ContactInfo, scalp_names: list[str] | None = None) -> None:
+        """Zero-shot use: build the read-out for these contacts, gain 1 (eLORETA only).
+
+        Parameters
+        ----------
+        contacts : ContactInfo
+            Targets (MNI positions required).
+        scalp_names : list of str | None
+            Scalp channels (default: those of the last calibration).
+        """
+        self._build(list(scalp_names or self.scalp_names), contacts, None)
         self.gain_ = np.ones(len(contacts.ch_names))
 
     # ------------------------------------------------------------------ API
