@@ -131,20 +131,35 @@ def test_evaluate_end_to_end(cohort, tmp_path):
     assert "results" in res2.output and "--overwrite" in res2.output
 
 
-def test_single_session_protocol(cohort, tmp_path):
+@pytest.fixture()
+def one_session(cohort, tmp_path):
     root = tmp_path / "one"
-    shutil.copytree(cohort, root, ignore=shutil.ignore_patterns("ses-02"))
-    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.25], limit_minutes=None, oracle=False, n_boot=50)
-    res = run_evaluation(root, cfg)
-    c = res.contacts
-    assert set(c["method"]) == {"ridge"}
-    assert any("one session only" in n for notes in res.stats["notes"].values() for n in notes)
-    # 0.5 min session, tested after 0.25 min: 0.25 min of test data, no overlap with calibration
-    sub = load_subject("01", [root / "sub-01" / "ses-01"], cfg)
-    assert sub.test.scalp.shape[1] == sub.cal.scalp.shape[1] - int(0.25 * 60 * sub.cal.sfreq)
+    shutil.copytree(cohort, root, ignore=shutil.ignore_patterns("ses-02", "derivatives"))
+    return root
+
+
+def test_single_session_protocol(one_session):
+    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.1, 0.25], limit_minutes=None, oracle=False)
+    sub = load_subject("01", [one_session / "sub-01" / "ses-01"], cfg)
+    assert sub.single_session and any("one session only" in n for n in sub.notes)
+    # 0.5 min session, tested after the LARGEST calibration length (0.25 min); no overlap with calibration
+    start = int(0.25 * 60 * sub.cal.sfreq)
+    assert sub.test_offset == start == sub.cal_stop
+    assert sub.test.scalp.shape[1] == sub.cal.scalp.shape[1] - start
+    np.testing.assert_array_equal(sub.test.ieeg, sub.cal.ieeg[:, start:])
     with pytest.raises(Exception, match="leaves < 10 s"):
-        load_subject("01", [root / "sub-01" / "ses-01"],
+        load_subject("01", [one_session / "sub-01" / "ses-01"],
                      EvalConfig(methods=["ridge"], calibration_minutes=[0.45]))
+
+
+@pytest.mark.slow
+def test_single_session_run(one_session):
+    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.25], limit_minutes=None, oracle=False, n_boot=50)
+    res = run_evaluation(one_session, cfg)
+    assert set(res.contacts["method"]) == {"ridge"}
+    # no tail left before the test part: confidence from blocked CV inside the calibration minutes
+    assert res.contacts["confidence_source"].str.startswith("blocked").all()
+    assert any("one session only" in n for notes in res.stats["notes"].values() for n in notes)
 
 
 def test_unknown_method_is_usage_error(cohort, tmp_path):

@@ -1,0 +1,51 @@
+"""Flow through the pipeline: calibrate with a pretrained flow, reconstruct with --samples."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ieegrecon import pipeline
+from ieegrecon.models import save_model
+from ieegrecon.models.flow import FlowModel
+from ieegrecon.preprocessing import Preprocessing
+
+
+@pytest.fixture(scope="module")
+def pretrained_flow(linear_session, tmp_path_factory):
+    scalp, intra = pipeline.load_paired_recordings(linear_session)
+    seg = pipeline.make_segment(scalp, intra, pipeline.contact_info(intra, pipeline.map_regions(intra)),
+                                Preprocessing(), subject="sub-01")
+    model = FlowModel(d_enc=16, d_contact=8, d_ctx=8, hidden=16)
+    model.pretrain([seg.crop_samples(0, 200 * 60)], epochs=1, seed=0, max_steps_per_epoch=3)
+    out = tmp_path_factory.mktemp("flow") / "pre"
+    save_model(model, out)
+    return out
+
+
+def test_flow_calibrate_and_reconstruct_with_samples(pretrained_flow, linear_session, mb0400fu, tmp_path):
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli import app
+    from ieegrecon.uncertainty import read_uncertainty_h5
+
+    res = pipeline.calibrate(linear_session, method="flow", minutes=1.5, out=tmp_path / "pm",
+                             pretrained=pretrained_flow)
+    cov = res.extra["heldout_coverage90"]
+    assert cov is not None and len(cov) == 48 and all(0.0 <= v <= 1.0 for v in cov.values())
+    run = CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(tmp_path / "pm"),
+                                   "--out", str(tmp_path / "r.edf"), "--samples", "4",
+                                   "--report", str(tmp_path / "rep"), "--json"])
+    assert run.exit_code == 0, run.output
+    unc = read_uncertainty_h5(tmp_path / "r_uncertainty.h5")
+    lo, hi = np.asarray(unc["lo"]), np.asarray(unc["hi"])
+    assert lo.shape == hi.shape == (48, 29 * 200) and np.all(lo <= hi)
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert all(r["coverage90"] is not None for r in rep["regions"])
+    # --samples with a point-estimate model is a usage error
+    res_r = pipeline.calibrate(linear_session, method="ridge", minutes=1.5, out=tmp_path / "ridge")
+    run = CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(res_r.out),
+                                   "--out", str(tmp_path / "x.edf"), "--samples", "4"])
+    assert run.exit_code == 2 and "needs a model that samples" in run.stderr
