@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import OutputError, UsageError
+from ..io.atomic import write_text_atomic
 from .app import command, out_console, print_json
 
 
@@ -124,17 +123,6 @@ def import_(
     out_console.print(t)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @command("map")
 def map_(
     electrodes: Path = typer.Argument(..., help="BIDS electrodes.tsv, a BIDS session folder, or a FIF with contacts."),
@@ -176,8 +164,8 @@ def map_(
                 raise OutputError("output exists; pass --overwrite to replace it", p)
         if not out.parent.is_dir():
             raise OutputError("output folder does not exist", out.parent)
-        _atomic_text(out, df.to_csv(sep="\t", index=False, na_rep="n/a", float_format="%.2f"))
-        _atomic_text(side, json.dumps(meta, indent=2) + "\n")
+        write_text_atomic(out, df.to_csv(sep="\t", index=False, na_rep="n/a", float_format="%.2f"))
+        write_text_atomic(side, json.dumps(meta, indent=2) + "\n")
     if as_json:
         print_json(dict(meta, contacts=rows))
         return

@@ -49,7 +49,12 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def write_text_atomic(target: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def write_json_atomic(obj: Any, target: str | Path) -> None:
     """Write ``obj`` as indented JSON to ``target`` atomically (NaN refused)."""
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=str, allow_nan=False), encoding="utf-8")
+    write_text_atomic(target, json.dumps(obj, indent=2, default=str, allow_nan=False))

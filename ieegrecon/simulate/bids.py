@@ -15,13 +15,12 @@ Every file is written to a temporary name in its folder and renamed into place.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
+from ..io.atomic import atomic_path, write_text_atomic
 from ..io.edf import verify_edf, write_edf
 from ..recording import Annotation
 from .core import SimulatedSession
@@ -32,24 +31,13 @@ EEG_SPACE = "MNIColin27"
 DERIV = "ieegrecon-sim"
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _json(path: Path, obj: dict) -> None:
-    _atomic_text(path, json.dumps(obj, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
 def _tsv(path: Path, header: list[str], rows: list[list]) -> None:
     lines = ["\t".join(header)] + ["\t".join(str(v) for v in r) for r in rows]
-    _atomic_text(path, "\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _mm(v: float) -> str:
@@ -74,7 +62,7 @@ def write_dataset_files(root: Path, subjects: list[dict]) -> None:
         "alpha_hz": {"Description": "target alpha frequency of the cortical neural masses", "Units": "Hz"},
         "head_radius_mm": {"Description": "scalp radius of the sphere head model", "Units": "mm"},
     })
-    _atomic_text(root / "README", "SIMULATED data written by `ieegrecon simulate`; not recordings of people.\n"
+    write_text_atomic(root / "README", "SIMULATED data written by `ieegrecon simulate`; not recordings of people.\n"
                  "See derivatives/ieegrecon-sim for the ground truth and docs/simulation.md for the model.\n")
     (root / "derivatives" / DERIV).mkdir(parents=True, exist_ok=True)
     _json(root / "derivatives" / DERIV / "dataset_description.json", {
@@ -154,58 +142,51 @@ def write_groundtruth(path: Path, sim: SimulatedSession) -> None:
     """
     import h5py
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     str_dt = h5py.string_dtype()
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["description"] = ("ieegrecon simulation ground truth. scalp = scalp/forward @ "
-                                      "sources/moments_scalp_rate + scalp/noise + scalp/artifacts; "
-                                      "ieeg = resample_poly(ieeg/forward @ sources/moments) + ieeg/local + ieeg/noise")
-            f.attrs["params_json"] = json.dumps(sim.params)
-            f.attrs["seed"] = sim.seed
-            f.attrs["subject_index"] = sim.subject_index
-            f.attrs["session_index"] = sim.session_index
-            f.attrs["ieegrecon_version"] = __version__
-            g = f.create_group("sources")
-            g.attrs["units"] = "A*m (current dipole moment)"
-            g.attrs["sfreq"] = sim.source_sfreq
-            g.attrs["scalp_sfreq"] = sim.scalp_sfreq
-            g.create_dataset("moments", data=sim.sources)
-            g.create_dataset("moments_scalp_rate", data=sim.sources_scalp)
-            g.create_dataset("labels", data=sim.dipoles.labels, dtype=str_dt)
-            g.create_dataset("aal_regions", data=sim.dipoles.aal, dtype=str_dt)
-            g = f.create_group("dipoles")
-            g.attrs["frame"] = "MNI, metres"
-            g.create_dataset("pos", data=sim.dipoles.pos)
-            g.create_dataset("ori", data=sim.dipoles.ori)
-            g.create_dataset("region", data=sim.dipoles.region)
-            g.create_dataset("weight", data=sim.dipoles.weight)
-            g = f.create_group("scalp")
-            g.attrs["sfreq"] = sim.scalp_sfreq
-            g.attrs["reference"] = sim.scalp_reference
-            g.attrs["units"] = "V; forward in V/(A*m)"
-            g.create_dataset("ch_names", data=sim.scalp_names, dtype=str_dt)
-            g.create_dataset("pos", data=sim.scalp_pos)
-            g.create_dataset("forward", data=sim.scalp_forward)
-            g.create_dataset("forward_dipoles", data=sim.scalp_forward_dipoles)
-            g.create_dataset("noise", data=sim.scalp_noise)
-            g.create_dataset("artifacts", data=sim.scalp_artifacts)
-            g = f.create_group("ieeg")
-            g.attrs["sfreq"] = sim.ieeg_sfreq
-            g.attrs["reference"] = "infinity"
-            g.attrs["units"] = "V; forward in V/(A*m)"
-            g.create_dataset("ch_names", data=sim.contact_names, dtype=str_dt)
-            g.create_dataset("pos", data=sim.contact_pos)
-            g.create_dataset("depth", data=sim.contact_depth)
-            g.create_dataset("forward", data=sim.ieeg_forward)
-            g.create_dataset("forward_dipoles", data=sim.ieeg_forward_dipoles)
-            g.create_dataset("local", data=sim.ieeg_local.astype(np.float32))
-            g.create_dataset("noise", data=sim.ieeg_noise.astype(np.float32))
-            g = f.create_group("events")
-            g.create_dataset("spike_times", data=np.asarray(sim.spike_times, float))
-            g.attrs["spike_region"] = sim.spike_region
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["description"] = ("ieegrecon simulation ground truth. scalp = scalp/forward @ "
+                                  "sources/moments_scalp_rate + scalp/noise + scalp/artifacts; "
+                                  "ieeg = resample_poly(ieeg/forward @ sources/moments) + ieeg/local + ieeg/noise")
+        f.attrs["params_json"] = json.dumps(sim.params)
+        f.attrs["seed"] = sim.seed
+        f.attrs["subject_index"] = sim.subject_index
+        f.attrs["session_index"] = sim.session_index
+        f.attrs["ieegrecon_version"] = __version__
+        g = f.create_group("sources")
+        g.attrs["units"] = "A*m (current dipole moment)"
+        g.attrs["sfreq"] = sim.source_sfreq
+        g.attrs["scalp_sfreq"] = sim.scalp_sfreq
+        g.create_dataset("moments", data=sim.sources)
+        g.create_dataset("moments_scalp_rate", data=sim.sources_scalp)
+        g.create_dataset("labels", data=sim.dipoles.labels, dtype=str_dt)
+        g.create_dataset("aal_regions", data=sim.dipoles.aal, dtype=str_dt)
+        g = f.create_group("dipoles")
+        g.attrs["frame"] = "MNI, metres"
+        g.create_dataset("pos", data=sim.dipoles.pos)
+        g.create_dataset("ori", data=sim.dipoles.ori)
+        g.create_dataset("region", data=sim.dipoles.region)
+        g.create_dataset("weight", data=sim.dipoles.weight)
+        g = f.create_group("scalp")
+        g.attrs["sfreq"] = sim.scalp_sfreq
+        g.attrs["reference"] = sim.scalp_reference
+        g.attrs["units"] = "V; forward in V/(A*m)"
+        g.create_dataset("ch_names", data=sim.scalp_names, dtype=str_dt)
+        g.create_dataset("pos", data=sim.scalp_pos)
+        g.create_dataset("forward", data=sim.scalp_forward)
+        g.create_dataset("forward_dipoles", data=sim.scalp_forward_dipoles)
+        g.create_dataset("noise", data=sim.scalp_noise)
+        g.create_dataset("artifacts", data=sim.scalp_artifacts)
+        g = f.create_group("ieeg")
+        g.attrs["sfreq"] = sim.ieeg_sfreq
+        g.attrs["reference"] = "infinity"
+        g.attrs["units"] = "V; forward in V/(A*m)"
+        g.create_dataset("ch_names", data=sim.contact_names, dtype=str_dt)
+        g.create_dataset("pos", data=sim.contact_pos)
+        g.create_dataset("depth", data=sim.contact_depth)
+        g.create_dataset("forward", data=sim.ieeg_forward)
+        g.create_dataset("forward_dipoles", data=sim.ieeg_forward_dipoles)
+        g.create_dataset("local", data=sim.ieeg_local.astype(np.float32))
+        g.create_dataset("noise", data=sim.ieeg_noise.astype(np.float32))
+        g = f.create_group("events")
+        g.create_dataset("spike_times", data=np.asarray(sim.spike_times, float))
+        g.attrs["spike_region"] = sim.spike_region
