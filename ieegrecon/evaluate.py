@@ -671,9 +671,12 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
         raise UsageError("--methods is empty")
     for m in cfg.methods:
         try:
-            get_model_class(m)
+            cls = get_model_class(m)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        if cls.supports_pretrain and m not in cfg.pretrained:
+            raise UsageError(f"method {m!r} needs pretrained models: pass --pretrained {m}=DIR "
+                             f"(DIR/fold-sub-XX/ per test subject with --loso)")
     if any(M < 0 for M in cfg.calibration_minutes) or not cfg.calibration_minutes:
         raise UsageError("--calibration-minutes must be a non-empty list of numbers ≥ 0")
     if out is not None:
