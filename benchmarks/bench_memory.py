@@ -105,14 +105,21 @@ def build_models(workdir: Path, methods: list[str], n_contacts: int = 48) -> dic
     return out
 
 
+#: Runs a command and prints its peak RSS (KiB). Launched as a small intermediate process so
+#: that the measured child is forked from a tiny image: Linux's ru_maxrss counts the memory a
+#: child inherited at fork, before exec, so forking straight from this (large) benchmark
+#: process would report this process's own footprint (about 1.4 GiB here), not the command's.
+_MEASURE = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "_, st, ru = os.wait4(p.pid, 0); print(os.waitstatus_to_exitcode(st), ru.ru_maxrss)")
+
+
 def run_measured(cmd: list[str]) -> tuple[int, float, float, str]:
     """Run ``cmd``; return (exit code, wall s, peak RSS in MiB, stderr tail)."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, time.perf_counter() - t0, ru.ru_maxrss / 1024.0, err[-600:]
+    p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    code, kib = (int(v) for v in p.stdout.split()[-2:])
+    return code, wall, kib / 1024.0, p.stderr[-600:]
 
 
 ANCHOR = r"""

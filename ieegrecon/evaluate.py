@@ -350,13 +350,13 @@ def _pretrained_folder(method: str, subject: str, cfg: EvalConfig) -> Path:
 def fit_model(method: str, seg: PairedSegment | None, cfg: EvalConfig, subject: str,
               zero_shot_seg: PairedSegment | None = None) -> ReconModel:
     """Calibrate ``method`` on ``seg`` (or set zero-shot targets from ``zero_shot_seg``)."""
-    from .pipeline import _fit
+    from .pipeline import fit_model
 
     cls = get_model_class(method)
     pre = _pretrained_folder(method, subject, cfg) if cls.supports_pretrain else None
     if seg is None:
-        return _fit(method, pre, zero_shot_seg, True, cfg.seed)
-    return _fit(method, pre, seg, False, cfg.seed)
+        return fit_model(method, pre, zero_shot_seg, True, cfg.seed)
+    return fit_model(method, pre, seg, False, cfg.seed)
 
 
 def predict_long(model: ReconModel, scalp: np.ndarray, sfreq: float) -> np.ndarray:

@@ -154,7 +154,18 @@ class RidgeModel(ReconModel):
         if self.coef_ is None:
             raise RuntimeError("ridge model is not calibrated")
         scalp = self.check_scalp(scalp)
-        return self.coef_ @ self._features(scalp).T + self.intercept_[:, None]
+        z = (scalp - self.x_mean_[:, None]) / self.x_scale_[:, None]
+        lags = self.lags
+        # the same as coef_ @ lag_matrix(z).T, one lag at a time: memory O(n_contacts * n_times)
+        w = self.coef_.reshape(self.coef_.shape[0], z.shape[0], len(lags))
+        n_t = z.shape[1]
+        y = np.tile(self.intercept_[:, None], (1, n_t))
+        for j, lag in enumerate(lags):
+            if lag >= 0:
+                y[:, lag:] += w[:, :, j] @ z[:, : n_t - lag]
+            else:
+                y[:, : n_t + lag] += w[:, :, j] @ z[:, -lag:]
+        return y
 
     def get_params(self) -> dict[str, Any]:
         return {"sfreq": self.sfreq, "max_lag_ms": self.max_lag_ms, "lag_step_ms": self.lag_step_ms,
