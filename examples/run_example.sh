@@ -6,7 +6,7 @@
 # Run from anywhere; needs `ieegrecon` on PATH (see the README's first command).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-out="${IEEGRECON_EXAMPLE_OUT:-$here/../out/example}"
+out="${IEEGRECON_EXAMPLE_OUT:-$(cd "$here/.." && pwd)/out/example}"
 mkdir -p "$out"
 
 ieegrecon calibrate "$here/calibration/sub-01/ses-01" \

@@ -70,7 +70,11 @@ def test_save_load_roundtrip_is_exact(tmp_path):
     loaded, cfg = load_model(tmp_path / "m")
     assert cfg["extra"]["note"] == "x" and len(cfg["sha256"]) == 64
     assert loaded.contacts.ch_names == seg.contacts.ch_names
-    np.testing.assert_array_equal(loaded.predict(seg.scalp[:, :500]), model.predict(seg.scalp[:, :500]))
+    for k, v in model.state_dict().items():  # the weights round-trip bit for bit
+        np.testing.assert_array_equal(loaded.state_dict()[k], v)
+    # predictions agree to BLAS rounding (buffer alignment may pick another kernel)
+    np.testing.assert_allclose(loaded.predict(seg.scalp[:, :500]), model.predict(seg.scalp[:, :500]),
+                               rtol=1e-12, atol=0)
     with pytest.raises(OutputError, match="already exists"):
         save_model(model, tmp_path / "m")
 
@@ -162,4 +166,5 @@ def test_lcmv_variant_runs_and_round_trips(tmp_path):
     save_model(model, tmp_path / "lcmv")
     loaded, cfg = load_model(tmp_path / "lcmv")
     assert cfg["params"]["inverse"] == "LCMV"
-    np.testing.assert_array_equal(loaded.predict(seg.scalp[:, :100]), model.predict(seg.scalp[:, :100]))
+    np.testing.assert_allclose(loaded.predict(seg.scalp[:, :100]), model.predict(seg.scalp[:, :100]),
+                               rtol=1e-12, atol=0)
