@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .models.ridge import pearson_r
-
 __all__ = [
     "BANDS", "alpha_fc_error", "band_power", "band_power_error", "contact_metrics", "nmse",
     "pearson_r", "psd_hellinger", "rmse", "welch_psd", "windowed_r",
@@ -40,6 +38,29 @@ BANDS: dict[str, tuple[float, float]] = {
 #: Frequency range (Hz) of the PSD Hellinger distance.
 HELLINGER_RANGE = (1.0, 70.0)
 
+
+
+def pearson_r(y: np.ndarray, yhat: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Pearson r between ``y`` and ``yhat`` along ``axis`` (time), per channel.
+
+    Parameters
+    ----------
+    y, yhat : ndarray, shape (n_channels, n_times) (for ``axis=-1``)
+    axis : int
+        The time axis.
+
+    Returns
+    -------
+    ndarray, shape (n_channels,)
+        NaN where either signal is constant.
+    """
+    y = np.asarray(y, float)
+    yhat = np.asarray(yhat, float)
+    y = y - y.mean(axis=axis, keepdims=True)
+    yhat = yhat - yhat.mean(axis=axis, keepdims=True)
+    den = np.sqrt((y**2).sum(axis=axis) * (yhat**2).sum(axis=axis))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (y * yhat).sum(axis=axis) / np.where(den > 0, den, 1.0), np.nan)
 
 def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.atleast_2d(np.asarray(y, dtype=float))

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .metrics import pearson_r  # noqa: F401  (used by the training loops)
+
 #: Scale from the inter-quartile range to the standard deviation of a Gaussian.
 IQR_TO_STD = 1.0 / 1.3489795
 
@@ -278,22 +280,3 @@ def waveform_spectral_loss(pred: Any, target: Any, spectral_weight: float = 0.1,
         mt = torch.abs(torch.fft.rfft(target, dim=-1)) * scale
         loss = loss + spectral_weight * torch.mean(torch.abs(torch.log(mp + eps) - torch.log(mt + eps)))
     return loss
-
-
-def pearson_r(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Per-row Pearson r.
-
-    Parameters
-    ----------
-    pred, target : ndarray, shape (n_channels, n_times)
-
-    Returns
-    -------
-    r : ndarray, shape (n_channels,)
-        NaN where a row is constant.
-    """
-    a = pred - pred.mean(axis=1, keepdims=True)
-    b = target - target.mean(axis=1, keepdims=True)
-    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(1) / np.where(den > 0, den, 1.0), np.nan)

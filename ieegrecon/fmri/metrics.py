@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..metrics import pearson_r as _pearson_r
+
 
 def pearson_r(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson r along time for each column.
@@ -17,11 +19,7 @@ def pearson_r(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ndarray, shape (n_series,)
         NaN where a column is constant.
     """
-    xc = x - x.mean(axis=0)
-    yc = y - y.mean(axis=0)
-    den = np.sqrt((xc * xc).sum(axis=0) * (yc * yc).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (xc * yc).sum(axis=0) / np.where(den > 0, den, 1.0), np.nan)
+    return _pearson_r(x, y, axis=0)
 
 
 def mse(x: np.ndarray, y: np.ndarray) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics import pearson_r  # noqa: F401  (re-exported: long-standing import path)
 from .base import PairedSegment, ReconModel, register
 
 
@@ -39,25 +40,6 @@ def lag_matrix(x: np.ndarray, lags: np.ndarray) -> np.ndarray:
         else:
             out[: n_t + lag, :, j] = x[:, -lag:].T
     return out.reshape(n_t, n_ch * len(lags))
-
-
-def pearson_r(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
-    """Pearson r per row.
-
-    Parameters
-    ----------
-    y, yhat : ndarray, shape (n_channels, n_times)
-
-    Returns
-    -------
-    ndarray, shape (n_channels,)
-        NaN where either row is constant.
-    """
-    y = y - y.mean(axis=1, keepdims=True)
-    yhat = yhat - yhat.mean(axis=1, keepdims=True)
-    den = np.sqrt((y**2).sum(axis=1) * (yhat**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (y * yhat).sum(axis=1) / den, np.nan)
 
 
 @register
