@@ -600,6 +600,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     pieces = predict_chunked(lambda a, b: picked.data[:, a:b], picked.n_times, picked.sfreq, model, prep,
                              predict_fn=band_fn)
     notes: list[str] = []
+    if abs(picked.sfreq - prep.sfreq) > 1e-9:
+        notes.append(f"input sampled at {picked.sfreq:g} Hz, resampled to the model's {prep.sfreq:g} Hz")
     for f in (scalp_path, *forbidden):
         if Path(f).resolve() == out.resolve():
             raise OutputError("output path is one of the inputs; refusing to overwrite an input", out)

@@ -278,6 +278,7 @@ def test_sampling_rate_mismatch_is_resampled(scalp_edf, tmp_path, patient_model)
     assert res.exit_code == 0, res.stderr
     summary = json.loads(res.stdout)["outputs"][0]
     assert summary["sfreq"] == 200.0 and summary["n_times"] == 6000
+    assert any("250 Hz, resampled to the model's 200 Hz" in n for n in summary["notes"])
 
 
 # --------------------------------------------------------------------------- model folders
