@@ -143,3 +143,24 @@ def test_anonymize_drops_start_date_and_patient_field_is_anonymous(ridge_model, 
     raw = mne.io.read_raw_edf(out, verbose=False)
     assert raw.info["meas_date"] != src.info["meas_date"]
     assert out.read_bytes()[8:88].decode().split()[:4] == ["X", "X", "X", "X"]
+
+
+def test_calibrate_on_one_mixed_edf_with_electrodes(linear_session, tmp_path):
+    """One EDF holding scalp and depth channels (split by name) plus --electrodes for positions."""
+    from ieegrecon.io.edf import write_edf
+    from ieegrecon.io.read import read_recording
+    from ieegrecon.preprocessing import resample
+
+    scalp = read_recording(next((linear_session / "eeg").glob("*_eeg.edf")))
+    ieeg = read_recording(next((linear_session / "ieeg").glob("*_ieeg.edf")))
+    y = resample(ieeg.data, ieeg.sfreq, scalp.sfreq)[:, : scalp.n_times]
+    mixed = tmp_path / "patient.edf"
+    write_edf(mixed, np.vstack([scalp.data, y]), scalp.sfreq, scalp.ch_names + ieeg.ch_names)
+    electrodes = next((linear_session / "ieeg").glob("*_electrodes.tsv"))
+    res = run("calibrate", mixed, "--electrodes", electrodes, "--method", "ridge", "--minutes", "1.5",
+              "--out", tmp_path / "pm", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert len(summary["contacts"]) == 48
+    assert {c["region_key"] for c in summary["contacts"]} - {"unknown"}  # positions reached the atlas
+    assert np.nanmedian([c["heldout_r"] for c in summary["contacts"]]) > 0.8
