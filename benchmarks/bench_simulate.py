@@ -23,35 +23,19 @@ import time
 from pathlib import Path
 
 
-def ridge_r(x, y, lags=range(-5, 6), alpha=1.0):
-    """Closed-form lagged ridge (numpy): fit on the first half, Pearson r per output on the second."""
-    import numpy as np
-    from scipy import signal
-
-    sos = signal.butter(4, [1.0, 40.0], btype="bandpass", fs=200.0, output="sos")
-    x = signal.sosfiltfilt(sos, x, axis=1)
-    y = signal.sosfiltfilt(sos, y, axis=1)
-    z = np.vstack([np.roll(x, lag, axis=1) for lag in lags])
-    n = z.shape[1] // 2
-    mu, sd = z[:, :n].mean(1, keepdims=True), z[:, :n].std(1, keepdims=True)
-    zt, zv = (z[:, :n] - mu) / sd, (z[:, n:] - mu) / sd
-    w = np.linalg.solve(zt @ zt.T + alpha * n * np.eye(len(zt)), zt @ y[:, :n].T)
-    pred = w.T @ zv
-    return np.array([np.corrcoef(p, t)[0, 1] for p, t in zip(pred, y[:, n:])])
-
-
 def physics(root: Path) -> None:
     """Amplitudes, alpha peak and scalp->iEEG ridge r by depth quartile on three layouts (1 min each)."""
     import numpy as np
     from scipy import signal
 
     from ieegrecon.simulate import load_layouts, simulate_session
+    from ieegrecon.simulate.checks import half_split_ridge_r
 
     lays = load_layouts(root.parent / "shared" / "data" / "ds004752")
     for i in (0, 1, 3):
         s = simulate_session(lays[i], minutes=1.0, seed=0, subject_index=i)
         y = signal.resample_poly(s.ieeg, 1, int(round(s.ieeg_sfreq / 200)), axis=1)[:, : s.scalp.shape[1]]
-        r = ridge_r(s.scalp, y)
+        r = half_split_ridge_r(s.scalp, y)
         q1, q3 = np.quantile(s.contact_depth, [0.25, 0.75])
         f, p = signal.welch(s.scalp - s.scalp_artifacts, fs=s.scalp_sfreq, nperseg=800)
         pm = p.mean(0)

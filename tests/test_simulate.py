@@ -12,6 +12,7 @@ from scipy import signal
 
 from ieegrecon.errors import InputError, OutputError
 from ieegrecon.simulate import load_layouts, simulate_dataset, simulate_session
+from ieegrecon.simulate.checks import half_split_ridge_r
 from ieegrecon.simulate.core import to_rate
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -129,25 +130,11 @@ def test_sessions_share_subject_but_not_data(dataset):
         assert abs(np.corrcoef(sa[0], sb[0])[0, 1]) < 0.2
 
 
-def _ridge_r(x: np.ndarray, y: np.ndarray, lags: range = range(-5, 6), alpha: float = 1.0) -> np.ndarray:
-    """Closed-form ridge with time lags: fit on the first half, Pearson r per output on the second."""
-    sos = signal.butter(4, [1.0, 40.0], btype="bandpass", fs=200.0, output="sos")
-    x = signal.sosfiltfilt(sos, x, axis=1)
-    y = signal.sosfiltfilt(sos, y, axis=1)
-    z = np.vstack([np.roll(x, lag, axis=1) for lag in lags])
-    n = z.shape[1] // 2
-    mu, sd = z[:, :n].mean(1, keepdims=True), z[:, :n].std(1, keepdims=True)
-    zt, zv = (z[:, :n] - mu) / sd, (z[:, n:] - mu) / sd
-    w = np.linalg.solve(zt @ zt.T + alpha * n * np.eye(len(zt)), zt @ y[:, :n].T)
-    pred = w.T @ zv
-    return np.array([np.corrcoef(p, t)[0, 1] for p, t in zip(pred, y[:, n:])])
-
-
 def test_physics_superficial_contacts_are_better_predicted_from_scalp():
     lay = load_layouts(_need_ds())[0]
     sim = simulate_session(lay, minutes=1.0, seed=0)
     y = signal.resample_poly(sim.ieeg, 1, 10, axis=1)[:, : sim.scalp.shape[1]]  # 2000 -> 200 Hz
-    r = _ridge_r(sim.scalp, y)
+    r = half_split_ridge_r(sim.scalp, y)
     q1, q3 = np.quantile(sim.contact_depth, [0.25, 0.75])
     shallow, deep = r[sim.contact_depth <= q1].mean(), r[sim.contact_depth >= q3].mean()
     assert shallow > deep + 0.1, (shallow, deep)

@@ -34,6 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..channels import STANDARD_1020_19
+from ..simulate.dynamics import tvb_simulator_modules
 from .mesh import Fsaverage5, load_fsaverage5, parcel_centres_mni, smooth_on_mesh
 
 #: Integration step of the neural model (ms); 250 Hz (Heun, omega dt <= 0.3 rad at 12 Hz).
@@ -171,16 +172,7 @@ def simulate_neural(duration_s: float, rng: np.random.Generator, *, coupling_gai
     ndarray, shape (68, n_times)
         The ``x`` variable of each region at ``1000 / DT_MS`` Hz.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from tvb.simulator import (
-            coupling,
-            integrators,
-            models,
-            monitors,
-            noise,
-            simulator,
-        )
+    coupling, integrators, models, monitors, noise, simulator = tvb_simulator_modules()
 
     conn = load_connectivity_68()
     n = conn.number_of_regions

@@ -95,6 +95,25 @@ def time_scale_for(freq_hz: float) -> float:
     return float(np.interp(freq_hz, *_SCALE_TABLE))
 
 
+def tvb_simulator_modules():
+    """TVB's ``coupling, integrators, models, monitors, noise, simulator`` modules.
+
+    Imported with TVB's import-time warnings silenced (deprecations in its
+    dependencies that we cannot act on).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tvb.simulator import (
+            coupling,
+            integrators,
+            models,
+            monitors,
+            noise,
+            simulator,
+        )
+    return coupling, integrators, models, monitors, noise, simulator
+
+
 def simulate_regions(
     duration_s: float,
     rng: np.random.Generator,
@@ -129,16 +148,7 @@ def simulate_regions(
     -------
     RegionalActivity
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from tvb.simulator import (
-            coupling,
-            integrators,
-            models,
-            monitors,
-            noise,
-            simulator,
-        )
+    coupling, integrators, models, monitors, noise, simulator = tvb_simulator_modules()
 
     conn = load_connectivity()
     labels = [str(x) for x in conn.region_labels]
