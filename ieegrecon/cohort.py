@@ -110,6 +110,7 @@ def zero_shot_r(model: ReconModel, seg: PairedSegment) -> np.ndarray:
 
 def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "cast", loso: bool = False,
                     epochs: int = 20, seed: int = 0, device: str | None = None, max_minutes: float | None = None,
+                    windows_per_epoch: int | None = None,
                     params: dict[str, Any] | None = None, overwrite: bool = False, say: Say | None = None,
                     command: str | None = None) -> dict[str, Any]:
     """Pretrain a cross-subject model; optionally leave-one-subject-out first.
@@ -134,6 +135,8 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
         Training settings.
     max_minutes : float | None
         Minutes per session to use.
+    windows_per_epoch : int | None
+        Training windows drawn per epoch (None: all).
     params : dict | None
         Constructor parameters of the model.
     overwrite : bool
@@ -182,7 +185,8 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
             train = [s for s in cohort.segments if s.subject != subj]
             test = [s for s in cohort.segments if s.subject == subj]
             model = cls(**(params or {}))
-            info = _pretrain(model, train, epochs=epochs, seed=seed, device=device)
+            info = _pretrain(model, train, epochs=epochs, seed=seed, device=device,
+                             max_windows_per_epoch=windows_per_epoch)
             model.trained_on = {"pretrain": {**described, "subjects": [s for s in subjects if s != subj],
                                              "held_out": subj}}
             save_model(model, out / "folds" / f"fold-{subj}", overwrite=True,
@@ -202,7 +206,8 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
             say(f"  zero-shot mean r on {subj}: {folds[-1]['mean_r']:.3f}")
     say(f"pretraining on all {len(subjects)} subjects")
     model = cls(**(params or {}))
-    info = _pretrain(model, cohort.segments, epochs=epochs, seed=seed, device=device)
+    info = _pretrain(model, cohort.segments, epochs=epochs, seed=seed, device=device,
+                     max_windows_per_epoch=windows_per_epoch)
     model.trained_on = {"pretrain": described}
     summary = {
         "ieegrecon_version": __version__,
@@ -210,6 +215,7 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command or " ".join(sys.argv),
         "epochs": epochs,
+        "windows_per_epoch": windows_per_epoch,
         "seed": seed,
         "data": described,
         "pretrain": _jsonable(info),
@@ -232,7 +238,8 @@ def _pretrain(model: ReconModel, segments: list[PairedSegment], **kwargs: Any) -
     import inspect
 
     accepted = inspect.signature(model.pretrain).parameters
-    return model.pretrain(segments, **{k: v for k, v in kwargs.items() if k in accepted or k != "device"})
+    optional = ("device", "max_windows_per_epoch")
+    return model.pretrain(segments, **{k: v for k, v in kwargs.items() if k in accepted or k not in optional})
 
 
 def _nanmean(x: np.ndarray) -> float | None:
@@ -268,7 +275,8 @@ def model_card(summary: dict[str, Any], model: ReconModel) -> str:
     lines += [
         f"- Subjects: {', '.join(d['subjects'])}",
         f"- Minutes per session used: {d['max_minutes_per_session'] or 'all'}",
-        f"- Epochs (max): {summary['epochs']}, seed: {summary['seed']}",
+        f"- Epochs (max): {summary['epochs']}, windows per epoch: {summary.get('windows_per_epoch') or 'all'}, "
+        f"seed: {summary['seed']}",
         f"- Architecture: `{model.get_params()}`",
         "",
         "## Command",

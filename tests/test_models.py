@@ -9,7 +9,7 @@ import pytest
 
 from ieegrecon.errors import ModelFileError, OutputError
 from ieegrecon.models import ContactInfo, PairedSegment, available_methods, get_model_class, load_model, save_model
-from ieegrecon.models.ridge import RidgeModel, lag_matrix, pearson_r
+from ieegrecon.models.ridge import RidgeModel, apply_lagged, fit_residual_ridge, lag_matrix, pearson_r
 from ieegrecon.models.source import SourceModel
 
 NAMES19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4",
@@ -55,6 +55,42 @@ def test_ridge_without_lags_cannot_see_a_delay():
     model.calibrate(seg.crop_samples(0, 200 * 60))
     r = pearson_r(seg.ieeg[:, 12000:], model.predict(seg.scalp[:, 12000:]))
     assert np.all(np.abs(r) < 0.1), r
+
+
+def test_apply_lagged_equals_the_lag_matrix_product():
+    rng = np.random.default_rng(0)
+    x, lags = rng.normal(size=(3, 50)), np.array([-2, 0, 1, 4])
+    coef = rng.normal(size=(2, 3 * len(lags)))
+    np.testing.assert_allclose(apply_lagged(coef, x, lags), coef @ lag_matrix(x, lags).T, atol=1e-12)
+
+
+def _residual_problem(seed=0, n=6000):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(4, n))
+    X = lag_matrix(x, np.arange(-2, 3))
+    w = rng.normal(size=(X.shape[1], 3))
+    return rng, X, X @ w
+
+
+def test_residual_ridge_keeps_a_perfect_prior_alone():
+    rng, X, clean = _residual_problem()
+    Y = clean + 0.3 * rng.normal(size=clean.shape)
+    fit = fit_residual_ridge(X[:600], Y[:600], 2.0 * clean[:600], np.logspace(-4, 2, 7))
+    # the prior is the noiseless truth (scaled by 2): the gain undoes the scale, little is left to fit
+    np.testing.assert_allclose(fit["gain"], 0.5, rtol=0.05)
+    assert np.all(fit["cv_r"] >= fit["cv_r_prior"] - 1e-12)
+    pred = fit["gain"] * clean[600:] + X[600:] @ fit["coef"].T + fit["intercept"]
+    assert np.all(pearson_r(Y[600:].T, pred.T) > 0.95)
+
+
+def test_residual_ridge_learns_what_a_useless_prior_misses():
+    rng, X, clean = _residual_problem(1)
+    Y = clean + 0.3 * rng.normal(size=clean.shape)
+    prior = rng.normal(size=Y.shape)  # unrelated to Y
+    fit = fit_residual_ridge(X[:3000], Y[:3000], prior[:3000], np.logspace(-4, 2, 7))
+    assert np.all(np.isfinite(fit["alpha"])) and np.all(np.abs(fit["cv_r_prior"]) < 0.1)
+    pred = fit["gain"] * prior[3000:] + X[3000:] @ fit["coef"].T + fit["intercept"]
+    assert np.all(pearson_r(Y[3000:].T, pred.T) > 0.95)
 
 
 def test_ridge_refuses_too_short_calibration():

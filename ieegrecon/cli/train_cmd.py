@@ -19,6 +19,8 @@ def pretrain_cmd(
     method: str = typer.Option("cast", "--method", "-m", help="Cross-subject method."),
     loso: bool = typer.Option(False, "--loso", help="Leave-one-subject-out folds first (out/folds/, MODEL_CARD.md)."),
     epochs: int = typer.Option(20, "--epochs", help="Maximum epochs."),
+    windows_per_epoch: Optional[int] = typer.Option(None, "--windows-per-epoch", min=1,
+                                                    help="Training windows drawn per epoch (default: all)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (deterministic training)."),
     device: Optional[str] = typer.Option(None, "--device", help="'cpu' or 'cuda' (default: CPU; a GPU is never required)."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Use at most this many minutes per session."),
@@ -30,7 +32,8 @@ def pretrain_cmd(
 
     cmd = "ieegrecon " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     summary = pretrain_cohort(roots, out, method=method, loso=loso, epochs=epochs, seed=seed, device=device,
-                              max_minutes=max_minutes, overwrite=overwrite, command=cmd,
+                              max_minutes=max_minutes, windows_per_epoch=windows_per_epoch,
+                              overwrite=overwrite, command=cmd,
                               say=lambda m: err_console.print(m, markup=False))
     if as_json:
         print_json(summary)

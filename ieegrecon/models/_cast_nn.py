@@ -88,11 +88,24 @@ class CastNet(nn.Module):
     + pointwise MLP, cheap enough for many contacts) over the output patches
     then refine each contact's sequence, and a linear head emits
     ``out_patch`` samples per patch.
+
+    Linear readout (ieegrecon's addition): each contact also gets a lagged
+    spatial filter of the raw scalp windows, ``sum_c sum_h w[k, h, c] *
+    (g_h * x_c)``, where ``g_h`` are ``n_lin`` learned temporal kernels of
+    ``lin_taps`` samples (the first starts as a unit impulse) and the
+    signed weights ``w[k, h, c]`` are a bilinear form of the contact's
+    query and the channel's encoder summary (position + content, after
+    attention across channels, so the filter depends on the montage).
+    Volume conduction makes iEEG largely a linear mixture of what the scalp
+    sees; this path learns that mixture as a function of geometry, so a
+    contact never seen in training still gets a physically sensible filter,
+    and the transformer path adds what is not linear.
     """
 
     def __init__(self, *, d_model: int = 48, n_heads: int = 4, n_layers: int = 2, n_dec_layers: int = 1,
                  patch_sizes: tuple[int, ...] = (8, 16, 32), win: int = 400, out_patch: int = 8,
-                 n_freqs: int = 6, n_regions: int = 1, n_depth: int = 3, dropout: float = 0.1) -> None:
+                 n_freqs: int = 6, n_regions: int = 1, n_depth: int = 3, dropout: float = 0.1,
+                 n_lin: int = 8, lin_taps: int = 21) -> None:
         super().__init__()
         if win % out_patch or win % patch_sizes[0] or out_patch != patch_sizes[0]:
             raise ValueError("win must be a multiple of out_patch, and out_patch equal the finest patch size")
@@ -124,11 +137,25 @@ class CastNet(nn.Module):
         self.dec_layers = nn.ModuleList([ConvBlock(d, dropout) for _ in range(n_dec_layers)])
         self.head_norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, out_patch)
+        # ---- linear readout
+        self.n_lin = n_lin
+        if n_lin:
+            if lin_taps % 2 == 0:
+                raise ValueError("lin_taps must be odd (a centred kernel)")
+            self.lin_basis = nn.Conv1d(1, n_lin, kernel_size=lin_taps, padding=lin_taps // 2, bias=False)
+            with torch.no_grad():
+                self.lin_basis.weight.normal_(0.0, 0.05)
+                self.lin_basis.weight[0, 0].zero_()
+                self.lin_basis.weight[0, 0, lin_taps // 2] = 1.0
+            self.lin_q = nn.Linear(d, n_lin * d)
+            self.lin_k = nn.Linear(d, n_lin * d)
 
     # ------------------------------------------------------------- groups
     def encoder_parameters(self) -> list[nn.Parameter]:
         """Parameters of the scalp encoder (frozen during default calibration)."""
         mods = [self.patch_embed, self.chan_mlp, self.time_layers, self.chan_layers, self.enc_norm]
+        if self.n_lin:
+            mods.append(self.lin_basis)
         return [self.scale_emb, *self.pos_emb] + [p for m in mods for p in m.parameters()]
 
     def decoder_parameters(self) -> list[nn.Parameter]:
@@ -186,12 +213,27 @@ class CastNet(nn.Module):
             q = q + adapter
         return q
 
-    def decode(self, feats: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        """Channel features (B, C, n_out, d) and queries (K, d) -> waveforms (B, K, W)."""
+    def linear_readout(self, summary: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Lagged spatial filter per contact: summaries (B, C, d), queries (K, d), scalp (B, C, W) -> (B, K, W)."""
+        B, C, W = x.shape
+        K, H, d = q.shape[0], self.n_lin, self.d
+        xb = self.lin_basis(x.reshape(B * C, 1, W)).reshape(B, C, H, W)
+        kk = self.lin_k(summary).reshape(B, C, H, d)
+        qq = self.lin_q(q).reshape(K, H, d)
+        w = torch.einsum("khe,bche->bkhc", qq, kk) / d
+        return torch.einsum("bkhc,bchw->bkw", w, xb)
+
+    def decode(self, feats: torch.Tensor, q: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Channel features (B, C, n_out, d), queries (K, d) [and scalp (B, C, W)] -> waveforms (B, K, W).
+
+        ``x`` (the same standardized scalp windows :meth:`encode` saw) feeds
+        the linear readout; it is required when the net has one.
+        """
         B, C, n, d = feats.shape
         K, h = q.shape[0], self.h
         dh = d // h
-        keys = self.k_proj(feats.mean(dim=2))  # (B, C, d)
+        summary = feats.mean(dim=2)  # (B, C, d)
+        keys = self.k_proj(summary)
         qq = self.q_proj(self.q_norm(q))  # (K, d)
         logits = torch.einsum("khe,bche->bhkc", qq.reshape(K, h, dh), keys.reshape(B, C, h, dh)) / math.sqrt(dh)
         att = torch.softmax(logits, dim=-1)  # (B, h, K, C)
@@ -201,9 +243,13 @@ class CastNet(nn.Module):
         y = y.reshape(B * K, n, d)
         for layer in self.dec_layers:
             y = layer(y)
-        out = self.head(self.head_norm(y))  # (B*K, n, out_patch)
-        return out.reshape(B, K, n * self.out_patch)
+        out = self.head(self.head_norm(y)).reshape(B, K, n * self.out_patch)  # (B, K, W)
+        if self.n_lin:
+            if x is None:
+                raise ValueError("this CastNet has a linear readout: decode() needs the scalp windows x")
+            out = out + self.linear_readout(summary, q, x)
+        return out
 
     def forward(self, x: torch.Tensor, ch_pos: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         """Scalp windows (B, C, W) -> contact windows (B, K, W), standardized units."""
-        return self.decode(self.encode(x, ch_pos), q)
+        return self.decode(self.encode(x, ch_pos), q, x)

@@ -39,6 +39,12 @@ import numpy as np
 from .. import training as tr
 from ..channels import normalize_ch_name
 from .base import ContactInfo, PairedSegment, ReconModel, register
+from .ridge import apply_lagged, fit_residual_ridge, lag_matrix
+
+#: Residual-ridge settings of calibration: lags ±100 ms every 5 ms (as ``ridge``), grid, folds.
+RES_MAX_LAG_S, RES_LAG_STEP_S = 0.1, 0.005
+RES_ALPHAS = np.logspace(-4, 2, 13)
+RES_FOLDS = 5
 
 #: Desikan-Killiany cortical structures (FreeSurfer ``aparc``), plus insula.
 DK_CORTICAL = (
@@ -134,37 +140,53 @@ class CastModel(ReconModel):
     window_s : float
         Window length in seconds (2 s = 400 samples).
     n_freqs : int
-        Octaves of the positional Fourier features.
+        Octaves of the positional Fourier features (2: periods of 10 and
+        5 cm; higher octaves let the decoder memorize training contacts,
+        which measurably hurt zero-shot r on a held-out subject).
     dropout : float
         Dropout in the transformer blocks.
     spectral_weight : float
         Weight of the log-magnitude spectrum L1 term of the loss.
     infer_overlap_s : float
         Overlap between consecutive inference windows (cross-faded).
+    n_lin : int
+        Temporal kernels of the linear readout (0: no linear readout).
+    lin_taps : int
+        Length of each kernel in samples (odd; 21 = ±50 ms at 200 Hz).
     """
 
     method = "cast"
     supports_pretrain = True
     supports_zero_shot = True
 
-    def __init__(self, sfreq: float = 200.0, d_model: int = 32, n_heads: int = 4, n_layers: int = 2,
+    def __init__(self, sfreq: float = 200.0, d_model: int = 32, n_heads: int = 4, n_layers: int = 1,
                  n_dec_layers: int = 1, patch_sizes: list[int] | tuple[int, ...] = (8, 16, 32),
-                 window_s: float = 2.0, n_freqs: int = 6, dropout: float = 0.1,
-                 spectral_weight: float = 0.1, infer_overlap_s: float = 0.2) -> None:
+                 window_s: float = 2.0, n_freqs: int = 2, dropout: float = 0.1,
+                 spectral_weight: float = 0.02, infer_overlap_s: float = 0.2, n_lin: int = 8,
+                 lin_taps: int = 21) -> None:
         super().__init__(sfreq)
         self.d_model, self.n_heads, self.n_layers, self.n_dec_layers = d_model, n_heads, n_layers, n_dec_layers
         self.patch_sizes = [int(p) for p in patch_sizes]
         self.window_s, self.n_freqs, self.dropout = float(window_s), int(n_freqs), float(dropout)
         self.spectral_weight, self.infer_overlap_s = float(spectral_weight), float(infer_overlap_s)
+        self.n_lin, self.lin_taps = int(n_lin), int(lin_taps)
         self.win = round(self.window_s * self.sfreq)
         self.net = self._build(seed=0)
         self.zero_shot_scale = 1e-4  # volts; replaced by pretraining
         self.gain: np.ndarray | None = None
         self.offset: np.ndarray | None = None
         self.adapter: np.ndarray | None = None
+        self.res_coef: np.ndarray | None = None  # (n_contacts, n_scalp * n_lags), volts per unit
         self._device = "cpu"
 
     # ------------------------------------------------------------ helpers
+    @property
+    def res_lags(self) -> np.ndarray:
+        """Lags of the calibration residual ridge, in samples (positive = past)."""
+        step = max(1, round(RES_LAG_STEP_S * self.sfreq))
+        m = round(RES_MAX_LAG_S * self.sfreq)
+        return np.arange(-m, m + 1, step)
+
     def _build(self, seed: int) -> Any:
         import torch
 
@@ -175,7 +197,8 @@ class CastModel(ReconModel):
             return CastNet(d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers,
                            n_dec_layers=self.n_dec_layers, patch_sizes=tuple(self.patch_sizes), win=self.win,
                            out_patch=self.patch_sizes[0], n_freqs=self.n_freqs, n_regions=len(REGIONS),
-                           n_depth=len(DEPTHS), dropout=self.dropout)
+                           n_depth=len(DEPTHS), dropout=self.dropout, n_lin=self.n_lin,
+                           lin_taps=self.lin_taps)
 
     def _check_sfreq(self, seg: PairedSegment) -> None:
         if abs(seg.sfreq - self.sfreq) > 1e-6:
@@ -202,42 +225,45 @@ class CastModel(ReconModel):
         return min(max(round(self.infer_overlap_s * self.sfreq), 0), self.win // 2)
 
     def _encode_all(self, zscalp: np.ndarray, ch_pos: np.ndarray, dev: Any, stride: int | None = None,
-                    starts: np.ndarray | None = None, batch: int = 64) -> tuple[np.ndarray, Any]:
-        """Encoder features of every window (eval mode, no grad): starts, Tensor (n_win, C, n_out, d)."""
+                    starts: np.ndarray | None = None, batch: int = 64) -> tuple[np.ndarray, Any, Any]:
+        """Encode every window (eval mode, no grad).
+
+        Returns starts, features Tensor (n_win, C, n_out, d) and the scalp windows Tensor (n_win, C, W).
+        """
         import torch
 
         if starts is None:
             starts = tr.window_starts(zscalp.shape[1], self.win, stride or self.win - self._infer_overlap())
-        wins = tr.cut_windows(zscalp, starts, self.win)
+        wins = torch.as_tensor(tr.cut_windows(zscalp, starts, self.win), device=dev)
         pos_t = torch.as_tensor(ch_pos, dtype=torch.float32, device=dev)
         was_training = self.net.training
         self.net.eval()
         with torch.no_grad():
-            feats = torch.cat([self.net.encode(torch.as_tensor(wins[i:i + batch], device=dev), pos_t)
-                               for i in range(0, len(wins), batch)])
+            feats = torch.cat([self.net.encode(wins[i:i + batch], pos_t) for i in range(0, len(wins), batch)])
         self.net.train(was_training)
-        return starts, feats
+        return starts, feats, wins
 
-    def _decode_all(self, starts: np.ndarray, feats: Any, q: Any, n_times: int, batch: int = 64) -> np.ndarray:
+    def _decode_all(self, starts: np.ndarray, feats: Any, wins: Any, q: Any, n_times: int,
+                    batch: int = 64) -> np.ndarray:
         """Decode cached features (eval mode, no grad) and overlap-add: (K, n_times), standardized."""
         import torch
 
         was_training = self.net.training
         self.net.eval()
         with torch.no_grad():
-            outs = [self.net.decode(feats[i:i + batch], q).cpu().numpy() for i in range(0, len(feats), batch)]
+            outs = [self.net.decode(feats[i:i + batch], q, wins[i:i + batch]).cpu().numpy()
+                    for i in range(0, len(feats), batch)]
         self.net.train(was_training)
         return tr.overlap_add(np.concatenate(outs), starts, n_times, tr.taper(self.win, self._infer_overlap()))
 
     def _predict_std(self, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any) -> np.ndarray:
         """Standardized scalp (C, n) -> standardized contacts (K, n), no grad, overlap-add."""
-        starts, feats = self._encode_all(zscalp, ch_pos, q.device)
-        return self._decode_all(starts, feats, q, zscalp.shape[1])
+        return self._decode_all(*self._encode_all(zscalp, ch_pos, q.device), q, zscalp.shape[1])
 
     # ---------------------------------------------------------------- API
     def pretrain(self, segments: list[PairedSegment], *, epochs: int = 20, seed: int = 0, device: str | None = None,
                  val_subjects: list[str] | None = None, val_fraction: float = 0.1, batch_size: int = 16,
-                 lr: float = 2e-3, weight_decay: float = 1e-2, patience: int = 4, stride_s: float = 1.0,
+                 lr: float = 3e-3, weight_decay: float = 1e-2, patience: int = 4, stride_s: float = 1.0,
                  max_contacts: int = 48, max_windows_per_epoch: int | None = None, channel_dropout: float = 0.5,
                  progress: Callable[[int, float, float], None] | None = None) -> dict[str, Any]:
         """Train encoder and decoder across subjects (stage one).
@@ -363,7 +389,7 @@ class CastModel(ReconModel):
             if stopper.best_state is not None:
                 self.net.load_state_dict(stopper.best_state)
         self.net = self.net.cpu().eval()
-        self.gain = self.offset = self.adapter = None
+        self.gain = self.offset = self.adapter = self.res_coef = None
         self.contacts = None
         self.trained_on["pretrain"] = {
             "subjects": sorted({s.subject for s in segments}),
@@ -413,7 +439,7 @@ class CastModel(ReconModel):
     def calibrate(self, segment: PairedSegment, *, minutes: float | None = None, epochs: int = 30,
                   freeze_encoder: bool = True, seed: int = 0, lr: float = 1e-3, batch_size: int = 16,
                   patience: int = 5, stride_s: float = 0.25, holdout_fraction: float = 0.2,
-                  device: str | None = None) -> dict[str, Any]:
+                  residual_ridge: bool = True, device: str | None = None) -> dict[str, Any]:
         """Adapt the decoder to one patient (stage two) and fit the output scale.
 
         The last ``holdout_fraction`` of the (cropped) segment is held out for
@@ -441,6 +467,12 @@ class CastModel(ReconModel):
             Hop between calibration windows in seconds.
         holdout_fraction : float
             Tail fraction held out.
+        residual_ridge : bool
+            After adapting the decoder, fit a lagged ridge (±100 ms, as
+            ``ridge``) on the residual with the network output as an
+            unpenalized regressor, regularization chosen by 5-fold blocked CV
+            with "network alone" as a candidate
+            (:func:`~ieegrecon.models.ridge.fit_residual_ridge`). Needs >= 10 s.
         device : str | None
             ``'cuda'`` if available, else CPU.
 
@@ -449,7 +481,8 @@ class CastModel(ReconModel):
         info : dict
             ``epochs_run``, ``best_epoch``, ``heldout_r`` (per contact, after),
             ``heldout_r_before`` (pretrained decoder), ``heldout_median_r``,
-            ``note`` when no hold-out was possible.
+            ``note`` when no hold-out was possible, ``residual_ridge``
+            (chosen regularization and CV r per contact, or why skipped).
 
         Raises
         ------
@@ -508,7 +541,7 @@ class CastModel(ReconModel):
             cache = None
             if freeze_encoder:  # the encoder is fixed: encode every training window once
                 tr_starts = np.array([s for _, s in train_idx])
-                cache = self._encode_all(zx, ch_pos, dev, starts=tr_starts)[1]
+                cache = self._encode_all(zx, ch_pos, dev, starts=tr_starts)[1:]
             hist = []
             for ep in range(epochs):
                 self.net.train()
@@ -520,7 +553,7 @@ class CastModel(ReconModel):
                         loss = self._step_loss(zx, zy, ch_pos, contacts, starts, dev, adapter)
                     else:
                         yb = torch.as_tensor(tr.cut_windows(zy, starts, self.win), device=dev)
-                        pred = self.net.decode(cache[b], self._queries(contacts, dev, adapter))
+                        pred = self.net.decode(cache[0][b], self._queries(contacts, dev, adapter), cache[1][b])
                         loss = tr.waveform_spectral_loss(pred, yb, self.spectral_weight)
                     opt.zero_grad()
                     loss.backward()
@@ -551,14 +584,27 @@ class CastModel(ReconModel):
                 q = self._queries(contacts, "cpu", torch.as_tensor(self.adapter))
             if has_hold:
                 hold_r = tr.pearson_r(self._predict_std(zx[:, n_tr:], ch_pos, q), zy[:, n_tr:])
-            # per-contact least-squares gain and offset in volts, on the whole segment
             zp = self._predict_std(zx, ch_pos, q)
         y = np.asarray(segment.ieeg, float)
-        pc = zp - zp.mean(1, keepdims=True)
-        yc = y - y.mean(1, keepdims=True)
-        den = (pc * pc).sum(1)
-        self.gain = np.where(den > 0, (pc * yc).sum(1) / np.where(den > 0, den, 1.0), 0.0)
-        self.offset = y.mean(1) - self.gain * zp.mean(1)
+        self.res_coef = None
+        if residual_ridge and n >= 2 * RES_FOLDS * self.sfreq:
+            # stage three: lagged ridge on what the network leaves unexplained, shrunk towards the
+            # network (alpha = inf keeps it alone), with gain and offset in volts; blocked CV
+            fit = fit_residual_ridge(lag_matrix(zx, self.res_lags), y.T, zp.T, RES_ALPHAS, RES_FOLDS)
+            self.gain, self.offset = fit["gain"], fit["intercept"]
+            self.res_coef = fit["coef"].astype(np.float32)
+            info["residual_ridge"] = {"alpha_relative": [None if not np.isfinite(a) else float(a)
+                                                         for a in fit["alpha"]],
+                                      "cv_r": _tolist(fit["cv_r"]), "cv_r_network": _tolist(fit["cv_r_prior"]),
+                                      "cv_median_r": float(np.nanmedian(fit["cv_r"]))}
+        else:  # per-contact least-squares gain and offset in volts, on the whole segment
+            if residual_ridge:
+                info["residual_ridge"] = f"skipped: needs at least {2 * RES_FOLDS} s of calibration data"
+            pc = zp - zp.mean(1, keepdims=True)
+            yc = y - y.mean(1, keepdims=True)
+            den = (pc * pc).sum(1)
+            self.gain = np.where(den > 0, (pc * yc).sum(1) / np.where(den > 0, den, 1.0), 0.0)
+            self.offset = y.mean(1) - self.gain * zp.mean(1)
         self.scalp_names = [normalize_ch_name(s) for s in segment.scalp_names]
         self.contacts = contacts
         self.trained_on["calibration"] = {"subject": segment.subject, "minutes": info["minutes"],
@@ -598,6 +644,7 @@ class CastModel(ReconModel):
         self.gain = np.full(k, self.zero_shot_scale)
         self.offset = np.zeros(k)
         self.adapter = None
+        self.res_coef = None
 
     def predict(self, scalp: np.ndarray) -> np.ndarray:
         """Reconstruct the target contacts.
@@ -635,14 +682,18 @@ class CastModel(ReconModel):
         zp = self._predict_std(zx, scalp_positions(self.scalp_names), q)
         gain = self.gain if self.gain is not None else np.full(zp.shape[0], self.zero_shot_scale)
         off = self.offset if self.offset is not None else np.zeros(zp.shape[0])
-        return zp * gain[:, None] + off[:, None]
+        out = zp * gain[:, None] + off[:, None]
+        if self.res_coef is not None:
+            out += apply_lagged(self.res_coef.astype(np.float64), zx, self.res_lags)
+        return out
 
     def get_params(self) -> dict[str, Any]:
         """Architecture hyper-parameters (``CastModel(**params)`` rebuilds it)."""
         return {"sfreq": self.sfreq, "d_model": self.d_model, "n_heads": self.n_heads, "n_layers": self.n_layers,
                 "n_dec_layers": self.n_dec_layers, "patch_sizes": list(self.patch_sizes),
                 "window_s": self.window_s, "n_freqs": self.n_freqs, "dropout": self.dropout,
-                "spectral_weight": self.spectral_weight, "infer_overlap_s": self.infer_overlap_s}
+                "spectral_weight": self.spectral_weight, "infer_overlap_s": self.infer_overlap_s,
+                "n_lin": self.n_lin, "lin_taps": self.lin_taps}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Network weights (``net.*``, float32) plus scale arrays (float64)."""
@@ -653,6 +704,8 @@ class CastModel(ReconModel):
             out["out_offset"] = np.asarray(self.offset, np.float64)
         if self.adapter is not None:
             out["contact_adapter"] = np.asarray(self.adapter, np.float32)
+        if self.res_coef is not None:
+            out["residual_coef"] = np.asarray(self.res_coef, np.float32)
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -672,7 +725,7 @@ class CastModel(ReconModel):
         self.net.eval()
         self.zero_shot_scale = float(np.asarray(state["zero_shot_scale"]).ravel()[0])
         k = None if self.contacts is None else len(self.contacts.ch_names)
-        self.gain = self.offset = self.adapter = None
+        self.gain = self.offset = self.adapter = self.res_coef = None
         if "out_gain" in state:
             if k is not None and len(state["out_gain"]) != k:
                 raise ValueError(f"out_gain has {len(state['out_gain'])} entries for {k} contacts")
@@ -682,6 +735,12 @@ class CastModel(ReconModel):
             if k is not None and state["contact_adapter"].shape[0] != k:
                 raise ValueError("contact_adapter does not match the contacts")
             self.adapter = np.array(state["contact_adapter"], np.float32)
+        if "residual_coef" in state:
+            n_feat = len(self.scalp_names) * len(self.res_lags)
+            coef = np.array(state["residual_coef"], np.float32)
+            if (k is not None and coef.shape[0] != k) or coef.shape[1] != n_feat:
+                raise ValueError(f"residual_coef has shape {coef.shape}; expected ({k}, {n_feat})")
+            self.res_coef = coef
 
 
 def _tolist(a: np.ndarray) -> list[float | None]:

@@ -42,6 +42,101 @@ def lag_matrix(x: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return out.reshape(n_t, n_ch * len(lags))
 
 
+def apply_lagged(coef: np.ndarray, x: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Apply lagged weights: the same as ``coef @ lag_matrix(x, lags).T``, one lag at a time.
+
+    Parameters
+    ----------
+    coef : ndarray, shape (n_out, n_channels * n_lags)
+        Weights in :func:`lag_matrix` column order.
+    x : ndarray, shape (n_channels, n_times)
+    lags : ndarray of int, shape (n_lags,)
+
+    Returns
+    -------
+    ndarray, shape (n_out, n_times)
+        Memory O(n_out * n_times): the lag matrix is never built.
+    """
+    n_ch, n_t = x.shape
+    w = np.asarray(coef).reshape(coef.shape[0], n_ch, len(lags))
+    y = np.zeros((coef.shape[0], n_t))
+    for j, lag in enumerate(lags):
+        if lag >= 0:
+            y[:, lag:] += w[:, :, j] @ x[:, : n_t - lag]
+        else:
+            y[:, : n_t + lag] += w[:, :, j] @ x[:, -lag:]
+    return y
+
+
+def fit_residual_ridge(X: np.ndarray, Y: np.ndarray, P: np.ndarray, alphas: np.ndarray,
+                       n_folds: int = 5) -> dict[str, np.ndarray]:
+    """Ridge on what a prior prediction leaves unexplained, regularization by blocked CV.
+
+    Fits ``Y ≈ gain * P + X @ coef + intercept`` per target, with ``gain``
+    unpenalized and ``coef`` shrunk towards zero, i.e. ridge shrinking
+    towards the prior prediction ``P`` instead of towards zero. ``alpha =
+    inf`` (``coef = 0``, the rescaled prior alone) is always a candidate, so
+    with too little data the prior wins the cross-validation, and with much
+    data the fit approaches plain lagged ridge.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_times, n_features)
+        Lagged features (:func:`lag_matrix`).
+    Y : ndarray, shape (n_times, n_targets)
+        Targets.
+    P : ndarray, shape (n_times, n_targets)
+        Prior prediction of each target.
+    alphas : ndarray, shape (n_alphas,)
+        Relative regularization grid (times the mean Gram eigenvalue).
+    n_folds : int
+        Contiguous cross-validation folds.
+
+    Returns
+    -------
+    dict
+        ``coef`` (n_targets, n_features), ``gain`` (n_targets,),
+        ``intercept`` (n_targets,), ``alpha`` (n_targets,; inf = prior
+        only), ``cv_r`` (n_targets,; cross-validated Pearson r of the
+        chosen alpha), ``cv_r_prior`` (n_targets,; of the prior alone).
+    """
+    n_t, k = Y.shape
+    grid = np.append(np.asarray(alphas, float), np.inf)
+    score = np.zeros((len(grid), k))
+    for test in np.array_split(np.arange(n_t), n_folds):
+        train = np.setdiff1d(np.arange(n_t), test)
+        g = _ls_gain(P[train], Y[train])
+        resid = Y[train] - g * P[train]
+        path = _ridge_path(X[train], resid, X[test], grid[:-1])
+        prior = g * P[test]
+        for a in range(len(grid)):
+            pred = prior + (path[a] if a < len(grid) - 1 else resid.mean(axis=0))
+            score[a] += np.nan_to_num(pearson_r(Y[test].T, pred.T))
+    best = score.argmax(axis=0)
+    g = _ls_gain(P, Y)
+    resid = Y - g * P
+    r_mean, x_mean = resid.mean(axis=0), X.mean(axis=0)
+    Xc = X - x_mean
+    evals, evecs = np.linalg.eigh(Xc.T @ Xc)
+    evals = np.clip(evals, 0, None)
+    Q = evecs.T @ (Xc.T @ (resid - r_mean))
+    coef = np.zeros((X.shape[1], k))
+    for a_i in np.unique(best):
+        if np.isfinite(grid[a_i]):
+            cols = best == a_i
+            coef[:, cols] = evecs @ (Q[:, cols] / (evals + grid[a_i] * evals.mean())[:, None])
+    intercept = r_mean - x_mean @ coef
+    return {"coef": coef.T, "gain": g, "intercept": intercept, "alpha": grid[best],
+            "cv_r": score[best, np.arange(k)] / n_folds, "cv_r_prior": score[-1] / n_folds}
+
+
+def _ls_gain(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Least-squares gain of each column of Y on the same column of P (both centred)."""
+    pc, yc = P - P.mean(axis=0), Y - Y.mean(axis=0)
+    den = (pc * pc).sum(axis=0)
+    return np.where(den > 0, (pc * yc).sum(axis=0) / np.where(den > 0, den, 1.0), 0.0)
+
+
 @register
 class RidgeModel(ReconModel):
     """Lagged ridge regression from scalp EEG to each contact.
@@ -137,17 +232,7 @@ class RidgeModel(ReconModel):
             raise RuntimeError("ridge model is not calibrated")
         scalp = self.check_scalp(scalp)
         z = (scalp - self.x_mean_[:, None]) / self.x_scale_[:, None]
-        lags = self.lags
-        # the same as coef_ @ lag_matrix(z).T, one lag at a time: memory O(n_contacts * n_times)
-        w = self.coef_.reshape(self.coef_.shape[0], z.shape[0], len(lags))
-        n_t = z.shape[1]
-        y = np.tile(self.intercept_[:, None], (1, n_t))
-        for j, lag in enumerate(lags):
-            if lag >= 0:
-                y[:, lag:] += w[:, :, j] @ z[:, : n_t - lag]
-            else:
-                y[:, : n_t + lag] += w[:, :, j] @ z[:, -lag:]
-        return y
+        return apply_lagged(self.coef_, z, self.lags) + self.intercept_[:, None]
 
     def get_params(self) -> dict[str, Any]:
         return {"sfreq": self.sfreq, "max_lag_ms": self.max_lag_ms, "lag_step_ms": self.lag_step_ms,
