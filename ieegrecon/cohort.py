@@ -186,7 +186,7 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
             test = [s for s in cohort.segments if s.subject == subj]
             model = cls(**(params or {}))
             info = _pretrain(model, train, epochs=epochs, seed=seed, device=device,
-                             max_windows_per_epoch=windows_per_epoch)
+                             max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
             model.trained_on = {"pretrain": {**described, "subjects": [s for s in subjects if s != subj],
                                              "held_out": subj}}
             save_model(model, out / "folds" / f"fold-{subj}", overwrite=True,
@@ -207,7 +207,7 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
     say(f"pretraining on all {len(subjects)} subjects")
     model = cls(**(params or {}))
     info = _pretrain(model, cohort.segments, epochs=epochs, seed=seed, device=device,
-                     max_windows_per_epoch=windows_per_epoch)
+                     max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
     model.trained_on = {"pretrain": described}
     summary = {
         "ieegrecon_version": __version__,
@@ -238,8 +238,12 @@ def _pretrain(model: ReconModel, segments: list[PairedSegment], **kwargs: Any) -
     import inspect
 
     accepted = inspect.signature(model.pretrain).parameters
-    optional = ("device", "max_windows_per_epoch")
+    optional = ("device", "max_windows_per_epoch", "progress")
     return model.pretrain(segments, **{k: v for k, v in kwargs.items() if k in accepted or k not in optional})
+
+
+def _epoch_say(say: Say) -> Callable[[int, float, float], None]:
+    return lambda ep, tr, va: say(f"  epoch {ep + 1}: train loss {tr:.4f}, validation loss {va:.4f}")
 
 
 def _nanmean(x: np.ndarray) -> float | None:

@@ -9,9 +9,10 @@ Protocol (per test subject, per method, per calibration length M):
    tail, when ≥ :data:`ieegrecon.pipeline.MIN_HOLDOUT_S`), otherwise blocked
    5-fold cross-validation within the M minutes (as ``ieegrecon calibrate``).
 3. Test on the subject's second session (``ses-02``). A subject with one
-   session is tested on the part after the LARGEST requested M (so every M is
-   tested on the same samples) and its confidence tail stops where the test
-   part starts.
+   session is tested on the part after the LARGEST requested M, or after
+   ``limit_minutes`` when at least 10 s remain after it (so every M and the
+   ridge-limit ceiling are tested on the same samples), and its confidence
+   tail stops where the test part starts.
 4. Metrics per contact (:mod:`ieegrecon.metrics`), aggregated per region, per
    subject and overall; "all contacts" always, the "viable" subset
    (confidence r ≥ ``viable_r``) and superficial/deep beside it.
@@ -219,8 +220,12 @@ def load_subject(label: str, sessions: list[Path], cfg: EvalConfig) -> _Subject:
     if n - start < 10 * fs:
         raise InputError(f"single session of {n / fs / 60:.2f} min leaves < 10 s after the largest "
                          f"calibration length ({max(cfg.calibration_minutes):g} min) for testing", sessions[0])
+    if cfg.limit_minutes:  # the ridge-limit ceiling trains before the test part too: test after it if possible
+        limit_stop = int(round(cfg.limit_minutes * 60 * fs))
+        if n - limit_stop >= 10 * fs:
+            start = max(start, limit_stop)
     notes.append(f"one session only: tested on the {(n - start) / fs / 60:.2f} min after "
-                 f"{max(cfg.calibration_minutes):g} min")
+                 f"{start / fs / 60:g} min")
     return _Subject(label, cal, cal.crop_samples(start, n), start, start, regions, sessions[0], True, notes)
 
 

@@ -244,9 +244,28 @@ class CalibrationResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: Models shipped in the repository's ``models/`` folder, used when ``--model`` is not given.
+DEFAULT_MODELS = {"cast": "cast-sim9"}
+
+
+def default_model(method: str) -> Path | None:
+    """The shipped default pretrained model folder of ``method``, or None.
+
+    Looks in ``models/`` beside the ``ieegrecon`` package (a clone or an
+    editable install, as the README installs it).
+    """
+    name = DEFAULT_MODELS.get(method)
+    if name is None:
+        return None
+    folder = Path(__file__).resolve().parents[1] / "models" / name
+    return folder if (folder / "config.json").is_file() else None
+
+
 def _new_model(method: str, pretrained: str | Path | None, sfreq: float) -> ReconModel:
     from .models.io import load_model
 
+    if pretrained is None and get_model_class(method).supports_pretrain:
+        pretrained = default_model(method)
     if pretrained is not None:
         model, cfg = load_model(pretrained)
         if model.method != method:
@@ -374,6 +393,8 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     contacts = contact_info(intra, regions)
     say("preprocessing", 0.25)
     seg = make_segment(scalp, intra, contacts, prep)
+    if pretrained is None and get_model_class(method).supports_pretrain:
+        pretrained = default_model(method)
     if pretrained is not None:
         from .models.io import read_model_config
 

@@ -178,6 +178,9 @@ def test_calibration_improves_heldout_r(pretrained):
     assert len(info["heldout_r"]) == 12 and info["epochs_run"] >= 1
     assert info["heldout_median_r"] > np.nanmedian(info["heldout_r_before"])
     assert r_cal > r_zero + 0.05
+    # the residual ridge keeps the network alone as a candidate: it never scores worse in CV
+    rr = info["residual_ridge"]
+    assert len(rr["cv_r"]) == 12 and all(a >= b - 1e-12 for a, b in zip(rr["cv_r"], rr["cv_r_network"]))
     # least-squares gain: calibrated output is in volts of the right order
     assert 0.05 < np.std(m.predict(test.scalp)) / np.std(test.ieeg) < 2
 
@@ -188,6 +191,7 @@ def test_short_calibration_says_so(pretrained):
     seg = _segment(rng, _sources(rng), 450, scalp_names=EIGHT, n_contacts=2)
     info = m.calibrate(seg, epochs=20)
     assert "too short" in info["note"] and info["epochs_run"] <= 5
+    assert "skipped" in info["residual_ridge"] and m.res_coef is None
     assert "heldout_r" not in info
 
 
@@ -200,6 +204,7 @@ def test_save_load_round_trip_is_bit_exact(pretrained, tmp_path):
     m2, cfg = load_model(tmp_path / "m")
     assert isinstance(m2, CastModel) and cfg["method"] == "cast"
     s1, s2 = m.state_dict(), m2.state_dict()
+    assert s1["residual_coef"].shape == (3, len(EIGHT) * len(m.res_lags))
     assert set(s1) == set(s2) and all(np.array_equal(s1[k], s2[k]) for k in s1)
     assert m2.scalp_names == EIGHT and m2.contacts.ch_names == seg.contacts.ch_names
     np.testing.assert_array_equal(m.predict(seg.scalp), m2.predict(seg.scalp))

@@ -164,3 +164,31 @@ def test_calibrate_on_one_mixed_edf_with_electrodes(linear_session, tmp_path):
     assert len(summary["contacts"]) == 48
     assert {c["region_key"] for c in summary["contacts"]} - {"unknown"}  # positions reached the atlas
     assert np.nanmedian([c["heldout_r"] for c in summary["contacts"]]) > 0.8
+
+
+@pytest.mark.slow
+def test_shipped_cast_model_calibrates_and_reconstructs_the_real_edf(mb0400fu, tmp_path):
+    """The README's path: `calibrate --method cast` without --model uses models/cast-sim9."""
+    from pathlib import Path
+
+    import pyedflib
+
+    from ieegrecon.pipeline import default_model
+
+    shipped = default_model("cast")
+    assert shipped is not None and shipped.name == "cast-sim9" and (shipped / "MODEL_CARD.md").is_file()
+    assert "SIMULATED" in (shipped / "MODEL_CARD.md").read_text()
+    calib = Path(__file__).resolve().parents[1] / "examples" / "calibration" / "sub-01" / "ses-01"
+    res = run("calibrate", calib, "--method", "cast", "--minutes", "0.5", "--out", tmp_path / "pm", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["simulated_data"] is True
+    cfg = json.loads((tmp_path / "pm" / "config.json").read_text())
+    assert cfg["method"] == "cast" and cfg["extra"]["pretrained_model"] == str(shipped)
+    out = tmp_path / "recon.edf"
+    res = run("reconstruct", mb0400fu, "--model", tmp_path / "pm", "--out", out, "--report", tmp_path / "rep")
+    assert res.exit_code == 0, res.output
+    with pyedflib.EdfReader(str(out)) as f:
+        assert f.signals_in_file == len(cfg["contacts"]["ch_names"]) and "SURROGATE" in f.getRecordingAdditional()
+        texts = " ".join(f.readAnnotations()[2])
+    assert "simulated" in texts.lower()

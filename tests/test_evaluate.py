@@ -152,6 +152,16 @@ def test_single_session_protocol(one_session):
                      EvalConfig(methods=["ridge"], calibration_minutes=[0.45]))
 
 
+def test_single_session_tests_after_the_ridge_limit_when_it_fits(one_session):
+    path = [one_session / "sub-01" / "ses-01"]
+    sub = load_subject("01", path, EvalConfig(methods=["ridge"], calibration_minutes=[0.1], limit_minutes=0.3))
+    fs = sub.cal.sfreq
+    assert sub.cal_stop == sub.test_offset == int(0.3 * 60 * fs)  # the limit trains on 0.3 min, all test after
+    # a limit that leaves < 10 s: the split falls back to the largest calibration length
+    sub = load_subject("01", path, EvalConfig(methods=["ridge"], calibration_minutes=[0.1], limit_minutes=0.45))
+    assert sub.cal_stop == int(0.1 * 60 * fs)
+
+
 @pytest.mark.slow
 def test_single_session_run(one_session):
     cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.25], limit_minutes=None, oracle=False, n_boot=50)
@@ -166,3 +176,29 @@ def test_unknown_method_is_usage_error(cohort, tmp_path):
     res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "nope", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0
     assert "nope" in res.output
+
+
+@pytest.mark.slow
+def test_pretrain_loso_folds_feed_evaluate(cohort, tmp_path):
+    """`pretrain --loso` writes one fold per subject that `evaluate` uses, zero-shot and calibrated."""
+    model = tmp_path / "cast"
+    res = CliRunner().invoke(app, ["pretrain", str(cohort), "--out", str(model), "--loso", "--epochs", "1",
+                                   "--windows-per-epoch", "8", "--json"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (model / "folds").iterdir()) == ["fold-sub-01", "fold-sub-02"]
+    summary = json.loads((model / "pretrain.json").read_text())
+    assert [f["held_out"] for f in summary["loso"]] == ["sub-01", "sub-02"]
+    assert summary["windows_per_epoch"] == 8 and summary["data"]["simulated"]
+    card = (model / "MODEL_CARD.md").read_text()
+    assert "SIMULATED" in card and "windows per epoch: 8" in card
+    out = tmp_path / "ev"
+    res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge,cast", "--calibration-minutes",
+                                   "0,0.25", "--pretrained", f"cast={model / 'folds'}", "--limit-minutes", "0.25",
+                                   "--no-report", "--n-boot", "20", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    import pandas as pd
+
+    df = pd.read_csv(out / "contacts.tsv", sep="\t")
+    cast = df[df["method"] == "cast"]
+    assert sorted(cast["minutes"].unique()) == [0.0, 0.25] and set(cast["subject"].astype(str)) == {"1", "2"}
+    assert (df[df["method"] == "ridge"]["minutes"] == 0.25).all()  # ridge has no zero-shot

@@ -9,7 +9,7 @@ import pytest
 
 from ieegrecon.errors import ModelFileError, OutputError
 from ieegrecon.models import ContactInfo, PairedSegment, available_methods, get_model_class, load_model, save_model
-from ieegrecon.models.ridge import RidgeModel, apply_lagged, fit_residual_ridge, lag_matrix, pearson_r
+from ieegrecon.models.ridge import RidgeModel, apply_lagged, fit_residual_ridge, lag_matrix, lag_rows, pearson_r
 from ieegrecon.models.source import SourceModel
 
 NAMES19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4",
@@ -62,6 +62,36 @@ def test_apply_lagged_equals_the_lag_matrix_product():
     x, lags = rng.normal(size=(3, 50)), np.array([-2, 0, 1, 4])
     coef = rng.normal(size=(2, 3 * len(lags)))
     np.testing.assert_allclose(apply_lagged(coef, x, lags), coef @ lag_matrix(x, lags).T, atol=1e-12)
+
+
+def test_lag_rows_are_slices_of_the_lag_matrix():
+    x, lags = np.random.default_rng(0).normal(size=(3, 100)), np.array([-4, 0, 2, 7])
+    for a, b in [(0, 100), (10, 57), (95, 100)]:
+        np.testing.assert_array_equal(lag_rows(x, lags, a, b), lag_matrix(x, lags)[a:b])
+
+
+def test_chunked_ridge_cv_equals_the_in_memory_fit(monkeypatch):
+    """Gram sums over chunks give the same CV scores and weights as the whole lag matrix."""
+    from ieegrecon.models import ridge
+
+    seg = _segment(seconds=23, n_contacts=3)
+    z = (seg.scalp - seg.scalp.mean(1, keepdims=True)) / seg.scalp.std(1, keepdims=True)
+    lags, alphas, Y = np.arange(-3, 4), np.logspace(-4, 2, 5), seg.ieeg.T
+    X = lag_matrix(z, lags)
+    a, b = 1000, 2300  # one test fold
+    train = np.setdiff1d(np.arange(len(X)), np.arange(a, b))
+    ref = np.stack([pearson_r(Y[a:b].T, p.T) for p in ridge._ridge_path(X[train], Y[train], X[a:b], alphas)])
+    monkeypatch.setattr(ridge, "CHUNK_ROWS", 301)  # several chunks per fold
+    stats = [ridge._fold_stats(z, Y, lags, *ab) for ab in [(0, a), (a, b), (b, len(X))]]
+    tr = {k: stats[0][k] + stats[2][k] for k in stats[0]}
+    np.testing.assert_allclose(ridge._cv_scores(z, Y, lags, a, b, tr, alphas), ref, atol=1e-9)
+    m_small = RidgeModel()
+    m_small.calibrate(seg)
+    monkeypatch.setattr(ridge, "CHUNK_ROWS", 10**6)  # one chunk
+    m_big = RidgeModel()
+    m_big.calibrate(seg)
+    np.testing.assert_array_equal(m_small.alpha_, m_big.alpha_)
+    np.testing.assert_allclose(m_small.coef_, m_big.coef_, rtol=1e-9, atol=1e-12 * np.abs(m_big.coef_).max())
 
 
 def _residual_problem(seed=0, n=6000):

@@ -439,7 +439,8 @@ class CastModel(ReconModel):
     def calibrate(self, segment: PairedSegment, *, minutes: float | None = None, epochs: int = 30,
                   freeze_encoder: bool = True, seed: int = 0, lr: float = 1e-3, batch_size: int = 16,
                   patience: int = 5, stride_s: float = 0.25, holdout_fraction: float = 0.2,
-                  residual_ridge: bool = True, device: str | None = None) -> dict[str, Any]:
+                  residual_ridge: bool = True, max_windows_per_epoch: int = 320,
+                  device: str | None = None) -> dict[str, Any]:
         """Adapt the decoder to one patient (stage two) and fit the output scale.
 
         The last ``holdout_fraction`` of the (cropped) segment is held out for
@@ -467,6 +468,9 @@ class CastModel(ReconModel):
             Hop between calibration windows in seconds.
         holdout_fraction : float
             Tail fraction held out.
+        max_windows_per_epoch : int
+            Windows drawn per epoch (a random subset when there are more), so
+            that long calibrations cost minutes, not hours.
         residual_ridge : bool
             After adapting the decoder, fit a lagged ridge (±100 ms, as
             ``ridge``) on the residual with the network output as an
@@ -545,7 +549,7 @@ class CastModel(ReconModel):
             hist = []
             for ep in range(epochs):
                 self.net.train()
-                order = rng.permutation(len(train_idx))
+                order = rng.permutation(len(train_idx))[:max_windows_per_epoch]
                 losses = []
                 for b in self._group(train_idx, order, batch_size):
                     starts = np.array([train_idx[j][1] for j in b])

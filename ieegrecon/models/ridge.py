@@ -199,32 +199,33 @@ class RidgeModel(ReconModel):
         self.contacts = segment.contacts
         self.x_mean_ = x.mean(axis=1)
         self.x_scale_ = x.std(axis=1) + 1e-30
-        X = self._features(x)
+        z = (x - self.x_mean_[:, None]) / self.x_scale_[:, None]
         y_mean = y.mean(axis=1)
-        Y = (y - y_mean[:, None]).T  # (n_t, n_contacts)
-        alphas = np.asarray(self.alphas)
-        folds = np.array_split(np.arange(n_t), self.n_folds)
+        # the lag matrix is never built whole: per-fold sums (Gram matrices) are accumulated over
+        # chunks, so memory is O(n_features^2 + chunk), whatever the calibration length
+        lags, alphas = self.lags, np.asarray(self.alphas)
+        bounds = [(f[0], f[-1] + 1) for f in np.array_split(np.arange(n_t), self.n_folds)]
+        stats = [_fold_stats(z, y.T, lags, a, b) for a, b in bounds]
+        total = {k: sum(st[k] for st in stats) for k in stats[0]}
         score = np.zeros((len(alphas), y.shape[0]))
-        for test in folds:
-            train = np.setdiff1d(np.arange(n_t), test)
-            preds = _ridge_path(X[train], Y[train], X[test], alphas)
-            for a in range(len(alphas)):
-                score[a] += np.nan_to_num(pearson_r(Y[test].T, preds[a].T))
+        for (a, b), st in zip(bounds, stats):
+            train = {k: total[k] - st[k] for k in total}
+            score += np.nan_to_num(_cv_scores(z, y.T, lags, a, b, train, alphas))
         best = score.argmax(axis=0)
         self.alpha_ = alphas[best]
-        G = X.T @ X
+        G = total["xx"]
         evals, evecs = np.linalg.eigh(G)
         evals = np.clip(evals, 0, None)
         scale = evals.mean()
-        XtY = evecs.T @ (X.T @ Y)
-        coef = np.empty((X.shape[1], Y.shape[1]))
+        XtY = evecs.T @ (total["xy"] - np.outer(total["x"], total["y"]) / total["n"])  # X.T @ (Y - mean)
+        coef = np.empty((G.shape[0], y.shape[0]))
         for a_i in np.unique(best):
             cols = best == a_i
             coef[:, cols] = evecs @ (XtY[:, cols] / (evals + alphas[a_i] * scale)[:, None])
         self.coef_ = coef.T
         self.intercept_ = y_mean
         return {"alpha_relative": self.alpha_.tolist(), "cv_folds": self.n_folds,
-                "n_features": int(X.shape[1]), "lags_samples": self.lags.tolist()}
+                "n_features": int(G.shape[0]), "lags_samples": lags.tolist()}
 
     def predict(self, scalp: np.ndarray) -> np.ndarray:
         """Reconstruct contacts; see :meth:`ReconModel.predict`."""
@@ -253,6 +254,72 @@ class RidgeModel(ReconModel):
         self.x_mean_ = state["x_mean"]
         self.x_scale_ = state["x_scale"]
         self.alpha_ = state["alpha"]
+
+
+#: Rows of the lag matrix built at once by the chunked ridge fit (60 s at 200 Hz).
+CHUNK_ROWS = 12_000
+
+
+def lag_rows(x: np.ndarray, lags: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of :func:`lag_matrix` ``(x, lags)``, without building the others.
+
+    Returns
+    -------
+    ndarray, shape (stop - start, n_channels * n_lags)
+    """
+    n_ch, n_t = x.shape
+    out = np.zeros((stop - start, n_ch, len(lags)))
+    for j, lag in enumerate(lags):
+        lo, hi = max(start, lag), min(stop, n_t + lag)  # rows t with 0 <= t - lag < n_t
+        if hi > lo:
+            out[lo - start: hi - start, :, j] = x[:, lo - lag: hi - lag].T
+    return out.reshape(stop - start, n_ch * len(lags))
+
+
+def _chunks(start: int, stop: int) -> list[tuple[int, int]]:
+    return [(a, min(stop, a + CHUNK_ROWS)) for a in range(start, stop, CHUNK_ROWS)]
+
+
+def _fold_stats(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Sums over rows start:stop: n, sum x, sum y, X'X, X'Y (X the lag matrix of z)."""
+    p = z.shape[0] * len(lags)
+    st = {"n": np.zeros(()), "x": np.zeros(p), "y": np.zeros(Y.shape[1]), "xx": np.zeros((p, p)),
+          "xy": np.zeros((p, Y.shape[1]))}
+    for a, b in _chunks(start, stop):
+        X, Yc = lag_rows(z, lags, a, b), Y[a:b]
+        st["n"] += b - a
+        st["x"] += X.sum(axis=0)
+        st["y"] += Yc.sum(axis=0)
+        st["xx"] += X.T @ X
+        st["xy"] += X.T @ Yc
+    return st
+
+
+def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop: int,
+               train: dict[str, np.ndarray], alphas: np.ndarray) -> np.ndarray:
+    """Pearson r on rows start:stop of ridge fitted on the ``train`` sums, per alpha: (n_alphas, n_targets).
+
+    The same as fitting on centred training rows (:func:`_ridge_path`); r is accumulated chunk by chunk.
+    """
+    n = train["n"]
+    xm, ym = train["x"] / n, train["y"] / n
+    evals, evecs = np.linalg.eigh(train["xx"] - n * np.outer(xm, xm))
+    evals = np.clip(evals, 0, None)
+    Q = evecs.T @ (train["xy"] - n * np.outer(xm, ym))
+    Ws = [evecs @ (Q / (evals + a * evals.mean())[:, None]) for a in alphas]
+    k = Y.shape[1]
+    acc = np.zeros((len(alphas), 5, k))  # sums of p, y, p*p, y*y, p*y
+    for a, b in _chunks(start, stop):
+        X, Yc = lag_rows(z, lags, a, b) - xm, Y[a:b]
+        for i, W in enumerate(Ws):
+            P = X @ W + ym
+            acc[i] += [P.sum(0), Yc.sum(0), (P * P).sum(0), (Yc * Yc).sum(0), (P * Yc).sum(0)]
+    m = stop - start
+    sp, sy, spp, syy, spy = acc[:, 0], acc[:, 1], acc[:, 2], acc[:, 3], acc[:, 4]
+    cov = spy - sp * sy / m
+    var = (spp - sp ** 2 / m) * (syy - sy ** 2 / m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(var > 0, cov / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
 
 
 def _ridge_path(X: np.ndarray, Y: np.ndarray, Xtest: np.ndarray, alphas: np.ndarray) -> np.ndarray:
