@@ -38,7 +38,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)
     ap.add_argument("--out", type=Path, default=None, help="PNG to write")
-    ap.add_argument("--methods", default="cast,ridge,source")
+    ap.add_argument("--methods", default="cast,ridge,source", help="comma-separated; ridge-limit and oracle "
+                    "are drawn as horizontal lines")
     args = ap.parse_args()
     df = pd.read_csv(args.results / "summary.tsv", sep="\t", na_values=["n/a"])
     df["minutes"] = df["minutes"].astype(float)
@@ -52,13 +53,19 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    positive = sorted(m for m in df["minutes"].unique() if m > 0)
+    ceilings = ("ridge-limit", "oracle")  # one value each: drawn as horizontal lines
+    curves = df[~df["method"].isin(ceilings)]
+    positive = sorted(m for m in curves["minutes"].unique() if m > 0)
     zero_x = positive[0] / 2 if positive else 0.1  # where zero-shot is drawn on the log axis
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
     for ax, subset in zip(axes, SUBSETS):
         for method in methods:
             g = df[(df["method"] == method) & (df["subset"] == subset)].sort_values("minutes")
             if g.empty:
+                continue
+            if method in ceilings:
+                ax.axhline(g["r_mean"].iloc[0], ls="--", lw=1, color="k" if method == "oracle" else "grey",
+                           label=f"{method} ({g['minutes'].iloc[0]:g} min)" if method != "oracle" else method)
                 continue
             x = np.where(g["minutes"] == 0, zero_x, g["minutes"])
             ax.errorbar(x, g["r_mean"], yerr=[g["r_mean"] - g["r_ci_low"], g["r_ci_high"] - g["r_mean"]],

@@ -611,6 +611,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     if config.get("trained_on", {}).get("calibration", {}).get("simulated") or \
             config.get("extra", {}).get("simulated_data"):
         anns.append(Annotation(0.0, 0.0, "SURROGATE: model calibrated on SIMULATED data"))
+    if (config.get("trained_on", {}).get("pretrain") or {}).get("simulated"):
+        anns.append(Annotation(0.0, 0.0, "SURROGATE: model pretrained on SIMULATED data"))
     anns += [a for a in rec.annotations if a.onset * prep.sfreq < n_out]
     header = dict(recording_additional=["SURROGATE", "ieegrecon", __version__], transducer="ieegrecon surrogate",
                   prefiltering=_prefilter_text(prep))

@@ -191,4 +191,4 @@ def test_shipped_cast_model_calibrates_and_reconstructs_the_real_edf(mb0400fu, t
     with pyedflib.EdfReader(str(out)) as f:
         assert f.signals_in_file == len(cfg["contacts"]["ch_names"]) and "SURROGATE" in f.getRecordingAdditional()
         texts = " ".join(f.readAnnotations()[2])
-    assert "simulated" in texts.lower()
+    assert "calibrated on SIMULATED" in texts and "pretrained on SIMULATED" in texts
