@@ -264,8 +264,6 @@ def default_model(method: str) -> Path | None:
 def _new_model(method: str, pretrained: str | Path | None, sfreq: float) -> ReconModel:
     from .models.io import load_model
 
-    if pretrained is None and get_model_class(method).supports_pretrain:
-        pretrained = default_model(method)
     if pretrained is not None:
         model, cfg = load_model(pretrained)
         if model.method != method:

@@ -39,7 +39,7 @@ import numpy as np
 from .. import training as tr
 from ..channels import normalize_ch_name
 from .base import ContactInfo, PairedSegment, ReconModel, register
-from .ridge import apply_lagged, fit_residual_ridge, lag_matrix
+from .ridge import apply_lagged, fit_residual_ridge, lag_matrix, ls_gain
 
 #: Residual-ridge settings of calibration: lags ±100 ms every 5 ms (as ``ridge``), grid, folds.
 RES_MAX_LAG_S, RES_LAG_STEP_S = 0.1, 0.005
@@ -609,10 +609,7 @@ class CastModel(ReconModel):
         else:  # per-contact least-squares gain and offset in volts, on the whole segment
             if residual_ridge:
                 info["residual_ridge"] = f"skipped: needs at least {2 * RES_FOLDS} s of calibration data"
-            pc = zp - zp.mean(1, keepdims=True)
-            yc = y - y.mean(1, keepdims=True)
-            den = (pc * pc).sum(1)
-            self.gain = np.where(den > 0, (pc * yc).sum(1) / np.where(den > 0, den, 1.0), 0.0)
+            self.gain = ls_gain(zp.T, y.T)
             self.offset = y.mean(1) - self.gain * zp.mean(1)
         self.scalp_names = [normalize_ch_name(s) for s in segment.scalp_names]
         self.contacts = contacts

@@ -105,7 +105,7 @@ def fit_residual_ridge(X: np.ndarray, Y: np.ndarray, P: np.ndarray, alphas: np.n
     score = np.zeros((len(grid), k))
     for test in np.array_split(np.arange(n_t), n_folds):
         train = np.setdiff1d(np.arange(n_t), test)
-        g = _ls_gain(P[train], Y[train])
+        g = ls_gain(P[train], Y[train])
         resid = Y[train] - g * P[train]
         path = _ridge_path(X[train], resid, X[test], grid[:-1])
         prior = g * P[test]
@@ -113,28 +113,47 @@ def fit_residual_ridge(X: np.ndarray, Y: np.ndarray, P: np.ndarray, alphas: np.n
             pred = prior + (path[a] if a < len(grid) - 1 else resid.mean(axis=0))
             score[a] += np.nan_to_num(pearson_r(Y[test].T, pred.T))
     best = score.argmax(axis=0)
-    g = _ls_gain(P, Y)
+    g = ls_gain(P, Y)
     resid = Y - g * P
     r_mean, x_mean = resid.mean(axis=0), X.mean(axis=0)
     Xc = X - x_mean
-    evals, evecs = np.linalg.eigh(Xc.T @ Xc)
-    evals = np.clip(evals, 0, None)
-    Q = evecs.T @ (Xc.T @ (resid - r_mean))
-    coef = np.zeros((X.shape[1], k))
-    for a_i in np.unique(best):
-        if np.isfinite(grid[a_i]):
-            cols = best == a_i
-            coef[:, cols] = evecs @ (Q[:, cols] / (evals + grid[a_i] * evals.mean())[:, None])
+    coef = _solve(Xc.T @ Xc, Xc.T @ (resid - r_mean), grid, best)
     intercept = r_mean - x_mean @ coef
     return {"coef": coef.T, "gain": g, "intercept": intercept, "alpha": grid[best],
             "cv_r": score[best, np.arange(k)] / n_folds, "cv_r_prior": score[-1] / n_folds}
 
 
-def _ls_gain(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Least-squares gain of each column of Y on the same column of P (both centred)."""
+def ls_gain(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Least-squares gain of each column of Y on the same column of P (both centred).
+
+    Parameters
+    ----------
+    P, Y : ndarray, shape (n_times, n_targets)
+
+    Returns
+    -------
+    ndarray, shape (n_targets,)
+        0 where a column of P is constant.
+    """
     pc, yc = P - P.mean(axis=0), Y - Y.mean(axis=0)
     den = (pc * pc).sum(axis=0)
     return np.where(den > 0, (pc * yc).sum(axis=0) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def _solve(G: np.ndarray, XtY: np.ndarray, alphas: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """Ridge weights (n_features, n_targets) from a Gram matrix, target j with ``alphas[choice[j]]``.
+
+    Regularization is relative to the mean eigenvalue of ``G``; an infinite alpha gives zero weights.
+    """
+    evals, evecs = np.linalg.eigh(G)
+    evals = np.clip(evals, 0, None)
+    Q = evecs.T @ XtY
+    coef = np.zeros((G.shape[0], XtY.shape[1]))
+    for a_i in np.unique(choice):
+        if np.isfinite(alphas[a_i]):
+            cols = choice == a_i
+            coef[:, cols] = evecs @ (Q[:, cols] / (evals + alphas[a_i] * evals.mean())[:, None])
+    return coef
 
 
 @register
@@ -213,19 +232,11 @@ class RidgeModel(ReconModel):
             score += np.nan_to_num(_cv_scores(z, y.T, lags, a, b, train, alphas))
         best = score.argmax(axis=0)
         self.alpha_ = alphas[best]
-        G = total["xx"]
-        evals, evecs = np.linalg.eigh(G)
-        evals = np.clip(evals, 0, None)
-        scale = evals.mean()
-        XtY = evecs.T @ (total["xy"] - np.outer(total["x"], total["y"]) / total["n"])  # X.T @ (Y - mean)
-        coef = np.empty((G.shape[0], y.shape[0]))
-        for a_i in np.unique(best):
-            cols = best == a_i
-            coef[:, cols] = evecs @ (XtY[:, cols] / (evals + alphas[a_i] * scale)[:, None])
-        self.coef_ = coef.T
+        XtY = total["xy"] - np.outer(total["x"], total["y"]) / total["n"]  # X.T @ (Y - mean)
+        self.coef_ = _solve(total["xx"], XtY, alphas, best).T
         self.intercept_ = y_mean
         return {"alpha_relative": self.alpha_.tolist(), "cv_folds": self.n_folds,
-                "n_features": int(G.shape[0]), "lags_samples": lags.tolist()}
+                "n_features": int(XtY.shape[0]), "lags_samples": lags.tolist()}
 
     def predict(self, scalp: np.ndarray) -> np.ndarray:
         """Reconstruct contacts; see :meth:`ReconModel.predict`."""
