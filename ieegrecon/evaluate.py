@@ -17,11 +17,13 @@ Protocol (per test subject, per method, per calibration length M):
    subject and overall; "all contacts" always, the "viable" subset
    (confidence r ≥ ``viable_r``) and superficial/deep beside it.
 
-Cross-subject methods (``supports_pretrain``) never train here: with
+Cross-subject methods (``supports_pretrain``) never pretrain here: with
 ``loso`` each test subject ``XX`` takes the pretrained model folder
 ``PRETRAINED/fold-sub-XX/`` (written by ``ieegrecon pretrain --loso``);
 otherwise ``PRETRAINED`` is one model folder that must not list the test
-subject among its pretraining subjects.
+subject among its pretraining subjects. A method whose pretraining is
+optional (``flow``) and that is given no ``--pretrained`` folder is trained
+from scratch on the test subject's calibration minutes only.
 
 Two ceilings:
 
@@ -57,8 +59,8 @@ from .preprocessing import Preprocessing, apply_preprocessing
 GROUNDTRUTH_DERIV = Path("derivatives") / "ieegrecon-sim"
 ORACLE = "oracle"
 LIMIT = "ridge-limit"
-#: Subsets reported beside "all".
-SUBSETS = ("all", "viable", "superficial", "deep")
+#: Subsets reported beside "all" ("hipp_amyg": contacts whose region is a hippocampus or an amygdala).
+SUBSETS = ("all", "viable", "superficial", "deep", "hipp_amyg")
 #: Prediction chunk and context (s), bounding the memory of lagged features.
 PRED_CHUNK_S, PRED_MARGIN_S = 120.0, 10.0
 
@@ -97,6 +99,15 @@ class EvalConfig:
         Preprocessing of scalp and iEEG.
     atlas : str
         Atlas for contact regions.
+    test_minutes : float | None
+        Score on at most this many minutes of the test part (its start), and
+        cap the confidence tail likewise (None: all of it).
+    n_draws : int
+        Posterior draws of sampling methods (``flow``) for the 90 % bands
+        (coverage) and the draw metrics.
+    n_metric_draws : int
+        Of those, how many are scored as surrogates (band power, PSD,
+        connectivity), the errors averaged over them.
     """
 
     methods: list[str]
@@ -112,6 +123,9 @@ class EvalConfig:
     subjects: list[str] | None = None
     prep: Preprocessing = field(default_factory=Preprocessing)
     atlas: str = "desikan_killiany"
+    test_minutes: float | None = None
+    n_draws: int = 32
+    n_metric_draws: int = 8
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable form."""
@@ -213,8 +227,8 @@ def load_subject(label: str, sessions: list[Path], cfg: EvalConfig) -> _Subject:
         if len(contacts) < len(cal.contacts.ch_names):
             notes.append(f"{len(cal.contacts.ch_names) - len(contacts)} contacts absent from the test session")
         regions = regions.set_index("name").loc[contacts].reset_index()
-        return _Subject(label, _common(cal, scalp, contacts), _common(test, scalp, contacts), 0,
-                        cal.scalp.shape[1], regions, sessions[1], False, notes)
+        return _cap_test(_Subject(label, _common(cal, scalp, contacts), _common(test, scalp, contacts), 0,
+                                  cal.scalp.shape[1], regions, sessions[1], False, notes), cfg)
     start = int(round(max(cfg.calibration_minutes) * 60 * fs))
     n = cal.scalp.shape[1]
     if n - start < 10 * fs:
@@ -226,7 +240,22 @@ def load_subject(label: str, sessions: list[Path], cfg: EvalConfig) -> _Subject:
             start = max(start, limit_stop)
     notes.append(f"one session only: tested on the {(n - start) / fs / 60:.2f} min after "
                  f"{start / fs / 60:g} min")
-    return _Subject(label, cal, cal.crop_samples(start, n), start, start, regions, sessions[0], True, notes)
+    return _cap_test(_Subject(label, cal, cal.crop_samples(start, n), start, start, regions, sessions[0], True,
+                              notes), cfg)
+
+
+def _cap_test(sub: _Subject, cfg: EvalConfig) -> _Subject:
+    """Keep the first ``cfg.test_minutes`` of the test part (see :class:`EvalConfig`)."""
+    n_cap = _test_cap(cfg, sub.test.sfreq)
+    if n_cap is not None and sub.test.scalp.shape[1] > n_cap:
+        sub.notes.append(f"scored on the first {cfg.test_minutes:g} min of the test part "
+                         f"({sub.test.scalp.shape[1] / sub.test.sfreq / 60:.2f} min available)")
+        sub.test = sub.test.crop_samples(0, n_cap)
+    return sub
+
+
+def _test_cap(cfg: EvalConfig, sfreq: float) -> int | None:
+    return None if not cfg.test_minutes else int(round(cfg.test_minutes * 60 * sfreq))
 
 
 # --------------------------------------------------------------------------- oracle
@@ -358,7 +387,8 @@ def fit_model(method: str, seg: PairedSegment | None, cfg: EvalConfig, subject: 
     from .pipeline import fit_model
 
     cls = get_model_class(method)
-    pre = _pretrained_folder(method, subject, cfg) if cls.supports_pretrain else None
+    use = cls.supports_pretrain and (cls.requires_pretrain or method in cfg.pretrained)
+    pre = _pretrained_folder(method, subject, cfg) if use else None
     if seg is None:
         return fit_model(method, pre, zero_shot_seg, True, cfg.seed)
     return fit_model(method, pre, seg, False, cfg.seed)
@@ -394,11 +424,12 @@ def _confidence(method: str, sub: _Subject, n_fit: int, model: ReconModel, cfg: 
     from .pipeline import CV_FOLDS, MIN_HOLDOUT_S
 
     fs = sub.cal.sfreq
+    n_cap = _test_cap(cfg, fs)
     if n_fit == 0:
-        seg = sub.cal.crop_samples(0, sub.cal_stop)
+        seg = sub.cal.crop_samples(0, sub.cal_stop if n_cap is None else min(sub.cal_stop, n_cap))
         return pearson_r(seg.ieeg, predict_long(model, seg.scalp, fs)), "zero-shot: whole calibration session"
     if sub.cal_stop - n_fit >= MIN_HOLDOUT_S * fs:
-        tail = sub.cal.crop_samples(n_fit, sub.cal_stop)
+        tail = sub.cal.crop_samples(n_fit, sub.cal_stop if n_cap is None else min(sub.cal_stop, n_fit + n_cap))
         return pearson_r(tail.ieeg, predict_long(model, tail.scalp, fs)), "calibration-session tail"
     fit = sub.cal.crop_samples(0, n_fit)
     y_hat = np.zeros_like(fit.ieeg)
@@ -411,10 +442,70 @@ def _confidence(method: str, sub: _Subject, n_fit: int, model: ReconModel, cfg: 
     return pearson_r(fit.ieeg, y_hat), f"blocked {CV_FOLDS}-fold CV within calibration"
 
 
+def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq: float, *, n_draws: int = 32,
+                      n_metric_draws: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+    """Coverage of the 90 % bands and surrogate metrics of posterior draws (sampling methods).
+
+    The recording is drawn in :data:`PRED_CHUNK_S` pieces with context (the
+    draws of consecutive pieces are independent); only ``n_metric_draws``
+    draws are kept whole, as float32, so memory stays bounded.
+
+    Parameters
+    ----------
+    model : ReconModel
+        A calibrated model with ``posterior(scalp, n_samples, q, seed)``
+        (:meth:`ieegrecon.models.flow.FlowModel.posterior`).
+    y : ndarray, shape (n_contacts, n_times)
+        True iEEG, volts.
+    scalp : ndarray, shape (n_scalp, n_times)
+        Volts.
+    sfreq : float
+        Hz.
+    n_draws, n_metric_draws, seed : int
+
+    Returns
+    -------
+    dict of str -> ndarray, shape (n_contacts,)
+        ``coverage90`` (fraction of true samples inside the 5-95 % band) and,
+        averaged over the scored draws, ``draw_bp_err_<band>``,
+        ``draw_psd_hellinger``, ``draw_fc_alpha_rel_err`` and the
+        per-recording ``draw_fc_alpha_rel_err_total`` (repeated).
+    """
+    from .metrics import BANDS, alpha_fc_error, band_power_error, psd_hellinger
+
+    n = scalp.shape[1]
+    step, margin = int(PRED_CHUNK_S * sfreq), int(PRED_MARGIN_S * sfreq)
+    inside = np.zeros(y.shape[0])
+    keep = np.zeros((n_metric_draws,) + y.shape, np.float32)
+    for k, a in enumerate(range(0, n, step)):
+        b = min(n, a + step)
+        lo_i, hi_i = max(0, a - margin), min(n, b + margin)
+        draws, lo, _, hi = model.posterior(scalp[:, lo_i:hi_i], n_samples=n_draws, seed=seed + k)
+        sl = slice(a - lo_i, a - lo_i + (b - a))
+        inside += ((y[:, a:b] >= lo[:, sl]) & (y[:, a:b] <= hi[:, sl])).sum(axis=1)
+        keep[:, :, a:b] = draws[:n_metric_draws, :, sl]
+        del draws
+    out: dict[str, np.ndarray] = {"coverage90": inside / n}
+    acc: dict[str, list[np.ndarray]] = {}
+    for d in keep.astype(float):
+        bpe = band_power_error(y, d, sfreq)
+        for j, name in enumerate(BANDS):
+            acc.setdefault(f"draw_bp_err_{name}", []).append(bpe[:, j])
+        acc.setdefault("draw_psd_hellinger", []).append(psd_hellinger(y, d, sfreq))
+        total, row = alpha_fc_error(y, d, sfreq)
+        acc.setdefault("draw_fc_alpha_rel_err", []).append(row)
+        acc.setdefault("draw_fc_alpha_rel_err_total", []).append(np.full(y.shape[0], total))
+    out.update({k: np.nanmean(np.stack(v), axis=0) for k, v in acc.items()})
+    return out
+
+
 # --------------------------------------------------------------------------- rows
 def _rows(sub: _Subject, method: str, minutes: float, y_hat: np.ndarray, conf: np.ndarray | None,
-          conf_source: str, cfg: EvalConfig, extra: dict[str, Any]) -> list[dict[str, Any]]:
+          conf_source: str, cfg: EvalConfig, extra: dict[str, Any],
+          posterior: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     m = contact_metrics(sub.test.ieeg, y_hat, sub.test.sfreq, window_s=cfg.window_s)
+    m.update({k: np.full(len(m["r"]), np.nan) for k in _POSTERIOR_COLS})
+    m.update(posterior or {})
     reg = sub.regions
     rows = []
     for i, c in enumerate(sub.test.contacts.ch_names):
@@ -482,8 +573,13 @@ def evaluate_subject(sub: _Subject, root: Path, cfg: EvalConfig, say: Progress) 
             fit_s = time.perf_counter() - t0
             conf, src = _confidence(method, sub, n_fit, model, cfg)
             y_hat = predict_long(model, sub.test.scalp, fs)
+            post = None
+            if hasattr(model, "posterior"):
+                say(f"sub-{sub.label}: {method} {cfg.n_draws} posterior draws")
+                post = posterior_metrics(model, sub.test.ieeg, sub.test.scalp, fs, n_draws=cfg.n_draws,
+                                         n_metric_draws=cfg.n_metric_draws, seed=cfg.seed)
             rows += _rows(sub, method, float(M), y_hat, conf, src, cfg,
-                          {"fit_s": fit_s, "train_minutes": float(M)})
+                          {"fit_s": fit_s, "train_minutes": float(M)}, post)
     return rows, skipped
 
 
@@ -514,8 +610,12 @@ def bootstrap_ci(values: np.ndarray, n_boot: int, seed: int, level: float = 0.95
     return float(np.quantile(means, q)), float(np.quantile(means, 1 - q))
 
 
+#: Columns of sampling methods only (NaN for the others), see :func:`posterior_metrics`.
+_POSTERIOR_COLS = ("coverage90", "draw_bp_err_delta", "draw_bp_err_theta", "draw_bp_err_alpha",
+                   "draw_bp_err_beta", "draw_bp_err_gamma", "draw_psd_hellinger", "draw_fc_alpha_rel_err",
+                   "draw_fc_alpha_rel_err_total")
 _METRIC_COLS = ("r", "r_win_median", "nmse", "rmse_uv", "bp_err_delta", "bp_err_theta", "bp_err_alpha",
-                "bp_err_beta", "bp_err_gamma", "psd_hellinger", "fc_alpha_rel_err")
+                "bp_err_beta", "bp_err_gamma", "psd_hellinger", "fc_alpha_rel_err") + _POSTERIOR_COLS[:-1]
 
 
 def _subset(df, name: str):
@@ -523,6 +623,8 @@ def _subset(df, name: str):
         return df
     if name == "viable":
         return df[df["viable"]]
+    if name == "hipp_amyg":
+        return df[df["region"].str.contains("hippocampus|amygdala", regex=True)]
     return df[df["depth_class"] == name]
 
 
@@ -553,7 +655,8 @@ def summarize(contacts, cfg: EvalConfig):
                    "n_contacts": len(s)}
             for c in _METRIC_COLS:
                 row[c] = float(s[c].mean()) if len(s) else np.nan
-            row["fc_alpha_rel_err_total"] = float(g["fc_alpha_rel_err_total"].iloc[0])
+            for c in ("fc_alpha_rel_err_total", "draw_fc_alpha_rel_err_total"):
+                row[c] = float(g[c].iloc[0])
             srows.append(row)
     subjects = pd.DataFrame(srows)
     ref = {}
@@ -575,7 +678,8 @@ def summarize(contacts, cfg: EvalConfig):
                    "r_mean": float(np.nanmean(vals)) if np.isfinite(vals).any() else np.nan,
                    "r_sd_across_folds": float(np.nanstd(vals, ddof=1)) if np.isfinite(vals).sum() > 1 else np.nan,
                    "r_ci_low": lo, "r_ci_high": hi}
-            for c in _METRIC_COLS[1:] + ("fc_alpha_rel_err_total", "r_fraction_of_limit", "r_fraction_of_oracle"):
+            for c in _METRIC_COLS[1:] + ("fc_alpha_rel_err_total", "draw_fc_alpha_rel_err_total",
+                                         "r_fraction_of_limit", "r_fraction_of_oracle"):
                 v = h[c].to_numpy(dtype=float)
                 row[c] = float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
             sum_rows.append(row)
@@ -583,6 +687,7 @@ def summarize(contacts, cfg: EvalConfig):
     regions = (df.groupby(["method", "minutes_key", "region"], sort=True)
                .agg(minutes=("minutes", "first"), n_contacts=("r", "size"), n_subjects=("subject", "nunique"),
                     r_mean=("r", "mean"), r_median=("r", "median"), nmse_mean=("nmse", "mean"),
+                    coverage90=("coverage90", "mean"),
                     distance_to_scalp_mm=("distance_to_scalp_mm", "mean"))
                .reset_index().drop(columns="minutes_key"))
     stats: dict[str, Any] = {"wilcoxon": [], "confidence_reliability": []}
@@ -679,7 +784,7 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
             cls = get_model_class(m)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if cls.supports_pretrain and m not in cfg.pretrained:
+        if cls.requires_pretrain and m not in cfg.pretrained:
             raise UsageError(f"method {m!r} needs pretrained models: pass --pretrained {m}=DIR "
                              f"(DIR/fold-sub-XX/ per test subject with --loso)")
     if any(M < 0 for M in cfg.calibration_minutes) or not cfg.calibration_minutes:

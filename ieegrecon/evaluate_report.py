@@ -109,6 +109,25 @@ def figures(result) -> list[tuple[str, str]]:
     ax.set_ylabel("test-session r")
     ax.legend(fontsize=7)
     out.append(("Reliability of confidence (largest calibration length)", _png(fig)))
+    # coverage of the 90 % bands per region (sampling methods)
+    sampled = [m for m in methods if c.loc[c["method"] == m, "coverage90"].notna().any()] if "coverage90" in c else []
+    for m in sampled:
+        g = c[c["method"] == m]
+        mins = sorted(g["minutes"].unique())
+        fig, ax = plt.subplots(figsize=(max(6, 0.35 * g["region"].nunique() + 3), 4))
+        regs = sorted(g["region"].unique())
+        width = 0.8 / len(mins)
+        for k, M in enumerate(mins):
+            h = g[np.isclose(g["minutes"], M)]
+            ax.bar(np.arange(len(regs)) + k * width, [h.loc[h["region"] == r, "coverage90"].mean() for r in regs],
+                   width, label=f"{M:g} min")
+        ax.axhspan(0.85, 0.95, color="0.85", zorder=0, label="85-95 %")
+        ax.axhline(0.9, color="k", lw=0.8)
+        ax.set_ylim(0.5, 1.0)
+        ax.set_xticks(np.arange(len(regs)) + 0.4, regs, rotation=90, fontsize=7)
+        ax.set_ylabel("fraction of true samples in the 90 % band")
+        ax.legend(fontsize=7)
+        out.append((f"{m}: coverage of the 90 % posterior bands per region", _png(fig)))
     return out
 
 
@@ -128,7 +147,8 @@ def write_report(result, path: str | Path) -> Path:
     s = result.summary
     cols = [c for c in ("method", "minutes", "subset", "n_subjects", "n_contacts", "r_mean", "r_sd_across_folds",
                         "r_ci_low", "r_ci_high", "r_win_median", "nmse", "psd_hellinger",
-                        "fc_alpha_rel_err_total", "r_fraction_of_limit", "r_fraction_of_oracle") if c in s]
+                        "fc_alpha_rel_err_total", "r_fraction_of_limit", "r_fraction_of_oracle", "coverage90",
+                        "draw_psd_hellinger", "draw_fc_alpha_rel_err_total") if c in s]
     table = s[cols].to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a")
     st = result.stats
     rel = "".join(f"<li>{html.escape(str(r))}</li>" for r in st.get("confidence_reliability", []))

@@ -271,7 +271,7 @@ def _new_model(method: str, pretrained: str | Path | None, sfreq: float) -> Reco
         model._pretrained_cfg = cfg  # type: ignore[attr-defined]
         return model
     cls = get_model_class(method)
-    if cls.supports_pretrain:
+    if cls.requires_pretrain:
         raise UsageError(f"method {method!r} needs a pretrained model: pass --model models/NAME")
     return cls(sfreq=sfreq)
 

@@ -113,7 +113,8 @@ def test_evaluate_end_to_end(cohort, tmp_path):
     assert c["r"].between(-1, 1).all()
     assert (c.loc[c["method"] == "ridge", "confidence_source"] == "calibration-session tail").all()
     s = pd.read_csv(out / "summary.tsv", sep="\t")
-    assert set(s["subset"]) == {"all", "viable", "superficial", "deep"}
+    assert set(s["subset"]) == {"all", "viable", "superficial", "deep", "hipp_amyg"}
+    assert c["coverage90"].isna().all()  # no sampling method: no posterior columns
     lim = s[(s["method"] == "ridge-limit") & (s["subset"] == "all")]
     np.testing.assert_allclose(lim["r_fraction_of_limit"], 1.0)
     ridge = s[(s["method"] == "ridge") & (s["subset"] == "all")].iloc[0]
@@ -202,3 +203,27 @@ def test_pretrain_loso_folds_feed_evaluate(cohort, tmp_path):
     cast = df[df["method"] == "cast"]
     assert sorted(cast["minutes"].unique()) == [0.0, 0.25] and set(cast["subject"].astype(str)) == {"1", "2"}
     assert (df[df["method"] == "ridge"]["minutes"] == 0.25).all()  # ridge has no zero-shot
+
+
+def test_evaluate_flow_from_scratch_reports_coverage_and_draw_metrics(cohort, tmp_path):
+    """flow without --pretrained trains on the calibration minutes only; its rows carry the 90 % band
+    coverage and the metrics of posterior draws, the test part is capped by --test-minutes."""
+    out = tmp_path / "ev"
+    res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge,flow", "--calibration-minutes",
+                                   "0.5", "--test-minutes", "0.25", "--draws", "8", "--limit-minutes", "0",
+                                   "--no-oracle", "--no-report", "--n-boot", "20", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    c = pd.read_csv(out / "contacts.tsv", sep="\t")
+    flow, ridge = c[c["method"] == "flow"], c[c["method"] == "ridge"]
+    assert len(flow) == len(ridge) > 0
+    assert flow["coverage90"].between(0.5, 1.0).all() and ridge["coverage90"].isna().all()
+    for col in ("draw_bp_err_alpha", "draw_psd_hellinger", "draw_fc_alpha_rel_err_total"):
+        assert np.isfinite(flow[col]).all() and ridge[col].isna().all(), col
+    # the posterior mean is centred on the ridge location: it tracks the signal
+    assert flow["r"].mean() > 0.5 * ridge["r"].mean() > 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert all(any("first 0.25 min" in n for n in notes) for notes in stats["notes"].values())
+    assert stats["config"]["test_minutes"] == 0.25
+    s = pd.read_csv(out / "summary.tsv", sep="\t")
+    row = s[(s["method"] == "flow") & (s["subset"] == "all")].iloc[0]
+    assert 0.5 < row["coverage90"] <= 1.0

@@ -84,6 +84,51 @@ def test_calibrated_coverage_toy(calibrated):
     assert 0.85 <= cov.mean() <= 0.95, cov
 
 
+def test_bands_are_conformal_draws_are_not(calibrated):
+    """posterior(): draws as the flow made them; bands = their quantiles widened by the conformal factor."""
+    model, _, test = calibrated
+    x = test.scalp[:, :800]
+    draws, lo, med, hi = model.posterior(x, n_samples=16, seed=4)
+    np.testing.assert_array_equal(draws, model.sample(x, 16, seed=4))
+    f = model._factors()
+    qlo, qmed, qhi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
+    np.testing.assert_allclose(med, qmed, rtol=1e-9, atol=1e-18)
+    np.testing.assert_allclose(hi - med, f * (qhi - qmed), rtol=1e-6, atol=1e-15)
+    np.testing.assert_allclose(med - lo, f * (qmed - qlo), rtol=1e-6, atol=1e-15)
+
+
+def test_ridge_location_and_window_whitening_give_spectrum_and_waveform():
+    """Residual flow around ridge: posterior mean ~ ridge; draws keep a steep residual spectrum."""
+    import torch
+
+    from ieegrecon.metrics import band_power, pearson_r, welch_psd
+    from ieegrecon.models.ridge import RidgeModel
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(5)
+    n = int(150 * SF)
+    x = lfilter([1], [1, -0.5], rng.standard_normal((4, n)), axis=1) * 1e-5
+    # residual the scalp cannot explain: a steep low-pass (AR(1), 0.97), 100x less power at 40 Hz than 2 Hz
+    noise = lfilter([1], [1, -0.97], rng.standard_normal((2, n)), axis=1) * 2e-6
+    y = np.stack([x[0] - 0.5 * x[2], x[1] + x[3]]) + noise
+    ci = ContactInfo(["A1", "B1"], np.zeros((2, 3)), ["hippocampus_L", "precentral_L"], ["deep", "superficial"])
+    seg = PairedSegment(x, y, SF, SCALP, ci, "steep")
+    cal, test = seg.crop_samples(0, int(120 * SF)), seg.crop_samples(int(120 * SF), n)
+    ridge = RidgeModel()
+    ridge.calibrate(cal)
+    r_ridge = pearson_r(test.ieeg, ridge.predict(test.scalp))
+    flow = FlowModel()
+    flow.calibrate(cal, seed=0, epochs=3)
+    assert flow.loc_ is not None and flow.window_chol_.shape == (2, flow.win, flow.win)
+    r_flow = pearson_r(test.ieeg, flow.predict(test.scalp))
+    assert np.all(r_flow > r_ridge - 0.05), (r_flow, r_ridge)
+    draw = flow.sample(test.scalp, 1, seed=0)[0]
+    f, p = welch_psd(test.ieeg, SF)
+    _, q = welch_psd(draw, SF)
+    err = np.abs(np.log10(band_power(f, q) / band_power(f, p)))  # (2 contacts, 5 bands)
+    assert np.all(err < 0.3), err  # within a factor of 2 in every band, gamma included
+
+
 def test_save_load_round_trip(calibrated, tmp_path):
     from ieegrecon.models.io import load_model, save_model
 

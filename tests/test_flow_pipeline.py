@@ -49,3 +49,20 @@ def test_flow_calibrate_and_reconstruct_with_samples(pretrained_flow, linear_ses
     run = CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(res_r.out),
                                    "--out", str(tmp_path / "x.edf"), "--samples", "4"])
     assert run.exit_code == 2 and "needs a model that samples" in run.stderr
+
+
+def test_flow_calibrates_without_a_pretrained_model(linear_session, tmp_path):
+    """`calibrate --method flow` needs no --model (trained on the patient's minutes), cast still does."""
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli import app
+    from ieegrecon.models.io import load_model
+
+    run = CliRunner().invoke(app, ["calibrate", str(linear_session), "--method", "flow", "--minutes", "1",
+                                   "--out", str(tmp_path / "f")])
+    assert run.exit_code == 0, run.output
+    model, _ = load_model(tmp_path / "f")
+    assert isinstance(model, FlowModel) and model.loc_ is not None and model.window_chol_ is not None
+    assert model.trained_on["pretrain"] is None and model.trained_on["calibration"]["minutes"] == 1
+    with pytest.raises(pipeline.UsageError, match="needs a pretrained model"):
+        pipeline._new_model("cast", None, 200.0)

@@ -94,33 +94,87 @@ def test_chunked_ridge_cv_equals_the_in_memory_fit(monkeypatch):
     np.testing.assert_allclose(m_small.coef_, m_big.coef_, rtol=1e-9, atol=1e-12 * np.abs(m_big.coef_).max())
 
 
+def test_ridge_out_of_fold_prediction_is_the_fit_on_the_other_blocks():
+    """Each CV block of ``out_of_fold`` is predicted by ridge fitted on the other blocks (chosen alphas)."""
+    from ieegrecon.models import ridge
+
+    seg = _segment(seconds=23, n_contacts=3)
+    m = RidgeModel(max_lag_ms=15.0)
+    oof = m.calibrate(seg, out_of_fold=True)["out_of_fold"]
+    assert oof.shape == seg.ieeg.shape
+    z = (seg.scalp - m.x_mean_[:, None]) / m.x_scale_[:, None]
+    X, Y = lag_matrix(z, m.lags), seg.ieeg.T
+    alphas = np.asarray(m.alphas)
+    best = [int(np.argmin(np.abs(alphas - a))) for a in m.alpha_]
+    block = np.array_split(np.arange(len(X)), m.n_folds)[2]
+    train = np.setdiff1d(np.arange(len(X)), block)
+    path = ridge._ridge_path(X[train], Y[train], X[block], alphas)  # (n_alphas, n_block, n_contacts)
+    ref = np.stack([path[b, :, k] for k, b in enumerate(best)])
+    np.testing.assert_allclose(oof[:, block], ref, rtol=1e-7, atol=1e-9 * np.abs(ref).max())
+    # honest: out-of-fold residuals are larger than in-sample ones
+    assert np.mean((seg.ieeg - oof) ** 2) > np.mean((seg.ieeg - m.predict(seg.scalp)) ** 2)
+
+
 def _residual_problem(seed=0, n=6000):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(4, n))
-    X = lag_matrix(x, np.arange(-2, 3))
+    lags = np.arange(-2, 3)
+    X = lag_matrix(x, lags)
     w = rng.normal(size=(X.shape[1], 3))
-    return rng, X, X @ w
+    return rng, x, lags, X, X @ w
 
 
 def test_residual_ridge_keeps_a_perfect_prior_alone():
-    rng, X, clean = _residual_problem()
+    rng, x, lags, X, clean = _residual_problem()
     Y = clean + 0.3 * rng.normal(size=clean.shape)
-    fit = fit_residual_ridge(X[:600], Y[:600], 2.0 * clean[:600], np.logspace(-4, 2, 7))
+    fit = fit_residual_ridge(x[:, :600], lags, Y[:600], 2.0 * clean[:600], np.logspace(-4, 2, 7))
     # the prior is the noiseless truth (scaled by 2): the gain undoes the scale, little is left to fit
+    assert fit["uses_prior"].all()
     np.testing.assert_allclose(fit["gain"], 0.5, rtol=0.05)
-    assert np.all(fit["cv_r"] >= fit["cv_r_prior"] - 1e-12)
+    assert np.all(fit["cv_r"] >= np.maximum(fit["cv_r_prior"], fit["cv_r_ridge"]) - 1e-12)
     pred = fit["gain"] * clean[600:] + X[600:] @ fit["coef"].T + fit["intercept"]
     assert np.all(pearson_r(Y[600:].T, pred.T) > 0.95)
 
 
-def test_residual_ridge_learns_what_a_useless_prior_misses():
-    rng, X, clean = _residual_problem(1)
+def test_residual_ridge_falls_back_to_plain_ridge_when_the_prior_is_useless():
+    rng, x, lags, X, clean = _residual_problem(1)
     Y = clean + 0.3 * rng.normal(size=clean.shape)
     prior = rng.normal(size=Y.shape)  # unrelated to Y
-    fit = fit_residual_ridge(X[:3000], Y[:3000], prior[:3000], np.logspace(-4, 2, 7))
+    fit = fit_residual_ridge(x[:, :3000], lags, Y[:3000], prior[:3000], np.logspace(-4, 2, 7))
     assert np.all(np.isfinite(fit["alpha"])) and np.all(np.abs(fit["cv_r_prior"]) < 0.1)
+    assert np.all(fit["cv_r"] >= fit["cv_r_ridge"] - 1e-12)
+    plain = ~fit["uses_prior"]
+    assert np.all(fit["gain"][plain] == 0.0)
     pred = fit["gain"] * prior[3000:] + X[3000:] @ fit["coef"].T + fit["intercept"]
     assert np.all(pearson_r(Y[3000:].T, pred.T) > 0.95)
+
+
+def test_residual_ridge_is_chunk_invariant_and_solves_the_full_problem(monkeypatch):
+    """Chunked Gram sums give the in-memory solution: coef = ridge of (Y - gain P) on the centred lag matrix."""
+    from ieegrecon.models import ridge
+
+    rng, x, lags, X, clean = _residual_problem(2, n=2500)
+    Y = clean + 1.5 * rng.normal(size=clean.shape)
+    P = clean + 1.5 * rng.normal(size=clean.shape)  # a noisy but useful prior
+    alphas = np.logspace(-4, 2, 7)
+    monkeypatch.setattr(ridge, "CHUNK_ROWS", 10**6)
+    one = fit_residual_ridge(x, lags, Y, P, alphas)
+    monkeypatch.setattr(ridge, "CHUNK_ROWS", 173)
+    many = fit_residual_ridge(x, lags, Y, P, alphas)
+    for key in ("coef", "gain", "intercept", "cv_r"):
+        np.testing.assert_allclose(one[key], many[key], rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(one["alpha"], many["alpha"])
+    T = Y - one["gain"] * P
+    Xc, Tc = X - X.mean(0), T - T.mean(0)
+    G, mean_eig = Xc.T @ Xc, np.linalg.eigvalsh(Xc.T @ Xc).clip(0).mean()
+    for j in range(Y.shape[1]):
+        a = one["alpha"][j]
+        ref = np.zeros(X.shape[1]) if not np.isfinite(a) else np.linalg.solve(G + a * mean_eig * np.eye(len(G)),
+                                                                              Xc.T @ Tc[:, j])
+        np.testing.assert_allclose(one["coef"][j], ref, rtol=1e-6, atol=1e-9)
+    if one["uses_prior"].any():  # gain of a prior-using target = least squares of Y on P
+        j = int(np.flatnonzero(one["uses_prior"])[0])
+        np.testing.assert_allclose(one["gain"][j], ridge.ls_gain(P, Y)[j], rtol=1e-9)
 
 
 def test_ridge_refuses_too_short_calibration():

@@ -57,6 +57,10 @@ def evaluate(
     n_boot: int = typer.Option(2000, "--n-boot", min=0, help="Bootstrap resamples over subjects."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of trained methods."),
     sfreq: float = typer.Option(200.0, "--sfreq", help="Rate (Hz) both signals are resampled to."),
+    test_minutes: float = typer.Option(0.0, "--test-minutes", min=0.0,
+                                       help="Score on the first N minutes of the test part only (0: all of it)."),
+    draws: int = typer.Option(32, "--draws", min=2,
+                              help="Posterior draws of sampling methods (flow) for the 90 % bands and draw metrics."),
     no_report: bool = typer.Option(False, "--no-report", help="Do not write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty results folder."),
     resume: bool = typer.Option(False, "--resume",
@@ -80,7 +84,8 @@ def evaluate(
         pretrained=_pretrained(pretrained, meths), limit_minutes=limit_minutes or None, oracle=not no_oracle,
         viable_r=viable_r, n_boot=n_boot, seed=seed,
         subjects=[s.strip().removeprefix("sub-") for s in subjects.split(",") if s.strip()] or None,
-        prep=Preprocessing(sfreq=sfreq),
+        prep=Preprocessing(sfreq=sfreq), test_minutes=test_minutes or None, n_draws=draws,
+        n_metric_draws=min(8, draws),
     )
     res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume,
                          progress=None if as_json else (lambda msg: err_console.print(msg, markup=False)))

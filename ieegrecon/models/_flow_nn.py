@@ -90,19 +90,21 @@ class ConditionalWindowFlow(nn.Module):
 
     ``y = mu(c) + f^{-1}(z; c)``, ``z ~ N(0, I_W)``, with ``c`` the per-contact
     context (scalp encoding and contact embedding through an MLP), ``mu`` a
-    linear head and ``f`` a ``zuko.flows.MAF(passes=2)`` conditioned on ``c``.
+    linear head (absent, i.e. 0, with ``use_mu=False``: the target is then a
+    residual around a location computed elsewhere) and ``f`` a
+    ``zuko.flows.MAF(passes=2)`` conditioned on ``c``.
     """
 
     def __init__(self, *, n_scalp: int, ctx_len: int, win: int, n_regions: int, n_depth: int,
                  d_enc: int = 64, d_contact: int = 32, d_ctx: int = 64, transforms: int = 4,
-                 hidden: int = 96, patch_sizes: tuple[int, ...] = (4, 8, 24)) -> None:
+                 hidden: int = 96, patch_sizes: tuple[int, ...] = (4, 8, 24), use_mu: bool = True) -> None:
         super().__init__()
         self.win = win
         self.encoder = MultiScaleScalpEncoder(n_scalp, ctx_len, patch_sizes, d_out=d_enc)
         self.contact = ContactEmbedding(d_contact, n_regions, n_depth)
         self.ctx_mlp = nn.Sequential(nn.Linear(d_enc + d_contact, 2 * d_ctx), nn.GELU(),
                                      nn.Linear(2 * d_ctx, 2 * d_ctx), nn.GELU(), nn.Linear(2 * d_ctx, d_ctx))
-        self.mu = nn.Linear(d_ctx, win)
+        self.mu = nn.Linear(d_ctx, win) if use_mu else None
         self.flow = zuko.flows.MAF(win, d_ctx, transforms=transforms, hidden_features=(hidden, hidden), passes=2)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
@@ -115,15 +117,21 @@ class ConditionalWindowFlow(nn.Module):
         hc = torch.cat([h[:, None, :].expand(B, K, -1), e[None].expand(B, K, -1)], dim=-1)
         return self.ctx_mlp(hc)
 
+    def loc(self, c: torch.Tensor) -> torch.Tensor:
+        """Location ``mu(c)`` (..., W); zeros without a ``mu`` head."""
+        if self.mu is None:
+            return c.new_zeros(c.shape[:-1] + (self.win,))
+        return self.mu(c)
+
     def nll(self, c: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood per sample of windows ``y`` (..., W) given contexts (..., d_ctx)."""
         c2, y2 = c.reshape(-1, c.shape[-1]), y.reshape(-1, self.win)
-        return -(self.flow(c2).log_prob(y2 - self.mu(c2))).mean() / self.win
+        return -(self.flow(c2).log_prob(y2 - self.loc(c2))).mean() / self.win
 
     def latents(self, c: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Base-space codes ``z = f(y - mu; c)``, shape like ``y``."""
         c2, y2 = c.reshape(-1, c.shape[-1]), y.reshape(-1, self.win)
-        return self.flow(c2).transform(y2 - self.mu(c2)).reshape(y.shape)
+        return self.flow(c2).transform(y2 - self.loc(c2)).reshape(y.shape)
 
     def sample_from(self, c: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Push base noise ``z`` (S, ..., W) through the flow given contexts ``c`` (..., d_ctx).
@@ -133,7 +141,7 @@ class ConditionalWindowFlow(nn.Module):
         """
         S = z.shape[0]
         c2 = c.reshape(-1, c.shape[-1])
-        mu = self.mu(c2)
+        mu = self.loc(c2)
         cs = c2[None].expand(S, -1, -1).reshape(-1, c2.shape[-1])
         x = self.flow(cs).transform.inv(z.reshape(-1, self.win))
         return x.reshape(z.shape), mu.reshape(c.shape[:-1] + (self.win,))

@@ -146,6 +146,8 @@ class ReconModel(ABC):
     method: ClassVar[str] = "base"
     #: Whether :meth:`pretrain` is meaningful for this method.
     supports_pretrain: ClassVar[bool] = False
+    #: Whether calibration needs a pretrained model (else it may start from scratch).
+    requires_pretrain: ClassVar[bool] = False
     #: Whether :meth:`predict` works before calibration (zero-shot).
     supports_zero_shot: ClassVar[bool] = False
 

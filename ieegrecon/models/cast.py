@@ -39,7 +39,7 @@ import numpy as np
 from .. import training as tr
 from ..channels import normalize_ch_name
 from .base import ContactInfo, PairedSegment, ReconModel, register
-from .ridge import apply_lagged, fit_residual_ridge, lag_matrix, ls_gain
+from .ridge import apply_lagged, fit_residual_ridge, ls_gain
 
 #: Residual-ridge settings of calibration: lags ±100 ms every 5 ms (as ``ridge``), grid, folds.
 RES_MAX_LAG_S, RES_LAG_STEP_S = 0.1, 0.005
@@ -157,6 +157,7 @@ class CastModel(ReconModel):
 
     method = "cast"
     supports_pretrain = True
+    requires_pretrain = True
     supports_zero_shot = True
 
     def __init__(self, sfreq: float = 200.0, d_model: int = 32, n_heads: int = 4, n_layers: int = 1,
@@ -598,13 +599,15 @@ class CastModel(ReconModel):
         self.res_coef = None
         if residual_ridge and n >= 2 * RES_FOLDS * self.sfreq:
             # stage three: lagged ridge on what the network leaves unexplained, shrunk towards the
-            # network (alpha = inf keeps it alone), with gain and offset in volts; blocked CV
-            fit = fit_residual_ridge(lag_matrix(zx, self.res_lags), y.T, zp.T, RES_ALPHAS, RES_FOLDS)
+            # network (alpha = inf keeps it alone) or plain ridge (gain 0), per contact by blocked CV
+            fit = fit_residual_ridge(zx, self.res_lags, y.T, zp.T, RES_ALPHAS, RES_FOLDS)
             self.gain, self.offset = fit["gain"], fit["intercept"]
             self.res_coef = fit["coef"].astype(np.float32)
             info["residual_ridge"] = {"alpha_relative": [None if not np.isfinite(a) else float(a)
                                                          for a in fit["alpha"]],
                                       "cv_r": _tolist(fit["cv_r"]), "cv_r_network": _tolist(fit["cv_r_prior"]),
+                                      "cv_r_ridge": _tolist(fit["cv_r_ridge"]),
+                                      "uses_network": [bool(u) for u in fit["uses_prior"]],
                                       "cv_median_r": float(np.nanmedian(fit["cv_r"]))}
         else:  # per-contact least-squares gain and offset in volts, on the whole segment
             if residual_ridge:

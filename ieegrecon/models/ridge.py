@@ -68,21 +68,31 @@ def apply_lagged(coef: np.ndarray, x: np.ndarray, lags: np.ndarray) -> np.ndarra
     return y
 
 
-def fit_residual_ridge(X: np.ndarray, Y: np.ndarray, P: np.ndarray, alphas: np.ndarray,
+def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.ndarray, alphas: np.ndarray,
                        n_folds: int = 5) -> dict[str, np.ndarray]:
-    """Ridge on what a prior prediction leaves unexplained, regularization by blocked CV.
+    """Lagged ridge shrunk towards a prior prediction or towards zero, chosen per target by blocked CV.
 
-    Fits ``Y ≈ gain * P + X @ coef + intercept`` per target, with ``gain``
-    unpenalized and ``coef`` shrunk towards zero, i.e. ridge shrinking
-    towards the prior prediction ``P`` instead of towards zero. ``alpha =
-    inf`` (``coef = 0``, the rescaled prior alone) is always a candidate, so
-    with too little data the prior wins the cross-validation, and with much
-    data the fit approaches plain lagged ridge.
+    Two families of candidates per target, compared by the cross-validated
+    Pearson r of ``n_folds`` contiguous folds:
+
+    * shrunk towards the prior: ``Y ≈ gain * P + X @ coef + intercept`` with
+      ``gain`` unpenalized and ``coef`` ridge-penalized, for every alpha and
+      ``alpha = inf`` (the rescaled prior alone);
+    * plain lagged ridge, ``Y ≈ X @ coef + intercept`` (``gain = 0``), for
+      every alpha: what :class:`RidgeModel` fits on the same features.
+
+    With too little data the prior alone wins; where the prior does not help
+    a target, plain ridge does, so the result is not worse than ridge beyond
+    the noise of the CV choice. ``X`` (the lag matrix of ``z``) is never built
+    whole: per-fold Gram sums are accumulated over chunks, so memory does not
+    grow with the calibration length.
 
     Parameters
     ----------
-    X : ndarray, shape (n_times, n_features)
-        Lagged features (:func:`lag_matrix`).
+    z : ndarray, shape (n_channels, n_times)
+        Standardized predictors (scalp).
+    lags : ndarray of int
+        Lags in samples (:func:`lag_matrix`).
     Y : ndarray, shape (n_times, n_targets)
         Targets.
     P : ndarray, shape (n_times, n_targets)
@@ -95,32 +105,58 @@ def fit_residual_ridge(X: np.ndarray, Y: np.ndarray, P: np.ndarray, alphas: np.n
     Returns
     -------
     dict
-        ``coef`` (n_targets, n_features), ``gain`` (n_targets,),
-        ``intercept`` (n_targets,), ``alpha`` (n_targets,; inf = prior
-        only), ``cv_r`` (n_targets,; cross-validated Pearson r of the
-        chosen alpha), ``cv_r_prior`` (n_targets,; of the prior alone).
+        ``coef`` (n_targets, n_features), ``gain`` (n_targets,; 0 where plain
+        ridge won), ``intercept`` (n_targets,), ``alpha`` (n_targets,; inf =
+        prior only), ``uses_prior`` (n_targets,; bool), ``cv_r`` (n_targets,;
+        cross-validated Pearson r of the chosen candidate), ``cv_r_prior``
+        (of the prior alone), ``cv_r_ridge`` (of the best plain ridge).
     """
     n_t, k = Y.shape
-    grid = np.append(np.asarray(alphas, float), np.inf)
-    score = np.zeros((len(grid), k))
-    for test in np.array_split(np.arange(n_t), n_folds):
-        train = np.setdiff1d(np.arange(n_t), test)
-        g = ls_gain(P[train], Y[train])
-        resid = Y[train] - g * P[train]
-        path = _ridge_path(X[train], resid, X[test], grid[:-1])
-        prior = g * P[test]
-        for a in range(len(grid)):
-            pred = prior + (path[a] if a < len(grid) - 1 else resid.mean(axis=0))
-            score[a] += np.nan_to_num(pearson_r(Y[test].T, pred.T))
+    alphas = np.asarray(alphas, float)
+    n_a = len(alphas)
+    bounds = [(f[0], f[-1] + 1) for f in np.array_split(np.arange(n_t), n_folds)]
+    stats = [_fold_stats(z, np.hstack([Y, P]), lags, a, b) for a, b in bounds]
+    pp = [np.array([(P[a:b] ** 2).sum(0), (P[a:b] * Y[a:b]).sum(0)]) for a, b in bounds]
+    total = {key: sum(st[key] for st in stats) for key in stats[0]}
+    pp_total = sum(pp)
+    # scores: rows 0..n_a-1 towards the prior, n_a = prior alone, n_a+1.. plain ridge
+    score = np.zeros((2 * n_a + 1, k))
+    for f, (a, b) in enumerate(bounds):
+        tr = {key: total[key] - stats[f][key] for key in total}
+        g = _gain_from_sums(tr, pp_total - pp[f], k)
+        fit_t = _residual_sums(tr, g, k)
+        offset = g * P[a:b]
+        score[:n_a] += np.nan_to_num(_cv_scores(z, Y, lags, a, b, fit_t, alphas, offset=offset))
+        score[n_a] += np.nan_to_num(pearson_r(Y[a:b].T, (offset + fit_t["y"] / fit_t["n"]).T))
+        plain = {**tr, "y": tr["y"][:k], "xy": tr["xy"][:, :k]}
+        score[n_a + 1:] += np.nan_to_num(_cv_scores(z, Y, lags, a, b, plain, alphas))
     best = score.argmax(axis=0)
-    g = ls_gain(P, Y)
-    resid = Y - g * P
-    r_mean, x_mean = resid.mean(axis=0), X.mean(axis=0)
-    Xc = X - x_mean
-    coef = _solve(Xc.T @ Xc, Xc.T @ (resid - r_mean), grid, best)
-    intercept = r_mean - x_mean @ coef
-    return {"coef": coef.T, "gain": g, "intercept": intercept, "alpha": grid[best],
-            "cv_r": score[best, np.arange(k)] / n_folds, "cv_r_prior": score[-1] / n_folds}
+    uses_prior = best <= n_a
+    g = np.where(uses_prior, _gain_from_sums(total, pp_total, k), 0.0)
+    fit_t = _residual_sums(total, g, k)
+    n, xm = fit_t["n"], fit_t["x"] / fit_t["n"]
+    rm = fit_t["y"] / n
+    grid = np.concatenate([alphas, [np.inf], alphas])
+    coef = _solve(fit_t["xx"] - n * np.outer(xm, xm), fit_t["xy"] - n * np.outer(xm, rm), grid, best)
+    intercept = rm - xm @ coef
+    cols = np.arange(k)
+    return {"coef": coef.T, "gain": g, "intercept": intercept, "alpha": grid[best], "uses_prior": uses_prior,
+            "cv_r": score[best, cols] / n_folds, "cv_r_prior": score[n_a] / n_folds,
+            "cv_r_ridge": score[n_a + 1:].max(axis=0) / n_folds}
+
+
+def _gain_from_sums(st: dict[str, np.ndarray], pp: np.ndarray, k: int) -> np.ndarray:
+    """Least-squares gain of Y on P per target (both centred) from sums; ``st`` over [Y, P] columns."""
+    n, sy, sp = st["n"], st["y"][:k], st["y"][k:]
+    var = pp[0] - sp * sp / n
+    cov = pp[1] - sp * sy / n
+    return np.where(var > 0, cov / np.where(var > 0, var, 1.0), 0.0)
+
+
+def _residual_sums(st: dict[str, np.ndarray], g: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Fold sums of the target ``Y - g * P`` from the sums over [Y, P] columns."""
+    return {"n": st["n"], "x": st["x"], "xx": st["xx"], "y": st["y"][:k] - g * st["y"][k:],
+            "xy": st["xy"][:, :k] - st["xy"][:, k:] * g}
 
 
 def ls_gain(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -201,8 +237,17 @@ class RidgeModel(ReconModel):
         z = (scalp - self.x_mean_[:, None]) / self.x_scale_[:, None]
         return lag_matrix(z, self.lags)
 
-    def calibrate(self, segment: PairedSegment, **kwargs: Any) -> dict[str, Any]:
+    def calibrate(self, segment: PairedSegment, *, out_of_fold: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Fit on ``segment``, choosing alpha per contact by blocked CV.
+
+        Parameters
+        ----------
+        segment : PairedSegment
+        out_of_fold : bool
+            Also return, under ``"out_of_fold"``, the cross-fitted prediction
+            (n_contacts, n_times) in volts: each CV block predicted by the
+            ridge fitted on the other blocks with the chosen alphas (honest
+            residuals for a model stacked on this one, e.g. ``flow``).
 
         Raises
         ------
@@ -235,8 +280,18 @@ class RidgeModel(ReconModel):
         XtY = total["xy"] - np.outer(total["x"], total["y"]) / total["n"]  # X.T @ (Y - mean)
         self.coef_ = _solve(total["xx"], XtY, alphas, best).T
         self.intercept_ = y_mean
-        return {"alpha_relative": self.alpha_.tolist(), "cv_folds": self.n_folds,
-                "n_features": int(XtY.shape[0]), "lags_samples": lags.tolist()}
+        info: dict[str, Any] = {"alpha_relative": self.alpha_.tolist(), "cv_folds": self.n_folds,
+                                "n_features": int(XtY.shape[0]), "lags_samples": lags.tolist()}
+        if out_of_fold:
+            oof = np.empty_like(y)
+            for (a, b), st in zip(bounds, stats):
+                tr = {k: total[k] - st[k] for k in total}
+                xm, ym = tr["x"] / tr["n"], tr["y"] / tr["n"]
+                W = _solve(tr["xx"] - tr["n"] * np.outer(xm, xm), tr["xy"] - tr["n"] * np.outer(xm, ym), alphas, best)
+                for c0, c1 in _chunks(a, b):
+                    oof[:, c0:c1] = ((lag_rows(z, lags, c0, c1) - xm) @ W + ym).T
+            info["out_of_fold"] = oof
+        return info
 
     def predict(self, scalp: np.ndarray) -> np.ndarray:
         """Reconstruct contacts; see :meth:`ReconModel.predict`."""
@@ -307,10 +362,11 @@ def _fold_stats(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop
 
 
 def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop: int,
-               train: dict[str, np.ndarray], alphas: np.ndarray) -> np.ndarray:
+               train: dict[str, np.ndarray], alphas: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
     """Pearson r on rows start:stop of ridge fitted on the ``train`` sums, per alpha: (n_alphas, n_targets).
 
     The same as fitting on centred training rows (:func:`_ridge_path`); r is accumulated chunk by chunk.
+    ``offset`` (stop - start, n_targets), when given, is added to every prediction (a prior).
     """
     n = train["n"]
     xm, ym = train["x"] / n, train["y"] / n
@@ -322,8 +378,9 @@ def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop:
     acc = np.zeros((len(alphas), 5, k))  # sums of p, y, p*p, y*y, p*y
     for a, b in _chunks(start, stop):
         X, Yc = lag_rows(z, lags, a, b) - xm, Y[a:b]
+        off = ym if offset is None else ym + offset[a - start:b - start]
         for i, W in enumerate(Ws):
-            P = X @ W + ym
+            P = X @ W + off
             acc[i] += [P.sum(0), Yc.sum(0), (P * P).sum(0), (Yc * Yc).sum(0), (P * Yc).sum(0)]
     m = stop - start
     sp, sy, spp, syy, spy = acc[:, 0], acc[:, 1], acc[:, 2], acc[:, 3], acc[:, 4]
