@@ -546,13 +546,15 @@ class FlowModel(ReconModel):
         w_res = np.sqrt(w_mean)
         total = max(n_t, int(starts.max()) + self.win)
         n_draws = 2 * ((n_samples + 1) // 2) if antithetic else n_samples
-        res = np.zeros((n_draws, K, total), np.float64)
-        loc = np.zeros((K, total), np.float64)
+        res = np.zeros((n_draws, K, total), np.float32)
+        loc = np.zeros((K, total), np.float32)
         wsum = np.zeros(total)
         w2sum = np.zeros(total)
         dev = self._dev()
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         chol = torch.as_tensor(self.copula_chol_)
+        tw_res = torch.as_tensor(w_res, dtype=torch.float32, device=dev)
+        tw_mean = torch.as_tensor(w_mean, dtype=torch.float32, device=dev)
         chol_w = torch.as_tensor(self.window_chol_ if self.window_chol_ is not None
                                  else np.eye(self.win, dtype=np.float32)[None].repeat(K, 0), device=dev)
         with torch.no_grad():
@@ -567,16 +569,17 @@ class FlowModel(ReconModel):
                     z = torch.randn((n_samples, len(sl), K, self.win), generator=gen)
                 z = torch.einsum("kj,sbjw->sbkw", chol, z).to(dev)
                 r, mu = self.net.sample_from(c, z)
-                r = torch.einsum("kvw,sbkw->sbkv", chol_w, r).cpu().numpy()
-                mu = torch.einsum("kvw,bkw->bkv", chol_w, mu).cpu().numpy()
+                r = (torch.einsum("kvw,sbkw->sbkv", chol_w, r) * tw_res).cpu().numpy()
+                mu = (torch.einsum("kvw,bkw->bkv", chol_w, mu) * tw_mean).cpu().numpy()
                 for j, s in enumerate(sl):
-                    res[:, :, s:s + self.win] += r[:, j] * w_res
-                    loc[:, s:s + self.win] += mu[j] * w_mean
+                    res[:, :, s:s + self.win] += r[:, j]
+                    loc[:, s:s + self.win] += mu[j]
                     wsum[s:s + self.win] += w_mean
                     w2sum[s:s + self.win] += w_res**2
-        loc = loc[:, :n_t] / wsum[:n_t]
-        res = res[:, :, :n_t] / np.sqrt(w2sum[:n_t])
-        return res + loc[None], loc
+        loc = loc[:, :n_t] / wsum[:n_t].astype(np.float32)
+        res = res[:, :, :n_t] / np.sqrt(w2sum[:n_t]).astype(np.float32)
+        res += loc[None]
+        return res, loc
 
     def _to_volts(self, z: np.ndarray, base: np.ndarray | float) -> np.ndarray:
         return z * self.y_scale_[:, None] + self.y_center_[:, None] + base
@@ -639,7 +642,8 @@ class FlowModel(ReconModel):
         samples : ndarray, shape (n_samples, n_contacts, n_times)
             Volts.
         """
-        return self.posterior(scalp, n_samples, seed=seed)[0]
+        draws, _ = self._draw(scalp, n_samples, seed)  # the draws of posterior(), without its quantiles
+        return self._to_volts(draws, self._base(scalp))
 
     def bands(self, scalp: np.ndarray, n_samples: int = 32, q: tuple[float, float] = (0.05, 0.95),
               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
