@@ -92,9 +92,11 @@ def test_bands_are_conformal_draws_are_not(calibrated):
     np.testing.assert_array_equal(draws, model.sample(x, 16, seed=4))
     f = model._factors()
     qlo, qmed, qhi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
-    np.testing.assert_allclose(med, qmed, rtol=1e-9, atol=1e-18)
-    np.testing.assert_allclose(hi - med, f * (qhi - qmed), rtol=1e-6, atol=1e-15)
-    np.testing.assert_allclose(med - lo, f * (qmed - qlo), rtol=1e-6, atol=1e-15)
+    tol = 1e-5 * np.abs(draws).max()  # draws are computed in float32
+    np.testing.assert_allclose(med, qmed, rtol=0, atol=tol)
+    np.testing.assert_allclose(hi - med, f * (qhi - qmed), rtol=0, atol=tol)
+    np.testing.assert_allclose(med - lo, f * (qmed - qlo), rtol=0, atol=tol)
+    assert np.all(f > 1.0) and np.mean(hi - lo) > 1.02 * np.mean(qhi - qlo)  # this toy's bands were widened
 
 
 def test_ridge_location_and_window_whitening_give_spectrum_and_waveform():
