@@ -11,7 +11,7 @@ out="${IEEGRECON_EXAMPLE_OUT:-$(cd "$here/.." && pwd)/out/example}"
 mkdir -p "$out"
 
 # cast uses the shipped cross-subject model models/cast-sim9 (pretrained on SIMULATED subjects, see its
-# MODEL_CARD.md); IEEGRECON_METHOD=ridge|source picks a within-subject method instead.
+# MODEL_CARD.md); IEEGRECON_METHOD=ridge|source|flow picks a within-subject method instead.
 ieegrecon calibrate "$here/calibration/sub-01/ses-01" \
     --method "${IEEGRECON_METHOD:-cast}" --minutes 2 \
     --out "$out/patient_model" --overwrite
