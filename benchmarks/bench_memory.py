@@ -9,8 +9,8 @@ Usage: ``python benchmarks/bench_memory.py [--hours 24] [--workdir DIR] [--metho
    pieces and the header's record count is patched, so the benchmark itself
    never holds more than one hour in memory. edfio has no streamed writer
    (``Edf.write`` needs every sample in memory).
-2. Builds patient models (ridge calibrated on 5 min of synthetic paired data;
-   source zero-shot) for 48 contacts and saves them with
+2. Builds patient models (calibrated on 5 min of synthetic paired data; cast
+   starting from the shipped ``models/cast-sim9``) for 48 contacts and saves them with
    :func:`ieegrecon.models.save_model`.
 3. Runs ``python -m ieegrecon reconstruct EDF --model M --out OUT.edf`` in a
    subprocess per method and reads its peak resident memory from
@@ -84,6 +84,7 @@ def write_long_edf(path: Path, hours: float, names=STANDARD_1020_19, seed: int =
 
 def build_models(workdir: Path, methods: list[str], n_contacts: int = 48) -> dict[str, Path]:
     from ieegrecon.models import get_model_class, save_model
+    from ieegrecon.pipeline import default_model, fit_model
     from ieegrecon.models.base import PairedSegment
     from ieegrecon.preprocessing import Preprocessing
 
@@ -93,11 +94,11 @@ def build_models(workdir: Path, methods: list[str], n_contacts: int = 48) -> dic
     out = {}
     for m in methods:
         cls = get_model_class(m)
-        if cls.supports_pretrain:
-            print(f"{m}: skipped (cross-subject; benchmark it with a saved model)")
+        pre = default_model(m) if cls.supports_pretrain else None  # cast: the shipped models/cast-sim9
+        if cls.requires_pretrain and pre is None:
+            print(f"{m}: skipped (needs a pretrained model and none is shipped)")
             continue
-        model = cls(sfreq=SFREQ)
-        model.calibrate(seg)
+        model = fit_model(m, pre, seg, False, 0)
         sd = seg.ieeg.std(axis=1)
         extra = {"preprocessing": Preprocessing(sfreq=SFREQ).to_dict(),
                  "physical_range_uv": {c: [-8e6 * s, 8e6 * s] for c, s in zip(contacts.ch_names, sd)}}

@@ -148,6 +148,8 @@ class ReconModel(ABC):
     supports_pretrain: ClassVar[bool] = False
     #: Whether calibration needs a pretrained model (else it may start from scratch).
     requires_pretrain: ClassVar[bool] = False
+    #: Longest chunk (s) long recordings are reconstructed in (None: the pipeline's default).
+    max_chunk_s: ClassVar[float | None] = None
     #: Whether :meth:`predict` works before calibration (zero-shot).
     supports_zero_shot: ClassVar[bool] = False
 
