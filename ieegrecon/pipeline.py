@@ -722,7 +722,8 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     model : ReconModel
     prep : Preprocessing
     chunk_s, margin_s : float | None
-        Chunk length and context in seconds (default :data:`CHUNK_S`, :data:`MARGIN_S`).
+        Chunk length and context in seconds (default: the model's ``max_chunk_s`` or
+        :data:`CHUNK_S`, and :data:`MARGIN_S`).
     predict_fn : callable | None
         Replaces ``model.predict``; may return extra leading axes (e.g. bands),
         time is always the last axis.
