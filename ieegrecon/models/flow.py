@@ -3,7 +3,8 @@
 Per contact and per window of ``win`` samples (default 64 = 320 ms at
 200 Hz, hop 56), the model is a conditional density
 
-    p(y_window | scalp context, contact)  =  mu(c) + MAF^{-1}(z; c),  z ~ N(0, I)
+    y_window  =  ridge(scalp)_window + L MAF^{-1}(z; c),   z ~ N(0, I)   (default)
+    y_window  =  mu(c) + MAF^{-1}(z; c)                                   (location="none", whiten=False)
 
 where ``c`` combines a multi-scale self-attention encoding of the scalp
 around the window (±``pad`` samples) with an embedding of the contact's MNI
