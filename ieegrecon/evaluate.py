@@ -408,15 +408,22 @@ def predict_long(model: ReconModel, scalp: np.ndarray, sfreq: float) -> np.ndarr
     ndarray, shape (n_contacts, n_times)
     """
     n = scalp.shape[1]
-    step, margin = int(PRED_CHUNK_S * sfreq), int(PRED_MARGIN_S * sfreq)
-    if n <= step + 2 * margin:
+    if n <= int(PRED_CHUNK_S * sfreq) + 2 * int(PRED_MARGIN_S * sfreq):
         return model.predict(scalp)
-    parts = []
+    return np.concatenate([model.predict(scalp[:, lo:hi])[:, keep] for _, _, lo, hi, keep in _pieces(n, sfreq)],
+                          axis=1)
+
+
+def _pieces(n: int, sfreq: float) -> list[tuple[int, int, int, int, slice]]:
+    """:data:`PRED_CHUNK_S` pieces ``a:b`` of ``n`` samples, each with its context ``lo:hi``
+    (:data:`PRED_MARGIN_S` either side) and the slice of ``lo:hi`` that is ``a:b``."""
+    step, margin = int(PRED_CHUNK_S * sfreq), int(PRED_MARGIN_S * sfreq)
+    out = []
     for a in range(0, n, step):
         b = min(n, a + step)
         lo, hi = max(0, a - margin), min(n, b + margin)
-        parts.append(model.predict(scalp[:, lo:hi])[:, a - lo: a - lo + (b - a)])
-    return np.concatenate(parts, axis=1)
+        out.append((a, b, lo, hi, slice(a - lo, a - lo + (b - a))))
+    return out
 
 
 def _confidence(method: str, sub: _Subject, n_fit: int, model: ReconModel, cfg: EvalConfig
@@ -474,14 +481,10 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
     from .metrics import BANDS, alpha_fc_error, band_power_error, psd_hellinger
 
     n = scalp.shape[1]
-    step, margin = int(PRED_CHUNK_S * sfreq), int(PRED_MARGIN_S * sfreq)
     inside = np.zeros(y.shape[0])
     keep = np.zeros((n_metric_draws,) + y.shape, np.float32)
-    for k, a in enumerate(range(0, n, step)):
-        b = min(n, a + step)
-        lo_i, hi_i = max(0, a - margin), min(n, b + margin)
+    for k, (a, b, lo_i, hi_i, sl) in enumerate(_pieces(n, sfreq)):
         draws, lo, _, hi = model.posterior(scalp[:, lo_i:hi_i], n_samples=n_draws, seed=seed + k)
-        sl = slice(a - lo_i, a - lo_i + (b - a))
         inside += ((y[:, a:b] >= lo[:, sl]) & (y[:, a:b] <= hi[:, sl])).sum(axis=1)
         keep[:, :, a:b] = draws[:n_metric_draws, :, sl]
         del draws

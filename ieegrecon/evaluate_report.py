@@ -6,6 +6,7 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,17 @@ def _largest(df, method: str) -> float:
     return float(m.max()) if len(m) else float("nan")
 
 
+def _region_bars(plt, groups: list[tuple[str, Any]], col: str, regs: list[str], width: float):
+    """Grouped bar chart: per region, the mean of ``col`` in each (label, contacts frame) group."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(regs) + 3), 4))
+    for k, (label, g) in enumerate(groups):
+        ax.bar(np.arange(len(regs)) + k * width, [g.loc[g["region"] == r, col].mean() for r in regs], width,
+               label=label)
+    ax.set_xticks(np.arange(len(regs)) + 0.4, regs, rotation=90, fontsize=7)
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
 def figures(result) -> list[tuple[str, str]]:
     """(title, <img> tag) pairs: r per region, r vs distance, r vs minutes, method vs method, confidence."""
     import matplotlib
@@ -39,18 +51,12 @@ def figures(result) -> list[tuple[str, str]]:
     methods = [m for m in dict.fromkeys(c["method"]) if m not in (LIMIT, ORACLE)]
     out: list[tuple[str, str]] = []
     # r per region (largest calibration length of each method)
-    fig, ax = plt.subplots(figsize=(max(6, 0.35 * c["region"].nunique() + 3), 4))
-    regs = sorted(c["region"].unique())
-    width = 0.8 / max(1, len(methods) + 2)
-    for k, m in enumerate(methods + [x for x in (LIMIT, ORACLE) if x in set(c["method"])]):
+    groups = []
+    for m in methods + [x for x in (LIMIT, ORACLE) if x in set(c["method"])]:
         g = c[c["method"] == m]
-        if m not in (LIMIT, ORACLE):
-            g = g[np.isclose(g["minutes"], _largest(c, m))]
-        means = [g.loc[g["region"] == r, "r"].mean() for r in regs]
-        ax.bar(np.arange(len(regs)) + k * width, means, width, label=m)
-    ax.set_xticks(np.arange(len(regs)) + 0.4, regs, rotation=90, fontsize=7)
+        groups.append((m, g if m in (LIMIT, ORACLE) else g[np.isclose(g["minutes"], _largest(c, m))]))
+    fig, ax = _region_bars(plt, groups, "r", sorted(c["region"].unique()), width=0.8 / max(1, len(methods) + 2))
     ax.set_ylabel("mean Pearson r")
-    ax.legend(fontsize=7)
     out.append(("Pearson r per region (largest calibration length; all contacts)", _png(fig)))
     # r against distance to scalp
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -114,17 +120,11 @@ def figures(result) -> list[tuple[str, str]]:
     for m in sampled:
         g = c[c["method"] == m]
         mins = sorted(g["minutes"].unique())
-        fig, ax = plt.subplots(figsize=(max(6, 0.35 * g["region"].nunique() + 3), 4))
-        regs = sorted(g["region"].unique())
-        width = 0.8 / len(mins)
-        for k, M in enumerate(mins):
-            h = g[np.isclose(g["minutes"], M)]
-            ax.bar(np.arange(len(regs)) + k * width, [h.loc[h["region"] == r, "coverage90"].mean() for r in regs],
-                   width, label=f"{M:g} min")
+        groups = [(f"{M:g} min", g[np.isclose(g["minutes"], M)]) for M in mins]
+        fig, ax = _region_bars(plt, groups, "coverage90", sorted(g["region"].unique()), width=0.8 / len(mins))
         ax.axhspan(0.85, 0.95, color="0.85", zorder=0, label="85-95 %")
         ax.axhline(0.9, color="k", lw=0.8)
         ax.set_ylim(0.5, 1.0)
-        ax.set_xticks(np.arange(len(regs)) + 0.4, regs, rotation=90, fontsize=7)
         ax.set_ylabel("fraction of true samples in the 90 % band")
         ax.legend(fontsize=7)
         out.append((f"{m}: coverage of the 90 % posterior bands per region", _png(fig)))

@@ -735,7 +735,7 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
         concatenated they have ``round(n_times * prep.sfreq / sfreq)`` samples.
     """
     if chunk_s is None:  # a model may ask for shorter chunks (memory of its predict grows with length)
-        chunk_s = getattr(model, "max_chunk_s", None) or CHUNK_S
+        chunk_s = model.max_chunk_s or CHUNK_S
     margin_s = MARGIN_S if margin_s is None else margin_s
     ratio = prep.sfreq / sfreq
     n_out = int(round(n_times * ratio))

@@ -470,7 +470,8 @@ class FlowModel(ReconModel):
         if self.loc_ is not None:
             # the point estimate uses every calibration minute; the bands were calibrated around the
             # ridge of the training part, whose residuals are (slightly) larger: conservative
-            self.loc_, _ = self._fit_location(segment, n_t)
+            self.loc_ = RidgeModel(self.sfreq)
+            self.loc_.calibrate(segment)
         self.trained_on["calibration"] = {"subject": segment.subject, "seconds": n_t / self.sfreq,
                                           "pretrained": pretrained, "encoder_frozen": freeze}
         return {**info, "encoder_frozen": freeze, "n_train_s": n_tr / self.sfreq,
@@ -531,8 +532,8 @@ class FlowModel(ReconModel):
             raise RuntimeError("flow model is not calibrated")
 
     def _draw(self, scalp: np.ndarray, n_samples: int, seed: int, batch: int | None = None,
-              antithetic: bool = False, mean_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior draws before the conformal factor: samples (S, K, n_t) and stitched location (K, n_t).
+              antithetic: bool = False, mean_only: bool = False) -> np.ndarray:
+        """Posterior draws (S, K, n_t), standardized, before the conformal factor.
 
         ``antithetic``: draw base noise in pairs ``(z, -z)`` (S rounded up to even),
         which cancels most Monte Carlo noise of a posterior mean (variance reduction).
@@ -557,7 +558,8 @@ class FlowModel(ReconModel):
         if batch is None:
             batch = max(1, min(64, MAX_FLOW_ROWS // max(1, n_draws * K)))
         res = np.zeros((1 if mean_only else n_draws, K, total), np.float32)
-        loc = np.zeros((K, total), np.float32)
+        has_mu = self.net.mu is not None  # location="ridge": no learned location to stitch
+        loc = np.zeros((K, total), np.float32) if has_mu else None
         wsum = np.zeros(total)
         w2sum = np.zeros(total)
         dev = self._dev()
@@ -581,16 +583,18 @@ class FlowModel(ReconModel):
                 r, mu = self.net.sample_from(c, z)
                 r = torch.einsum("kvw,sbkw->sbkv", chol_w, r) * tw_res
                 r = (r.mean(dim=0, keepdim=True) if mean_only else r).cpu().numpy()
-                mu = (torch.einsum("kvw,bkw->bkv", chol_w, mu) * tw_mean).cpu().numpy()
+                if has_mu:
+                    mu = (torch.einsum("kvw,bkw->bkv", chol_w, mu) * tw_mean).cpu().numpy()
                 for j, s in enumerate(sl):
                     res[:, :, s:s + self.win] += r[:, j]
-                    loc[:, s:s + self.win] += mu[j]
+                    if has_mu:
+                        loc[:, s:s + self.win] += mu[j]
                     wsum[s:s + self.win] += w_mean
                     w2sum[s:s + self.win] += w_res**2
-        loc = loc[:, :n_t] / wsum[:n_t].astype(np.float32)
         res = res[:, :, :n_t] / np.sqrt(w2sum[:n_t]).astype(np.float32)
-        res += loc[None]
-        return res, loc
+        if has_mu:
+            res += (loc[:, :n_t] / wsum[:n_t].astype(np.float32))[None]
+        return res
 
     def _to_volts(self, z: np.ndarray, base: np.ndarray | float) -> np.ndarray:
         return z * self.y_scale_[:, None] + self.y_center_[:, None] + base
@@ -637,7 +641,7 @@ class FlowModel(ReconModel):
         """
         if not 0 <= q[0] < 0.5 < q[1] <= 1:
             raise ValueError(f"q must satisfy 0 <= q[0] < 0.5 < q[1] <= 1, got {q}")
-        draws, _ = self._draw(scalp, n_samples, seed)
+        draws = self._draw(scalp, n_samples, seed)
         f = self._factors()
         lo, med, hi = np.quantile(draws, [q[0], 0.5, q[1]], axis=0)
         lo, hi = med - f * (med - lo), med + f * (hi - med)
@@ -653,7 +657,7 @@ class FlowModel(ReconModel):
         samples : ndarray, shape (n_samples, n_contacts, n_times)
             Volts.
         """
-        draws, _ = self._draw(scalp, n_samples, seed)  # the draws of posterior(), without its quantiles
+        draws = self._draw(scalp, n_samples, seed)  # the draws of posterior(), without its quantiles
         return self._to_volts(draws, self._base(scalp))
 
     def bands(self, scalp: np.ndarray, n_samples: int = 32, q: tuple[float, float] = (0.05, 0.95),
@@ -667,7 +671,7 @@ class FlowModel(ReconModel):
         Monte Carlo over ``n_samples`` antithetic draws (pairs ``z, -z``), plus
         the ridge location when ``location="ridge"``.
         """
-        draws, _ = self._draw(scalp, n_samples, seed, antithetic=True, mean_only=True)
+        draws = self._draw(scalp, n_samples, seed, antithetic=True, mean_only=True)
         return self._to_volts(draws[0], self._base(scalp))
 
     # ----------------------------------------------------------------- state

@@ -122,7 +122,7 @@ def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.nda
     # scores: rows 0..n_a-1 towards the prior, n_a = prior alone, n_a+1.. plain ridge
     score = np.zeros((2 * n_a + 1, k))
     for f, (a, b) in enumerate(bounds):
-        tr = {key: total[key] - stats[f][key] for key in total}
+        tr = _minus(total, stats[f])
         g = _gain_from_sums(tr, pp_total - pp[f], k)
         fit_t = _residual_sums(tr, g, k)
         offset = g * P[a:b]
@@ -133,11 +133,9 @@ def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.nda
     best = score.argmax(axis=0)
     uses_prior = best <= n_a
     g = np.where(uses_prior, _gain_from_sums(total, pp_total, k), 0.0)
-    fit_t = _residual_sums(total, g, k)
-    n, xm = fit_t["n"], fit_t["x"] / fit_t["n"]
-    rm = fit_t["y"] / n
+    G, XtR, xm, rm = _centred(_residual_sums(total, g, k))
     grid = np.concatenate([alphas, [np.inf], alphas])
-    coef = _solve(fit_t["xx"] - n * np.outer(xm, xm), fit_t["xy"] - n * np.outer(xm, rm), grid, best)
+    coef = _solve(G, XtR, grid, best)
     intercept = rm - xm @ coef
     cols = np.arange(k)
     return {"coef": coef.T, "gain": g, "intercept": intercept, "alpha": grid[best], "uses_prior": uses_prior,
@@ -273,7 +271,7 @@ class RidgeModel(ReconModel):
         total = {k: sum(st[k] for st in stats) for k in stats[0]}
         score = np.zeros((len(alphas), y.shape[0]))
         for (a, b), st in zip(bounds, stats):
-            train = {k: total[k] - st[k] for k in total}
+            train = _minus(total, st)
             score += np.nan_to_num(_cv_scores(z, y.T, lags, a, b, train, alphas))
         best = score.argmax(axis=0)
         self.alpha_ = alphas[best]
@@ -285,9 +283,8 @@ class RidgeModel(ReconModel):
         if out_of_fold:
             oof = np.empty_like(y)
             for (a, b), st in zip(bounds, stats):
-                tr = {k: total[k] - st[k] for k in total}
-                xm, ym = tr["x"] / tr["n"], tr["y"] / tr["n"]
-                W = _solve(tr["xx"] - tr["n"] * np.outer(xm, xm), tr["xy"] - tr["n"] * np.outer(xm, ym), alphas, best)
+                G, XtY_f, xm, ym = _centred(_minus(total, st))
+                W = _solve(G, XtY_f, alphas, best)
                 for c0, c1 in _chunks(a, b):
                     oof[:, c0:c1] = ((lag_rows(z, lags, c0, c1) - xm) @ W + ym).T
             info["out_of_fold"] = oof
@@ -342,6 +339,18 @@ def lag_rows(x: np.ndarray, lags: np.ndarray, start: int, stop: int) -> np.ndarr
     return out.reshape(stop - start, n_ch * len(lags))
 
 
+def _minus(total: dict[str, np.ndarray], part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Sums over the rows outside a fold: the totals minus that fold's sums."""
+    return {k: total[k] - part[k] for k in total}
+
+
+def _centred(st: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centred normal equations from sums: ``Xc'Xc``, ``Xc'Yc``, the feature means and the target means."""
+    n = st["n"]
+    xm, ym = st["x"] / n, st["y"] / n
+    return st["xx"] - n * np.outer(xm, xm), st["xy"] - n * np.outer(xm, ym), xm, ym
+
+
 def _chunks(start: int, stop: int) -> list[tuple[int, int]]:
     return [(a, min(stop, a + CHUNK_ROWS)) for a in range(start, stop, CHUNK_ROWS)]
 
@@ -368,11 +377,10 @@ def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop:
     The same as fitting on centred training rows (:func:`_ridge_path`); r is accumulated chunk by chunk.
     ``offset`` (stop - start, n_targets), when given, is added to every prediction (a prior).
     """
-    n = train["n"]
-    xm, ym = train["x"] / n, train["y"] / n
-    evals, evecs = np.linalg.eigh(train["xx"] - n * np.outer(xm, xm))
+    G, XtY, xm, ym = _centred(train)
+    evals, evecs = np.linalg.eigh(G)
     evals = np.clip(evals, 0, None)
-    Q = evecs.T @ (train["xy"] - n * np.outer(xm, ym))
+    Q = evecs.T @ XtY
     Ws = [evecs @ (Q / (evals + a * evals.mean())[:, None]) for a in alphas]
     k = Y.shape[1]
     acc = np.zeros((len(alphas), 5, k))  # sums of p, y, p*p, y*y, p*y
