@@ -276,7 +276,8 @@ def _new_model(method: str, pretrained: str | Path | None, sfreq: float) -> Reco
     return cls(sfreq=sfreq)
 
 
-def fit_model(method: str, pretrained, seg: PairedSegment, zero_shot: bool, seed: int) -> ReconModel:
+def fit_model(method: str, pretrained, seg: PairedSegment, zero_shot: bool, seed: int,
+              source: str | Path | None = None) -> ReconModel:
     """A new (or pretrained) model of ``method``, calibrated on ``seg`` or set up zero-shot.
 
     Parameters
@@ -291,6 +292,8 @@ def fit_model(method: str, pretrained, seg: PairedSegment, zero_shot: bool, seed
         Decode without calibration (methods with ``supports_zero_shot``).
     seed : int
         Seed for methods that train.
+    source : path-like | None
+        The recording ``seg`` came from, named in the error when it is unusable.
 
     Raises
     ------
@@ -309,7 +312,7 @@ def fit_model(method: str, pretrained, seg: PairedSegment, zero_shot: bool, seed
     try:
         model.calibrate(seg, **kwargs)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(str(exc), source) from None
     return model
 
 
@@ -408,11 +411,11 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     zero_shot = n_fit == 0
     say(f"calibrating {method}", 0.35)
     if zero_shot:
-        model = fit_model(method, pretrained, seg, True, seed)
+        model = fit_model(method, pretrained, seg, True, seed, patient)
         ev_seg, evaluation = seg, "zero-shot: whole recording held out"
         y_hat = model.predict(ev_seg.scalp)
     elif n_all - n_fit >= MIN_HOLDOUT_S * fs:
-        model = fit_model(method, pretrained, seg.crop_samples(0, n_fit), False, seed)
+        model = fit_model(method, pretrained, seg.crop_samples(0, n_fit), False, seed, patient)
         ev_seg = seg.crop_samples(n_fit, n_all)
         evaluation = f"held-out tail: {ev_seg.scalp.shape[1] / fs:.1f} s after the calibration minutes"
         y_hat = model.predict(ev_seg.scalp)
@@ -425,8 +428,8 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
             train = PairedSegment(np.concatenate([fit_seg.scalp[:, :a], fit_seg.scalp[:, b:]], 1),
                                   np.concatenate([fit_seg.ieeg[:, :a], fit_seg.ieeg[:, b:]], 1),
                                   fs, fit_seg.scalp_names, contacts, fit_seg.subject)
-            y_hat[:, a:b] = fit_model(method, pretrained, train, False, seed).predict(fit_seg.scalp[:, a:b])
-        model = fit_model(method, pretrained, fit_seg, False, seed)
+            y_hat[:, a:b] = fit_model(method, pretrained, train, False, seed, patient).predict(fit_seg.scalp[:, a:b])
+        model = fit_model(method, pretrained, fit_seg, False, seed, patient)
         ev_seg = fit_seg
         evaluation = f"blocked {CV_FOLDS}-fold cross-validation within the calibration minutes"
     r = pearson_r(ev_seg.ieeg, y_hat)

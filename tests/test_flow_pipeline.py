@@ -66,3 +66,17 @@ def test_flow_calibrates_without_a_pretrained_model(linear_session, tmp_path):
     assert model.trained_on["pretrain"] is None and model.trained_on["calibration"]["minutes"] == 1
     with pytest.raises(pipeline.UsageError, match="needs a pretrained model"):
         pipeline._new_model("cast", None, 200.0)
+
+
+def test_too_short_calibration_names_the_recording(linear_session, tmp_path):
+    """A model's own 'too short' refusal becomes a one-line input error naming the session, exit 3."""
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli import app
+
+    run = CliRunner().invoke(app, ["calibrate", str(linear_session), "--method", "flow", "--minutes", "0.05",
+                                   "--out", str(tmp_path / "f")])
+    assert run.exit_code == 3
+    line = run.stderr.strip()
+    assert "\n" not in line and str(linear_session) in line and "too short for flow" in line
+    assert not (tmp_path / "f").exists()
