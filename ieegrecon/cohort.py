@@ -282,6 +282,13 @@ def model_card(summary: dict[str, Any], model: ReconModel) -> str:
         f"- Epochs (max): {summary['epochs']}, windows per epoch: {summary.get('windows_per_epoch') or 'all'}, "
         f"seed: {summary['seed']}",
         f"- Architecture: `{model.get_params()}`",
+    ]
+    prior = (summary.get("pretrain") or {}).get("lag_prior") or {}
+    if prior.get("used"):
+        lines.append(f"- Calibration lag prior: pooled from {prior['filters']} within-subject ridge filters of "
+                     f"{prior['segments']} training sessions (first {prior['minutes_per_segment']:g} min of each; "
+                     "docs/cast.md)")
+    lines += [
         "",
         "## Command",
         "",

@@ -147,6 +147,26 @@ def test_pretrain_reports_losses_and_zero_shot_scale(pretrained):
     # contacts of the synthetic subjects have amplitudes of order 1e-5 V
     assert 1e-7 < info["zero_shot_scale"] < 1e-3
     assert m.trained_on["pretrain"]["subjects"] == ["s0", "s1", "s2"]
+    # the lag prior pooled the within-subject ridge filters of the three training segments
+    assert info["lag_prior"]["used"] and info["lag_prior"]["segments"] == 3
+    assert info["lag_prior"]["filters"] == 3 * 12 and m.lag_cov.shape == (len(m.res_lags),) * 2
+
+
+def test_lag_prior_helps_a_short_calibration(pretrained):
+    """15 s of a new subject: residual ridge with the learned lag prior beats the plain penalty on new data."""
+    rng = np.random.default_rng(12)
+    src = _sources(rng)
+    cal = _segment(rng, src, int(15 * SFREQ), subject="new")
+    test = _segment(rng, src, int(30 * SFREQ), subject="new", contact_pos=cal.contacts.positions)
+    r = {}
+    for prior in (True, False):
+        m = _copy(pretrained[0])
+        if not prior:
+            m.lag_cov = None
+        info = m.calibrate(cal)
+        assert info["residual_ridge"]["lag_prior"] is prior
+        r[prior] = np.nanmean(tr.pearson_r(m.predict(test.scalp), test.ieeg))
+    assert r[True] > r[False] + 0.01, r
 
 
 def test_zero_shot_on_unseen_layout(pretrained):
@@ -206,6 +226,7 @@ def test_save_load_round_trip_is_bit_exact(pretrained, tmp_path):
     s1, s2 = m.state_dict(), m2.state_dict()
     assert s1["residual_coef"].shape == (3, len(EIGHT) * len(m.res_lags))
     assert set(s1) == set(s2) and all(np.array_equal(s1[k], s2[k]) for k in s1)
+    assert "lag_prior_cov" in s1 and np.array_equal(m2.lag_cov, m.lag_cov)
     assert m2.scalp_names == EIGHT and m2.contacts.ch_names == seg.contacts.ch_names
     np.testing.assert_array_equal(m.predict(seg.scalp), m2.predict(seg.scalp))
 
@@ -213,5 +234,5 @@ def test_save_load_round_trip_is_bit_exact(pretrained, tmp_path):
 def _copy(m: CastModel) -> CastModel:
     m2 = CastModel(**m.get_params())
     m2.contacts = None
-    m2.load_state_dict({k: v for k, v in m.state_dict().items() if k.startswith("net.") or k == "zero_shot_scale"})
+    m2.load_state_dict({k: v for k, v in m.state_dict().items() if k.startswith("net.") or k in ("zero_shot_scale", "lag_prior_cov")})
     return m2

@@ -192,6 +192,10 @@ def test_pretrain_loso_folds_feed_evaluate(cohort, tmp_path):
     assert summary["windows_per_epoch"] == 8 and summary["data"]["simulated"]
     card = (model / "MODEL_CARD.md").read_text()
     assert "SIMULATED" in card and "windows per epoch: 8" in card
+    # each fold's lag prior comes from the training subjects' sessions only (2 of the 4)
+    assert "Calibration lag prior" in card and summary["pretrain"]["lag_prior"]["segments"] == 4
+    fold = json.loads((model / "folds" / "fold-sub-01" / "config.json").read_text())
+    assert fold["extra"]["pretrain"]["lag_prior"]["segments"] == 2
     out = tmp_path / "ev"
     res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge,cast", "--calibration-minutes",
                                    "0,0.25", "--pretrained", f"cast={model / 'folds'}", "--limit-minutes", "0.25",

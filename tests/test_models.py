@@ -9,7 +9,8 @@ import pytest
 
 from ieegrecon.errors import ModelFileError, OutputError
 from ieegrecon.models import ContactInfo, PairedSegment, available_methods, get_model_class, load_model, save_model
-from ieegrecon.models.ridge import RidgeModel, apply_lagged, fit_residual_ridge, lag_matrix, lag_rows, pearson_r
+from ieegrecon.models.ridge import (RidgeModel, apply_lagged, fit_residual_ridge, lag_matrix, lag_prior_cov, lag_rows,
+                                    pearson_r)
 from ieegrecon.models.source import SourceModel
 
 NAMES19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4",
@@ -175,6 +176,63 @@ def test_residual_ridge_is_chunk_invariant_and_solves_the_full_problem(monkeypat
     if one["uses_prior"].any():  # gain of a prior-using target = least squares of Y on P
         j = int(np.flatnonzero(one["uses_prior"])[0])
         np.testing.assert_allclose(one["gain"][j], ridge.ls_gain(P, Y)[j], rtol=1e-9)
+
+
+def test_lag_prior_is_generalized_ridge_and_identity_changes_nothing(monkeypatch):
+    """With ``lag_cov`` S the weights solve ``(Xc'Xc + a m (I (x) S)^-1) w = Xc'(Y - gain P)``.
+
+    ``m`` is the mean eigenvalue of the Gram matrix of the transformed features, as everywhere
+    in ridge.py; S = identity gives exactly the plain fit; the chunked path agrees with one chunk.
+    """
+    from ieegrecon.models import ridge
+
+    rng, x, lags, X, clean = _residual_problem(3, n=2500)
+    Y = clean + 1.5 * rng.normal(size=clean.shape)
+    P = clean + 1.5 * rng.normal(size=clean.shape)
+    alphas = np.logspace(-4, 2, 7)
+    L = len(lags)
+    plain = fit_residual_ridge(x, lags, Y, P, alphas)
+    ident = fit_residual_ridge(x, lags, Y, P, alphas, lag_cov=np.eye(L))
+    for key in ("coef", "gain", "intercept", "cv_r"):
+        np.testing.assert_allclose(ident[key], plain[key], rtol=1e-9, atol=1e-12)
+    A = rng.normal(size=(L, L))
+    S = A @ A.T + 0.1 * np.eye(L)
+    monkeypatch.setattr(ridge, "CHUNK_ROWS", 10**6)
+    one = fit_residual_ridge(x, lags, Y, P, alphas, lag_cov=S)
+    monkeypatch.setattr(ridge, "CHUNK_ROWS", 211)
+    many = fit_residual_ridge(x, lags, Y, P, alphas, lag_cov=S)
+    for key in ("coef", "gain", "intercept", "cv_r"):
+        np.testing.assert_allclose(one[key], many[key], rtol=1e-8, atol=1e-10)
+    B = np.kron(np.eye(x.shape[0]), ridge._psd_sqrt(S))
+    np.testing.assert_allclose(B @ B, np.kron(np.eye(x.shape[0]), S), rtol=1e-9, atol=1e-9)
+    Xb = X @ B
+    Xc = X - X.mean(0)
+    m = np.linalg.eigvalsh((Xb - Xb.mean(0)).T @ (Xb - Xb.mean(0))).clip(0).mean()
+    prec = np.linalg.inv(np.kron(np.eye(x.shape[0]), S))
+    R = Y - one["gain"] * P
+    for j in range(Y.shape[1]):
+        a = one["alpha"][j]
+        ref = (np.zeros(X.shape[1]) if not np.isfinite(a)
+               else np.linalg.solve(Xc.T @ Xc + a * m * prec, Xc.T @ (R[:, j] - R[:, j].mean())))
+        np.testing.assert_allclose(one["coef"][j], ref, rtol=1e-6, atol=1e-9)
+    pred = one["gain"] * P + X @ one["coef"].T + one["intercept"]
+    np.testing.assert_allclose(pred.mean(0), Y.mean(0), rtol=1e-9, atol=1e-9)
+
+
+def test_lag_prior_cov_learns_the_shape_of_filters():
+    """Filters that are all smooth in lag give a prior whose leading eigenvector is smooth."""
+    rng = np.random.default_rng(0)
+    L = 11
+    bump = np.exp(-0.5 * ((np.arange(L) - 5) / 2.0) ** 2)
+    coefs = [np.outer(rng.normal(size=6) * 10.0 ** rng.uniform(-3, 3, 6), np.tile(bump, 4)).reshape(6, 4 * L)]
+    S = lag_prior_cov(coefs + [rng.normal(size=(3, 2 * L)) * 1e-3], L)
+    assert S.shape == (L, L) and np.isclose(np.trace(S), L) and np.allclose(S, S.T)
+    top = np.linalg.eigh(S)[1][:, -1]
+    assert abs(top @ bump) / np.linalg.norm(bump) > 0.95  # the scale of each contact did not matter
+    with pytest.raises(ValueError, match="lags"):
+        lag_prior_cov([np.ones((2, 10))], L)
+    with pytest.raises(ValueError, match="non-zero"):
+        lag_prior_cov([np.zeros((2, L))], L)
 
 
 def test_ridge_refuses_too_short_calibration():

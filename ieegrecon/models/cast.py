@@ -39,7 +39,7 @@ import numpy as np
 from .. import training as tr
 from ..channels import normalize_ch_name
 from .base import ContactInfo, PairedSegment, ReconModel, register
-from .ridge import apply_lagged, fit_residual_ridge, ls_gain
+from .ridge import RidgeModel, apply_lagged, fit_residual_ridge, lag_prior_cov, ls_gain
 
 #: Residual-ridge settings of calibration: lags ±100 ms every 5 ms (as ``ridge``), grid, folds.
 RES_MAX_LAG_S, RES_LAG_STEP_S = 0.1, 0.005
@@ -178,6 +178,7 @@ class CastModel(ReconModel):
         self.offset: np.ndarray | None = None
         self.adapter: np.ndarray | None = None
         self.res_coef: np.ndarray | None = None  # (n_contacts, n_scalp * n_lags), volts per unit
+        self.lag_cov: np.ndarray | None = None  # (n_lags, n_lags): cross-subject prior of the residual ridge
         self._device = "cpu"
 
     # ------------------------------------------------------------ helpers
@@ -266,6 +267,7 @@ class CastModel(ReconModel):
                  val_subjects: list[str] | None = None, val_fraction: float = 0.1, batch_size: int = 16,
                  lr: float = 3e-3, weight_decay: float = 1e-2, patience: int = 4, stride_s: float = 1.0,
                  max_contacts: int = 48, max_windows_per_epoch: int | None = None, channel_dropout: float = 0.5,
+                 lag_prior_minutes: float = 5.0,
                  progress: Callable[[int, float, float], None] | None = None) -> dict[str, Any]:
         """Train encoder and decoder across subjects (stage one).
 
@@ -300,6 +302,14 @@ class CastModel(ReconModel):
         channel_dropout : float
             Probability that a step sees a random subset (>= 4) of the scalp
             channels, so that small montages (8 channels) work.
+        lag_prior_minutes : float
+            After the network, learn the cross-subject lag prior of the
+            calibration's residual ridge (:attr:`lag_cov`): a lagged
+            :class:`~ieegrecon.models.ridge.RidgeModel` is fitted on the first
+            ``lag_prior_minutes`` of every training segment (not of
+            ``val_subjects``) and :func:`~ieegrecon.models.ridge.lag_prior_cov`
+            pools the lag profiles of its filters. 0: no lag prior (plain
+            ridge penalty at calibration).
         progress : callable | None
             Called as ``progress(epoch, train_loss, val_loss)`` after each epoch.
 
@@ -307,7 +317,8 @@ class CastModel(ReconModel):
         -------
         info : dict
             ``epochs_run``, ``best_epoch``, ``train_loss``/``val_loss`` histories,
-            ``n_train_windows``, ``n_val_windows``, ``seconds``, ``zero_shot_scale``.
+            ``n_train_windows``, ``n_val_windows``, ``seconds``, ``zero_shot_scale``,
+            ``lag_prior`` (segments and filters it pooled, seconds).
 
         Raises
         ------
@@ -392,17 +403,39 @@ class CastModel(ReconModel):
         self.net = self.net.cpu().eval()
         self.gain = self.offset = self.adapter = self.res_coef = None
         self.contacts = None
+        prior_info = self._learn_lag_prior([s for s in segments if s.subject not in val_subjects],
+                                           lag_prior_minutes)
         self.trained_on["pretrain"] = {
             "subjects": sorted({s.subject for s in segments}),
             "n_segments": len(segments),
             "minutes": round(sum(s.scalp.shape[1] for s in segments) / self.sfreq / 60, 3),
             "val_subjects": sorted(val_subjects),
             "epochs_run": len(hist_tr), "best_epoch": stopper.best_epoch, "seed": seed,
+            "lag_prior": prior_info,
         }
         return {"epochs_run": len(hist_tr), "best_epoch": stopper.best_epoch, "train_loss": hist_tr,
                 "val_loss": hist_va, "n_train_windows": len(train_idx), "n_val_windows": len(val_idx),
                 "seconds": round(time.perf_counter() - t0, 2), "zero_shot_scale": self.zero_shot_scale,
-                "device": str(dev)}
+                "device": str(dev), "lag_prior": prior_info}
+
+    def _learn_lag_prior(self, segments: list[PairedSegment], minutes: float) -> dict[str, Any]:
+        """Set :attr:`lag_cov` from within-subject ridge filters of ``segments`` (None if ``minutes`` <= 0)."""
+        self.lag_cov = None
+        if minutes <= 0:
+            return {"used": False}
+        t0 = time.perf_counter()
+        ridge = RidgeModel(self.sfreq, max_lag_ms=RES_MAX_LAG_S * 1000, lag_step_ms=RES_LAG_STEP_S * 1000)
+        coefs = []
+        for seg in segments:
+            seg = seg.crop_samples(0, round(minutes * 60 * self.sfreq))
+            if seg.scalp.shape[1] >= 2 * ridge.n_folds * self.sfreq:
+                ridge.calibrate(seg)
+                coefs.append(ridge.coef_)
+        if not coefs:
+            return {"used": False, "reason": f"no training segment of {2 * ridge.n_folds} s or more"}
+        self.lag_cov = lag_prior_cov(coefs, len(self.res_lags))
+        return {"used": True, "segments": len(coefs), "filters": int(sum(len(c) for c in coefs)),
+                "minutes_per_segment": minutes, "seconds": round(time.perf_counter() - t0, 2)}
 
     @staticmethod
     def _group(index: list[tuple[int, int]], order: np.ndarray, batch_size: int) -> list[list[int]]:
@@ -600,7 +633,7 @@ class CastModel(ReconModel):
         if residual_ridge and n >= 2 * RES_FOLDS * self.sfreq:
             # stage three: lagged ridge on what the network leaves unexplained, shrunk towards the
             # network (alpha = inf keeps it alone) or plain ridge (gain 0), per contact by blocked CV
-            fit = fit_residual_ridge(zx, self.res_lags, y.T, zp.T, RES_ALPHAS, RES_FOLDS)
+            fit = fit_residual_ridge(zx, self.res_lags, y.T, zp.T, RES_ALPHAS, RES_FOLDS, lag_cov=self.lag_cov)
             self.gain, self.offset = fit["gain"], fit["intercept"]
             self.res_coef = fit["coef"].astype(np.float32)
             info["residual_ridge"] = {"alpha_relative": [None if not np.isfinite(a) else float(a)
@@ -608,6 +641,7 @@ class CastModel(ReconModel):
                                       "cv_r": _tolist(fit["cv_r"]), "cv_r_network": _tolist(fit["cv_r_prior"]),
                                       "cv_r_ridge": _tolist(fit["cv_r_ridge"]),
                                       "uses_network": [bool(u) for u in fit["uses_prior"]],
+                                      "lag_prior": self.lag_cov is not None,
                                       "cv_median_r": float(np.nanmedian(fit["cv_r"]))}
         else:  # per-contact least-squares gain and offset in volts, on the whole segment
             if residual_ridge:
@@ -715,6 +749,8 @@ class CastModel(ReconModel):
             out["contact_adapter"] = np.asarray(self.adapter, np.float32)
         if self.res_coef is not None:
             out["residual_coef"] = np.asarray(self.res_coef, np.float32)
+        if self.lag_cov is not None:
+            out["lag_prior_cov"] = np.asarray(self.lag_cov, np.float64)
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -734,7 +770,13 @@ class CastModel(ReconModel):
         self.net.eval()
         self.zero_shot_scale = float(np.asarray(state["zero_shot_scale"]).ravel()[0])
         k = None if self.contacts is None else len(self.contacts.ch_names)
-        self.gain = self.offset = self.adapter = self.res_coef = None
+        self.gain = self.offset = self.adapter = self.res_coef = self.lag_cov = None
+        if "lag_prior_cov" in state:  # absent in models pretrained before the lag prior
+            n_lags = len(self.res_lags)
+            if np.shape(state["lag_prior_cov"]) != (n_lags, n_lags):
+                raise ValueError(f"lag_prior_cov has shape {np.shape(state['lag_prior_cov'])}; "
+                                 f"expected ({n_lags}, {n_lags})")
+            self.lag_cov = np.array(state["lag_prior_cov"], np.float64)
         if "out_gain" in state:
             if k is not None and len(state["out_gain"]) != k:
                 raise ValueError(f"out_gain has {len(state['out_gain'])} entries for {k} contacts")

@@ -68,8 +68,71 @@ def apply_lagged(coef: np.ndarray, x: np.ndarray, lags: np.ndarray) -> np.ndarra
     return y
 
 
+def lag_prior_cov(coefs: list[np.ndarray], n_lags: int) -> np.ndarray:
+    """Population second moment of the lag profiles of lagged filters: a cross-subject prior.
+
+    Each filter (one contact's weights over channels x lags) is scaled to
+    unit norm, so that every contact counts once whatever its amplitude; the
+    lag profile of every (contact, channel) pair then contributes its outer
+    product. The result, scaled to trace ``n_lags``, is the prior covariance
+    of a profile: used as the ridge penalty ``w' (I (x) S)^-1 w``
+    (:func:`fit_residual_ridge`, ``lag_cov``), it is empirical-Bayes ridge
+    regression with a prior learned on other subjects (multi-task /
+    hierarchical ridge; Hastie, Tibshirani & Friedman 2009, §3.4; Crosse et
+    al. 2016 regularize mTRF filters in lag for the same reason).
+
+    Parameters
+    ----------
+    coefs : list of ndarray, each shape (n_contacts, n_channels * n_lags)
+        Filters in :func:`lag_matrix` column order (e.g.
+        ``RidgeModel.coef_`` of several subjects); channel sets may differ.
+    n_lags : int
+
+    Returns
+    -------
+    ndarray, shape (n_lags, n_lags)
+        Symmetric positive semi-definite, trace ``n_lags``.
+
+    Raises
+    ------
+    ValueError
+        No filter, or a filter length that is not a multiple of ``n_lags``.
+    """
+    rows = []
+    for c in coefs:
+        c = np.asarray(c, float)
+        if c.ndim != 2 or c.shape[1] % n_lags:
+            raise ValueError(f"filters of shape {c.shape} do not split into {n_lags} lags")
+        norm = np.linalg.norm(c, axis=1)
+        c = c[norm > 0] / norm[norm > 0, None]
+        rows.append(c.reshape(-1, n_lags))
+    prof = np.concatenate(rows) if rows else np.zeros((0, n_lags))
+    if not len(prof):
+        raise ValueError("lag_prior_cov needs at least one non-zero filter")
+    S = prof.T @ prof
+    return S * (n_lags / np.trace(S))
+
+
+def _psd_sqrt(S: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a symmetric positive semi-definite matrix."""
+    evals, evecs = np.linalg.eigh(S)
+    return (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
+
+
+def _in_basis(A: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """``(I (x) T) @ A`` for A of shape (n_channels * n_lags, ...) and T symmetric (n_lags, n_lags)."""
+    L = T.shape[0]
+    return np.einsum("cik,il->clk", A.reshape(-1, L, int(np.prod(A.shape[1:], dtype=int))), T).reshape(A.shape)
+
+
+def _stats_in_basis(st: dict[str, np.ndarray], T: np.ndarray) -> dict[str, np.ndarray]:
+    """Fold sums of the features ``X (I (x) T)`` from those of ``X``."""
+    return {"n": st["n"], "y": st["y"], "x": _in_basis(st["x"], T), "xy": _in_basis(st["xy"], T),
+            "xx": _in_basis(_in_basis(st["xx"], T).T, T).T}
+
+
 def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.ndarray, alphas: np.ndarray,
-                       n_folds: int = 5) -> dict[str, np.ndarray]:
+                       n_folds: int = 5, lag_cov: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Lagged ridge shrunk towards a prior prediction or towards zero, chosen per target by blocked CV.
 
     Two families of candidates per target, compared by the cross-validated
@@ -101,6 +164,11 @@ def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.nda
         Relative regularization grid (times the mean Gram eigenvalue).
     n_folds : int
         Contiguous cross-validation folds.
+    lag_cov : ndarray, shape (n_lags, n_lags) | None
+        Prior covariance of each channel's lag profile (:func:`lag_prior_cov`,
+        learned on other subjects): the penalty becomes
+        ``alpha * w' (I (x) lag_cov)^-1 w`` instead of ``alpha * |w|^2``, for
+        both families. None: the plain ridge penalty.
 
     Returns
     -------
@@ -115,7 +183,10 @@ def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.nda
     alphas = np.asarray(alphas, float)
     n_a = len(alphas)
     bounds = [(f[0], f[-1] + 1) for f in np.array_split(np.arange(n_t), n_folds)]
+    T = None if lag_cov is None else _psd_sqrt(np.asarray(lag_cov, float))
     stats = [_fold_stats(z, np.hstack([Y, P]), lags, a, b) for a, b in bounds]
+    if T is not None:  # ridge on X (I (x) T) = ridge on X with the penalty w' (I (x) T^2)^-1 w
+        stats = [_stats_in_basis(st, T) for st in stats]
     pp = [np.array([(P[a:b] ** 2).sum(0), (P[a:b] * Y[a:b]).sum(0)]) for a, b in bounds]
     total = {key: sum(st[key] for st in stats) for key in stats[0]}
     pp_total = sum(pp)
@@ -126,10 +197,10 @@ def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.nda
         g = _gain_from_sums(tr, pp_total - pp[f], k)
         fit_t = _residual_sums(tr, g, k)
         offset = g * P[a:b]
-        score[:n_a] += np.nan_to_num(_cv_scores(z, Y, lags, a, b, fit_t, alphas, offset=offset))
+        score[:n_a] += np.nan_to_num(_cv_scores(z, Y, lags, a, b, fit_t, alphas, offset=offset, basis=T))
         score[n_a] += np.nan_to_num(pearson_r(Y[a:b].T, (offset + fit_t["y"] / fit_t["n"]).T))
         plain = {**tr, "y": tr["y"][:k], "xy": tr["xy"][:, :k]}
-        score[n_a + 1:] += np.nan_to_num(_cv_scores(z, Y, lags, a, b, plain, alphas))
+        score[n_a + 1:] += np.nan_to_num(_cv_scores(z, Y, lags, a, b, plain, alphas, basis=T))
     best = score.argmax(axis=0)
     uses_prior = best <= n_a
     g = np.where(uses_prior, _gain_from_sums(total, pp_total, k), 0.0)
@@ -137,6 +208,8 @@ def fit_residual_ridge(z: np.ndarray, lags: np.ndarray, Y: np.ndarray, P: np.nda
     grid = np.concatenate([alphas, [np.inf], alphas])
     coef = _solve(G, XtR, grid, best)
     intercept = rm - xm @ coef
+    if T is not None:  # back to weights on the lag matrix of z
+        coef = _in_basis(coef, T)
     cols = np.arange(k)
     return {"coef": coef.T, "gain": g, "intercept": intercept, "alpha": grid[best], "uses_prior": uses_prior,
             "cv_r": score[best, cols] / n_folds, "cv_r_prior": score[n_a] / n_folds,
@@ -371,11 +444,14 @@ def _fold_stats(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop
 
 
 def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop: int,
-               train: dict[str, np.ndarray], alphas: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+               train: dict[str, np.ndarray], alphas: np.ndarray, offset: np.ndarray | None = None,
+               basis: np.ndarray | None = None) -> np.ndarray:
     """Pearson r on rows start:stop of ridge fitted on the ``train`` sums, per alpha: (n_alphas, n_targets).
 
     The same as fitting on centred training rows (:func:`_ridge_path`); r is accumulated chunk by chunk.
     ``offset`` (stop - start, n_targets), when given, is added to every prediction (a prior).
+    ``basis`` (n_lags, n_lags, symmetric), when given: the features are ``X (I (x) basis)``
+    (:func:`_stats_in_basis` gave the ``train`` sums).
     """
     G, XtY, xm, ym = _centred(train)
     evals, evecs = np.linalg.eigh(G)
@@ -385,7 +461,10 @@ def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop:
     k = Y.shape[1]
     acc = np.zeros((len(alphas), 5, k))  # sums of p, y, p*p, y*y, p*y
     for a, b in _chunks(start, stop):
-        X, Yc = lag_rows(z, lags, a, b) - xm, Y[a:b]
+        X = lag_rows(z, lags, a, b)
+        if basis is not None:
+            X = _in_basis(X.T, basis).T
+        X, Yc = X - xm, Y[a:b]
         off = ym if offset is None else ym + offset[a - start:b - start]
         for i, W in enumerate(Ws):
             P = X @ W + off
