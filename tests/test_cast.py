@@ -205,6 +205,28 @@ def test_calibration_improves_heldout_r(pretrained):
     assert 0.05 < np.std(m.predict(test.scalp)) / np.std(test.ieeg) < 2
 
 
+def test_calibrated_output_does_not_depend_on_the_rest_of_the_input(pretrained):
+    """A calibrated model standardizes with the calibration's scalp statistics, not the input's:
+    a loud second half leaves the first half's reconstruction unchanged (chunks of a long recording
+    get one gain). Zero-shot there is no calibration, so the input's own statistics are used."""
+    m = _copy(pretrained[0])
+    rng = np.random.default_rng(21)
+    src = _sources(rng)
+    cal = _segment(rng, src, int(20 * SFREQ), subject="new")
+    test = _segment(rng, src, int(20 * SFREQ), subject="new", contact_pos=cal.contacts.positions)
+    m.calibrate(cal)
+    np.testing.assert_allclose(m.scalp_center, np.median(cal.scalp, axis=1))
+    x = test.scalp
+    n = x.shape[1] // 2
+    loud = np.concatenate([x[:, :n], 5.0 * x[:, n:]], axis=1)
+    keep = n - m.win - 50  # windows and lags wholly inside the first half
+    np.testing.assert_allclose(m.predict(loud)[:, :keep], m.predict(x[:, :n])[:, :keep], rtol=1e-5,
+                               atol=1e-6 * np.abs(test.ieeg).max())
+    m.set_targets(cal.contacts, cal.scalp_names)
+    assert m.scalp_center is None
+    assert not np.allclose(m.predict(loud)[:, :keep], m.predict(x[:, :n])[:, :keep], rtol=1e-3)
+
+
 def test_short_calibration_says_so(pretrained):
     m = _copy(pretrained[0])
     rng = np.random.default_rng(3)
@@ -227,6 +249,7 @@ def test_save_load_round_trip_is_bit_exact(pretrained, tmp_path):
     assert s1["residual_coef"].shape == (3, len(EIGHT) * len(m.res_lags))
     assert set(s1) == set(s2) and all(np.array_equal(s1[k], s2[k]) for k in s1)
     assert "lag_prior_cov" in s1 and np.array_equal(m2.lag_cov, m.lag_cov)
+    assert np.array_equal(m2.scalp_scale, m.scalp_scale) and len(m.scalp_scale) == len(EIGHT)
     assert m2.scalp_names == EIGHT and m2.contacts.ch_names == seg.contacts.ch_names
     np.testing.assert_array_equal(m.predict(seg.scalp), m2.predict(seg.scalp))
 

@@ -179,6 +179,10 @@ class CastModel(ReconModel):
         self.adapter: np.ndarray | None = None
         self.res_coef: np.ndarray | None = None  # (n_contacts, n_scalp * n_lags), volts per unit
         self.lag_cov: np.ndarray | None = None  # (n_lags, n_lags): cross-subject prior of the residual ridge
+        # (n_scalp,) median and robust SD of the calibration scalp, in volts: predict() standardizes with
+        # these, so that every chunk of a long recording gets the same gain (None: zero-shot, per input)
+        self.scalp_center: np.ndarray | None = None
+        self.scalp_scale: np.ndarray | None = None
         self._device = "cpu"
 
     # ------------------------------------------------------------ helpers
@@ -402,6 +406,7 @@ class CastModel(ReconModel):
                 self.net.load_state_dict(stopper.best_state)
         self.net = self.net.cpu().eval()
         self.gain = self.offset = self.adapter = self.res_coef = None
+        self.scalp_center = self.scalp_scale = None
         self.contacts = None
         prior_info = self._learn_lag_prior([s for s in segments if s.subject not in val_subjects],
                                            lag_prior_minutes)
@@ -546,7 +551,7 @@ class CastModel(ReconModel):
         t0 = time.perf_counter()
         rng = tr.set_seed(seed)
         dev = tr.choose_device(device)
-        zx = tr.robust_standardize(segment.scalp)[0]
+        zx, x_center, x_scale = tr.robust_standardize(segment.scalp)
         zy = tr.robust_standardize(segment.ieeg)[0]
         ch_pos = scalp_positions(segment.scalp_names)
         contacts = segment.contacts
@@ -649,6 +654,7 @@ class CastModel(ReconModel):
             self.gain = ls_gain(zp.T, y.T)
             self.offset = y.mean(1) - self.gain * zp.mean(1)
         self.scalp_names = [normalize_ch_name(s) for s in segment.scalp_names]
+        self.scalp_center, self.scalp_scale = x_center, x_scale
         self.contacts = contacts
         self.trained_on["calibration"] = {"subject": segment.subject, "minutes": info["minutes"],
                                           "freeze_encoder": bool(freeze_encoder), "seed": seed}
@@ -688,6 +694,7 @@ class CastModel(ReconModel):
         self.offset = np.zeros(k)
         self.adapter = None
         self.res_coef = None
+        self.scalp_center = self.scalp_scale = None
 
     def predict(self, scalp: np.ndarray) -> np.ndarray:
         """Reconstruct the target contacts.
@@ -696,7 +703,10 @@ class CastModel(ReconModel):
         ----------
         scalp : ndarray, shape (n_scalp, n_times)
             Scalp EEG in volts at :attr:`sfreq`, rows in :attr:`scalp_names`
-            order; standardized here per channel (median / IQR of this input).
+            order; standardized per channel with the median / robust SD of the
+            calibration recording (:attr:`scalp_center`, :attr:`scalp_scale`), so
+            that consecutive chunks of one recording get the same gain; zero-shot
+            (not calibrated), with those of this input.
 
         Returns
         -------
@@ -717,7 +727,10 @@ class CastModel(ReconModel):
             raise ValueError("CAST has no targets: calibrate() or set_targets(contacts, scalp_names) first")
         if scalp.shape[1] == 0:
             return np.zeros((len(self.contacts.ch_names), 0))
-        zx = tr.robust_standardize(scalp)[0]
+        if self.scalp_center is None:
+            zx = tr.robust_standardize(scalp)[0]
+        else:
+            zx = ((scalp - self.scalp_center[:, None]) / self.scalp_scale[:, None]).astype(np.float32)
         ad = None if self.adapter is None else torch.as_tensor(self.adapter, dtype=torch.float32)
         self.net.eval()
         with torch.no_grad():
@@ -751,6 +764,9 @@ class CastModel(ReconModel):
             out["residual_coef"] = np.asarray(self.res_coef, np.float32)
         if self.lag_cov is not None:
             out["lag_prior_cov"] = np.asarray(self.lag_cov, np.float64)
+        if self.scalp_center is not None:
+            out["scalp_center"] = np.asarray(self.scalp_center, np.float64)
+            out["scalp_scale"] = np.asarray(self.scalp_scale, np.float64)
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -771,6 +787,13 @@ class CastModel(ReconModel):
         self.zero_shot_scale = float(np.asarray(state["zero_shot_scale"]).ravel()[0])
         k = None if self.contacts is None else len(self.contacts.ch_names)
         self.gain = self.offset = self.adapter = self.res_coef = self.lag_cov = None
+        self.scalp_center = self.scalp_scale = None
+        if "scalp_center" in state:  # absent in models calibrated before session 4: per-input standardization
+            if len(state["scalp_center"]) != len(self.scalp_names) or len(state["scalp_scale"]) != len(self.scalp_names):
+                raise ValueError(f"scalp_center/scalp_scale have {len(state['scalp_center'])} entries for "
+                                 f"{len(self.scalp_names)} scalp channels")
+            self.scalp_center = np.array(state["scalp_center"], np.float64)
+            self.scalp_scale = np.array(state["scalp_scale"], np.float64)
         if "lag_prior_cov" in state:  # absent in models pretrained before the lag prior
             n_lags = len(self.res_lags)
             if np.shape(state["lag_prior_cov"]) != (n_lags, n_lags):
