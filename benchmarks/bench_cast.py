@@ -46,6 +46,8 @@ def main() -> None:
     model.set_targets(ContactInfo([f"c{i}" for i in range(args.contacts)], pos), list(STANDARD_1020_19))
     # a calibrated model also applies its residual ridge (lags ±100 ms): time that path too
     model.res_coef = rng.normal(scale=1e-7, size=(args.contacts, 19 * len(model.res_lags))).astype(np.float32)
+    # ... and standardizes with the calibration recording's statistics instead of the input's
+    model.scalp_center, model.scalp_scale = np.zeros(19), np.full(19, 20e-6)
     n_times = int(args.minutes * 60 * model.sfreq)
     scalp = rng.normal(scale=20e-6, size=(19, n_times))
     model.predict(scalp[:, : int(10 * model.sfreq)])  # warm-up
