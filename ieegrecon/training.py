@@ -167,6 +167,22 @@ def robust_standardize(x: np.ndarray, axis: int = -1, eps: float = 1e-12) -> tup
     return z.astype(np.float32), center, scale
 
 
+def standardize(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Apply per-channel statistics from :func:`robust_standardize` to other data.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_channels, n_times)
+    center, scale : ndarray, shape (n_channels,)
+        In the unit of ``x`` (e.g. those of a calibration recording).
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_times), float32
+    """
+    return ((x - center[:, None]) / scale[:, None]).astype(np.float32)
+
+
 def window_starts(n_times: int, win: int, stride: int) -> np.ndarray:
     """Start samples of windows of ``win`` samples every ``stride`` samples.
 

@@ -71,6 +71,17 @@ def test_lag_rows_are_slices_of_the_lag_matrix():
         np.testing.assert_array_equal(lag_rows(x, lags, a, b), lag_matrix(x, lags)[a:b])
 
 
+def _ridge_path(X, Y, Xtest, alphas):
+    """In-memory reference: ridge on centred rows, regularization relative to the mean Gram eigenvalue;
+    test predictions for every alpha, shape (n_alphas, n_test, n_targets)."""
+    xm, ym = X.mean(axis=0), Y.mean(axis=0)
+    Xc, Yc = X - xm, Y - ym
+    evals, evecs = np.linalg.eigh(Xc.T @ Xc)
+    evals = np.clip(evals, 0, None)
+    P, Q = (Xtest - xm) @ evecs, evecs.T @ (Xc.T @ Yc)
+    return np.stack([P @ (Q / (evals + a * evals.mean())[:, None]) + ym for a in alphas])
+
+
 def test_chunked_ridge_cv_equals_the_in_memory_fit(monkeypatch):
     """Gram sums over chunks give the same CV scores and weights as the whole lag matrix."""
     from ieegrecon.models import ridge
@@ -81,7 +92,7 @@ def test_chunked_ridge_cv_equals_the_in_memory_fit(monkeypatch):
     X = lag_matrix(z, lags)
     a, b = 1000, 2300  # one test fold
     train = np.setdiff1d(np.arange(len(X)), np.arange(a, b))
-    ref = np.stack([pearson_r(Y[a:b].T, p.T) for p in ridge._ridge_path(X[train], Y[train], X[a:b], alphas)])
+    ref = np.stack([pearson_r(Y[a:b].T, p.T) for p in _ridge_path(X[train], Y[train], X[a:b], alphas)])
     monkeypatch.setattr(ridge, "CHUNK_ROWS", 301)  # several chunks per fold
     stats = [ridge._fold_stats(z, Y, lags, *ab) for ab in [(0, a), (a, b), (b, len(X))]]
     tr = {k: stats[0][k] + stats[2][k] for k in stats[0]}
@@ -97,8 +108,6 @@ def test_chunked_ridge_cv_equals_the_in_memory_fit(monkeypatch):
 
 def test_ridge_out_of_fold_prediction_is_the_fit_on_the_other_blocks():
     """Each CV block of ``out_of_fold`` is predicted by ridge fitted on the other blocks (chosen alphas)."""
-    from ieegrecon.models import ridge
-
     seg = _segment(seconds=23, n_contacts=3)
     m = RidgeModel(max_lag_ms=15.0)
     oof = m.calibrate(seg, out_of_fold=True)["out_of_fold"]
@@ -109,7 +118,7 @@ def test_ridge_out_of_fold_prediction_is_the_fit_on_the_other_blocks():
     best = [int(np.argmin(np.abs(alphas - a))) for a in m.alpha_]
     block = np.array_split(np.arange(len(X)), m.n_folds)[2]
     train = np.setdiff1d(np.arange(len(X)), block)
-    path = ridge._ridge_path(X[train], Y[train], X[block], alphas)  # (n_alphas, n_block, n_contacts)
+    path = _ridge_path(X[train], Y[train], X[block], alphas)  # (n_alphas, n_block, n_contacts)
     ref = np.stack([path[b, :, k] for k, b in enumerate(best)])
     np.testing.assert_allclose(oof[:, block], ref, rtol=1e-7, atol=1e-9 * np.abs(ref).max())
     # honest: out-of-fold residuals are larger than in-sample ones

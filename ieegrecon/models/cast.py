@@ -730,7 +730,7 @@ class CastModel(ReconModel):
         if self.scalp_center is None:
             zx = tr.robust_standardize(scalp)[0]
         else:
-            zx = ((scalp - self.scalp_center[:, None]) / self.scalp_scale[:, None]).astype(np.float32)
+            zx = tr.standardize(scalp, self.scalp_center, self.scalp_scale)
         ad = None if self.adapter is None else torch.as_tensor(self.adapter, dtype=torch.float32)
         self.net.eval()
         with torch.no_grad():

@@ -75,6 +75,7 @@ from ..training import (
     deterministic,
     robust_standardize,
     set_seed,
+    standardize,
     taper,
     window_starts,
 )
@@ -201,9 +202,6 @@ class FlowModel(ReconModel):
         padded[:, :n_t] = zy
         idx = starts[:, None] + np.arange(self.win)[None]
         return np.ascontiguousarray(padded[:, idx].transpose(1, 0, 2))
-
-    def _standardize_scalp(self, scalp: np.ndarray) -> np.ndarray:
-        return ((scalp - self.x_center_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
 
     # ------------------------------------------------------------ training
     def _fit(self, data: list[tuple[np.ndarray, np.ndarray, ContactInfo]], val: list | None, *, params: list,
@@ -548,7 +546,7 @@ class FlowModel(ReconModel):
         scalp = self.check_scalp(scalp)
         n_t = scalp.shape[1]
         K = len(self.contacts.ch_names)
-        zx = self._standardize_scalp(scalp)
+        zx = standardize(scalp, self.x_center_, self.x_scale_)
         starts = window_starts(n_t, self.win, self.hop)
         xw = self._scalp_windows(zx, starts)
         w_mean = taper(self.win, self.win - self.hop)

@@ -448,7 +448,7 @@ def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop:
                basis: np.ndarray | None = None) -> np.ndarray:
     """Pearson r on rows start:stop of ridge fitted on the ``train`` sums, per alpha: (n_alphas, n_targets).
 
-    The same as fitting on centred training rows (:func:`_ridge_path`); r is accumulated chunk by chunk.
+    The same as fitting ridge on the centred training rows in memory; r is accumulated chunk by chunk.
     ``offset`` (stop - start, n_targets), when given, is added to every prediction (a prior).
     ``basis`` (n_lags, n_lags, symmetric), when given: the features are ``X (I (x) basis)``
     (:func:`_stats_in_basis` gave the ``train`` sums).
@@ -475,15 +475,3 @@ def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop:
     var = (spp - sp ** 2 / m) * (syy - sy ** 2 / m)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(var > 0, cov / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
-
-
-def _ridge_path(X: np.ndarray, Y: np.ndarray, Xtest: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """Test predictions for every alpha: shape (n_alphas, n_test, n_targets)."""
-    xm, ym = X.mean(axis=0), Y.mean(axis=0)
-    Xc, Yc = X - xm, Y - ym
-    evals, evecs = np.linalg.eigh(Xc.T @ Xc)
-    evals = np.clip(evals, 0, None)
-    scale = evals.mean()
-    P = (Xtest - xm) @ evecs  # (n_test, p)
-    Q = evecs.T @ (Xc.T @ Yc)  # (p, n_targets)
-    return np.stack([P @ (Q / (evals + a * scale)[:, None]) + ym for a in alphas])
