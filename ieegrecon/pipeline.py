@@ -26,7 +26,7 @@ from . import __version__
 from .channels import normalize_ch_name
 from .errors import InputError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import current_umask
-from .io.validate import check_min_duration
+from .io.validate import check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
 from .preprocessing import Preprocessing, apply_preprocessing
@@ -389,6 +389,8 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     say("reading", 0.05)
     scalp, intra = load_paired_recordings(patient, ieeg=ieeg, electrodes=electrodes,
                                           ieeg_channels=ieeg_channels)
+    check_min_sfreq(scalp, prep.sfreq)
+    check_min_sfreq(intra, prep.sfreq)
     say("mapping contacts to atlas regions", 0.15)
     regions = map_regions(intra, atlas)
     contacts = contact_info(intra, regions)
@@ -602,6 +604,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
         raise ModelInputMismatch("the model needs scalp channel(s) that are bad: "
                                  + "; ".join(f"{n} ({bad[n]})" for n in bad_needed), scalp_path)
     prep = Preprocessing.from_dict(config.get("extra", {}).get("preprocessing", {"sfreq": model.sfreq}))
+    check_min_sfreq(scalp, prep.sfreq)
     picked = scalp.pick(match_scalp_channels(scalp, model.scalp_names))
     contacts = model.contacts
     assert contacts is not None

@@ -22,7 +22,7 @@ from ieegrecon.cli import app
 from ieegrecon.errors import InputError, ModelFileError, ModelInputMismatch
 from ieegrecon.io.edf import write_edf
 from ieegrecon.io.read import read_recording
-from ieegrecon.io.validate import check_min_duration, check_units, find_bad_channels
+from ieegrecon.io.validate import check_min_duration, check_min_sfreq, check_units, find_bad_channels
 from ieegrecon.recording import Recording
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -279,6 +279,24 @@ def test_sampling_rate_mismatch_is_resampled(scalp_edf, tmp_path, patient_model)
     summary = json.loads(res.stdout)["outputs"][0]
     assert summary["sfreq"] == 200.0 and summary["n_times"] == 6000
     assert any("250 Hz, resampled to the model's 200 Hz" in n for n in summary["notes"])
+
+
+def test_sampling_rate_far_below_the_model_is_refused(scalp_edf, tmp_path, patient_model):
+    """A 50-Hz scalp file for a 200-Hz model: upsampling cannot restore 25-100 Hz, so it is refused;
+    100 Hz (half the model rate) is the lowest accepted."""
+    from scipy.signal import resample_poly
+
+    rec = read_recording(scalp_edf).crop(0, 30)
+    f = tmp_path / "at50.edf"
+    write_edf(f, resample_poly(rec.data, 1, 4, axis=1), 50.0, rec.ch_names)
+    before = f.read_bytes()
+    out = tmp_path / "o.edf"
+    res = cli("reconstruct", f, "--model", patient_model, "--out", out)
+    assert_one_line_error(res, InputError.exit_code, f, "sampled at 50 Hz, below the 100 Hz this model needs")
+    assert not out.exists() and f.read_bytes() == before
+    check_min_sfreq(Recording(np.zeros((1, 100)), 100.0, ["Cz"], ["eeg"]), 200.0)
+    with pytest.raises(InputError, match="sampled at 99 Hz"):
+        check_min_sfreq(Recording(np.zeros((1, 99)), 99.0, ["Cz"], ["eeg"]), 200.0)
 
 
 # --------------------------------------------------------------------------- model folders

@@ -5,7 +5,7 @@ message naming the file and the problem, or returns human-readable quirks
 for oddities that do not prevent use. :func:`~ieegrecon.io.read.read_recording`
 runs :func:`check_edf_header`, :func:`check_duplicate_labels`,
 :func:`check_finite`, :func:`find_bad_channels` (as quirks) and
-:func:`check_units`; the pipeline runs :func:`check_min_duration` and
+:func:`check_units`; the pipeline runs :func:`check_min_duration`, :func:`check_min_sfreq` and
 excludes the channels :func:`find_bad_channels` names.
 
 The EDF/BDF header layout checked here is the one of the EDF specification
@@ -305,6 +305,32 @@ def check_min_duration(rec: "Recording", seconds: float = MIN_DURATION_S) -> Non
     if rec.duration < seconds:
         raise InputError(f"recording is {rec.duration:.3g} s long ({rec.n_times} samples at {rec.sfreq:g} Hz), "
                          f"shorter than the {seconds:g} s needed (one analysis window)", rec.source_path)
+
+
+def check_min_sfreq(rec: "Recording", model_sfreq: float) -> None:
+    """Refuse a recording sampled below half the model's rate.
+
+    Recordings are resampled to the model's rate, but resampling up cannot
+    restore the band above the recording's Nyquist frequency: below half the
+    model's rate, more than half of the band the model reads is missing, and
+    a surrogate computed from it would be silently wrong. (100 Hz for a 200-Hz
+    model: older clinical systems still pass.)
+
+    Parameters
+    ----------
+    rec : Recording
+    model_sfreq : float
+        The model's rate in Hz.
+
+    Raises
+    ------
+    InputError
+        ``'sampled at 20 Hz, below the 100 Hz this model needs ...'``.
+    """
+    if rec.sfreq < model_sfreq / 2:
+        raise InputError(f"sampled at {rec.sfreq:g} Hz, below the {model_sfreq / 2:g} Hz this model needs (it works "
+                         f"at {model_sfreq:g} Hz; upsampling cannot restore the band above {rec.sfreq / 2:g} Hz)",
+                         rec.source_path)
 
 
 def scalp_amplitude(rec: "Recording") -> float | None:
