@@ -213,8 +213,8 @@ def recording_facts(input_rec: Recording, model, result: ReconstructionResult, *
         "output_file": None if anonymize else Path(result.output).name,
     }
     facts = strip_paths(facts)
-    if anonymize:
-        facts = _scrub(facts, (name, Path(name).stem), facts["id"])
+    if anonymize:  # a quirk or note may name the file (or, in a batch, the output named after it)
+        facts = _scrub(facts, tuple(w for w in (name, Path(name).stem) if len(w) >= 4), facts["id"])
     return facts
 
 
@@ -364,7 +364,8 @@ def write_report(report_dir: str | Path, *, config: dict[str, Any], model, resul
     trained_on = public_trained_on(config)
     r_map = config.get("extra", {}).get("heldout_r", {}) or {}
     output = {k: v for k, v in result.to_dict().items() if k not in ("input", "output", "report")}
-    output.update(output_file=recording["output_file"], n_clipped_total=recording["clipping"]["total_samples"])
+    output.update(output_file=recording["output_file"], n_clipped_total=recording["clipping"]["total_samples"],
+                  notes=recording["notes"])
     summary = strip_paths({
         "ieegrecon_version": __version__,
         "surrogate": True,
@@ -395,16 +396,11 @@ def write_report(report_dir: str | Path, *, config: dict[str, Any], model, resul
                       "n_clipped": result.n_clipped.get(c, 0)}
                      for i, c in enumerate(model.contacts.ch_names)],
     })
-    name = Path(str(input_rec.source_path or result.input)).name
-    if anonymize:
-        summary = _scrub(summary, (name, Path(name).stem), recording["id"])
     traces = _trace_data(recon, result, input_rec, recording["scalp_channels_used"],
                          config.get("extra", {}).get("preprocessing"))
     write_json_atomic(summary, report_dir / "report.json")
     pd.DataFrame(regions).to_csv(report_dir / "regions.tsv", sep="\t", index=False, na_rep="n/a")
     page = _html(summary, model, traces, Path(folder) / HOLDOUT_NAME if folder else None, r_map)
-    if anonymize:
-        page = _scrub(page, (name, Path(name).stem), recording["id"])
     write_text_atomic(html_path, page)
     return html_path
 
@@ -418,15 +414,16 @@ def _trace_data(recon: np.ndarray | None, result: ReconstructionResult, input_re
     preprocessing, on the window padded by 2 s each side against edge effects).
     """
     fs = float(result.sfreq)
-    source = "in memory"
+    source = "a stretch of typical amplitude"
     if recon is None:
         recon, source = _read_back(result.output, fs), "read back from the start of the surrogate EDF"
     if recon is None:
         return {"recon": None, "source": "the surrogate was streamed to disk and could not be read back"}
+    traces_in_memory = source.startswith("a stretch")
     recon = np.asarray(recon)
     n_win = min(recon.shape[1], int(round(TRACE_S * fs)))
     start = 0
-    if recon.shape[1] > n_win and source == "in memory":
+    if recon.shape[1] > n_win and traces_in_memory:
         # the window whose median amplitude over contacts is the median over windows
         starts = np.arange(0, recon.shape[1] - n_win + 1, max(1, n_win // 2))
         amp = np.array([np.median(recon[:, s:s + n_win].std(axis=1)) for s in starts])
@@ -562,18 +559,25 @@ def _html(summary: dict[str, Any], model, traces: dict[str, Any], holdout: Path 
         "<div class='banner'><b class='big'>SURROGATE — not a recording.</b> Every trace in this report and "
         "every channel of the output EDF was computed from scalp EEG by a model; none was recorded inside "
         "the brain.<br><b>Training data:</b> "
-        + (" <b style='color:#cf222e'>The model was trained and/or calibrated on SIMULATED data.</b> " if sim
+        + (f" <b style='color:#cf222e'>The model was {_sim_phrase(summary)} on SIMULATED data.</b> " if sim
            else " ")
         + " ".join(_e(s) for s in summary["provenance"]) + "</div>")
     spec = summary["spectral_warning"]
-    parts.append("<div class='warn' id='spectral-warning'><b>Frequencies above "
-                 f"{HIGH_FREQ_HZ:g} Hz:</b> "
-                 + (_e(spec["sentence"]) if spec else
-                    "not measured: this model holds no held-out calibration data to compare against.")
-                 + "</div>")
+    limits = [f"<li id='spectral-warning'><b>Frequencies above {HIGH_FREQ_HZ:g} Hz:</b> "
+              + (_e(spec["sentence"]) if spec else
+                 "not measured: this model holds no held-out calibration data to compare against.") + "</li>"]
+    clip = rec["clipping"]
+    if clip["total_samples"]:
+        limits.append(f"<li><b>Clipping:</b> {clip['total_samples']} samples ({100 * clip['fraction']:.1f} %) on "
+                      f"{clip['n_channels']} channel(s) exceed the EDF's range and are flat at its limits in the "
+                      "EDF (see Recording).</li>")
+    if rec["gaps"]:
+        limits.append(f"<li><b>Gaps:</b> the recording has {len(rec['gaps'])} gap(s) (EDF+D; see Recording).</li>")
+    parts.append("<div class='warn'><b>Limits of this surrogate</b><ul style='margin:4px 0'>"
+                 + "".join(limits) + "</ul></div>")
     parts.append("<h2 id='recording'>Recording</h2>" + _facts_table(rec, summary))
     parts.append("<h2 id='confidence'>Per-region confidence</h2>" + _region_table_html(summary))
-    parts.append(_traces_html(traces, summary, model, r_map))
+    parts.append(_traces_html(traces, summary, model))
     if holdout is not None and holdout.is_file():
         parts.append("<h2 id='heldout'>How well the model did on held-out calibration data</h2>"
                      "<p>On data the model did not see during calibration, true iEEG (black) and the "
@@ -582,6 +586,14 @@ def _html(summary: dict[str, Any], model, traces: dict[str, Any], holdout: Path 
             parts.append(_figure(fig, fid, cap))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _sim_phrase(summary: dict[str, Any]) -> str:
+    t = summary.get("trained_on") or {}
+    pre = bool((t.get("pretrain") or {}).get("simulated"))
+    cal = bool((t.get("calibration") or {}).get("simulated"))
+    return {(True, True): "pretrained and calibrated", (True, False): "pretrained",
+            (False, True): "calibrated"}.get((pre, cal), "trained")
 
 
 def _facts_table(rec: dict[str, Any], summary: dict[str, Any]) -> str:
@@ -616,8 +628,9 @@ def _facts_table(rec: dict[str, Any], summary: dict[str, Any]) -> str:
     rows.append(("Quirks found in the file", "none" if not rec["quirks"] else
                  "<ul style='margin:0;padding-left:18px'>" + "".join(f"<li>{_e(q)}</li>" for q in rec["quirks"])
                  + "</ul>"))
-    if rec["notes"]:
-        rows.append(("Notes", "<br>".join(_e(n) for n in rec["notes"])))
+    notes = [n for n in rec["notes"] if "clipped to the physical range" not in n]  # the Clipping row says it
+    if notes:
+        rows.append(("Notes", "<br>".join(_e(n) for n in notes)))
     if rec["output_file"]:
         rows.append(("Surrogate written to", _e(rec["output_file"])))
     return ("<table class='facts'>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -646,16 +659,17 @@ def _region_table_html(summary: dict[str, Any]) -> str:
                if has_cov else "") + "</p>")
 
 
-def _traces_html(traces: dict[str, Any], summary: dict[str, Any], model, r_map: dict[str, float]) -> str:
+def _traces_html(traces: dict[str, Any], summary: dict[str, Any], model) -> str:
     head = "<h2 id='traces'>Surrogate traces</h2>"
     if traces.get("recon") is None:
         return head + f"<p>No traces shown: {_e(traces['source'])}.</p>"
     fs, t0, y = traces["sfreq"], traces["t0"], traces["recon"]
     secs = y.shape[1] / fs
-    head += (f"<p>{secs:.0f} s from {t0:.0f} s to {t0 + secs:.0f} s ({_e(traces['source'])}; a stretch of "
-             f"typical amplitude). Left: the scalp channels the model used, {_e(traces.get('scalp_how', ''))}. "
+    head += (f"<p>{secs:.0f} s from {t0:.0f} s to {t0 + secs:.0f} s ({_e(traces['source'])}). Left: the scalp "
+             f"channels the model used, {_e(traces.get('scalp_how', ''))}. "
              "Right: the SURROGATE contacts of each region, same time axis. Each figure has its own scale "
-             "bar.</p>")
+             "bar." + (" Surrogates are shown as computed, before the EDF's clipping." if
+                       summary["clipping"]["total_samples"] else "") + "</p>")
     left = ""
     if traces["scalp"] is not None:
         left = _figure(_stack_figure(traces["scalp"], traces["scalp_sfreq"], t0, traces["scalp_names"],

@@ -57,7 +57,8 @@ def _case(tmp_path, *, r=0.5996, n_clipped=None, gaps=None, recon="array"):
     src = tmp_path / "in" / NAME
     rec = Recording(rng.normal(size=(4, N)) * 20e-6, FS, SCALP + ["ECG"], ["eeg", "eeg", "eeg", "ecg"],
                     meas_date=dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), source_path=str(src),
-                    source_sha256="cd" * 32, quirks=["EDF+D (discontinuous): 1 record start later than nominal"])
+                    source_sha256="cd" * 32,
+                    quirks=[f"{NAME}: EDF+D (discontinuous): 1 record start later than nominal"])
     if gaps is not None:
         rec.gaps = gaps  # Recording.gaps arrives with another branch; the report reads it with getattr
     out = tmp_path / "out" / "PATIENT_DOE_0042_recon.edf"
@@ -83,7 +84,7 @@ def test_report_names_the_recording_channels_and_quirks(tmp_path):
     rec = rep["recording"]
     assert rec["file"] == NAME and rec["start"].startswith("2020-01-02T03:04:05")
     assert rec["duration_s"] == 30.0 and rec["scalp_channels_used"] == SCALP
-    assert rec["quirks"] == ["EDF+D (discontinuous): 1 record start later than nominal"]
+    assert rec["quirks"] == [f"{NAME}: EDF+D (discontinuous): 1 record start later than nominal"]
     assert NAME in page and "2020-01-02 03:04:05" in page and "30.0 s" in page
     assert "Fp1 Fp2 Cz" in page and "1 record start later than nominal" in page
     assert "resampled to the model" in page  # result.notes
@@ -147,6 +148,7 @@ def test_anonymize_hides_name_and_start(tmp_path):
         assert "PATIENT_DOE_0042" not in body and "2020-01-02" not in body
     assert rep["recording"]["id"] == "sha256:" + "cd" * 6 and "sha256:cdcdcdcdcdcd" in page
     assert rep["recording"]["file"] is None and rep["recording"]["start"] is None
+    assert "1 record start later than nominal" in page  # the quirk stays, its file name does not
 
 
 def test_reliability_class_is_that_of_the_printed_value():
