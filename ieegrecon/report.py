@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .errors import OutputError
+from .errors import ModelInputMismatch, OutputError
 from .pipeline import (
     HOLDOUT_NAME,
     RELIABILITY_CLASSES,
@@ -189,7 +189,7 @@ def recording_facts(input_rec: Recording, model, result: ReconstructionResult, *
     scalp = input_rec.pick_types(("eeg",))
     try:
         used = match_scalp_channels(scalp, list(model.scalp_names))
-    except Exception:  # the reconstruction already checked; a report must not fail on it
+    except ModelInputMismatch:  # the reconstruction already checked; a report must not fail on it
         used = [n for n in scalp.ch_names if n in set(model.scalp_names)]
     gaps = [{"onset_s": float(on), "duration_s": float(dur)} for on, dur in getattr(input_rec, "gaps", []) or []]
     clipped = {c: int(n) for c, n in result.n_clipped.items() if n}
@@ -442,7 +442,7 @@ def _trace_data(recon: np.ndarray | None, result: ReconstructionResult, input_re
     try:
         x, sf_x = apply_preprocessing(x, sf, p, reference=True), p.sfreq
         how = _prep_text(p)
-    except Exception:  # too short to filter: show it as recorded
+    except ValueError:  # too short to filter: show it as recorded
         sf_x, how = sf, "as recorded"
     lo = int(round((a - a0) / sf * sf_x))
     out.update(scalp=x[:, lo:lo + int(round((b - a) / sf * sf_x))], scalp_sfreq=sf_x, scalp_how=how,
@@ -682,8 +682,9 @@ def _traces_html(traces: dict[str, Any], summary: dict[str, Any], model) -> str:
         title = f"SURROGATE — {r['region']}: {r['reliability']} (mean held-out r {format_r(r['mean_r'])})"
         fig = _stack_figure(y[idx], fs, t0, [names[i] for i in idx], title,
                             color=CLASS_COLORS.get(r["reliability"], "k"))
+        n = r["n_contacts"]
         right.append(_figure(fig, f"traces-region-{r['region_key']}",
-                             f"Surrogate, {r['region']} ({r['n_contacts']} contacts)"))
+                             f"Surrogate, {r['region']} ({n} contact{'s' if n != 1 else ''})"))
     return head + f"<div class='traces'><div class='scalp'>{left}</div><div>{''.join(right)}</div></div>"
 
 
