@@ -650,11 +650,12 @@ def _region_table_html(summary: dict[str, Any]) -> str:
         f"<td>{_fmt(r['mean_distance_to_scalp_mm'], 1)}</td>"
         + (f"<td>{_fmt(r['coverage90'])}</td>" if has_cov else "") + "</tr>"
         for r in regions)
-    thr = "; ".join(f"{label}: r ≥ {lo:g}" for lo, label in RELIABILITY_CLASSES if np.isfinite(lo))
+    thr = "; ".join(f"{label}: r ≥ {format_r(lo)}" for lo, label in RELIABILITY_CLASSES if np.isfinite(lo))
     return (f"<table>{head}{rows}</table><p class='small'>r: Pearson correlation between the surrogate and the "
             f"true iEEG on held-out calibration data ({_e(summary['evaluation'] or 'not recorded')}). "
             f"Classes of the printed (rounded) mean r: {thr}; unreliable below "
-            f"{min(lo for lo, _ in RELIABILITY_CLASSES if np.isfinite(lo)):g}; not measured: no held-out data."
+            f"{format_r(min(lo for lo, _ in RELIABILITY_CLASSES if np.isfinite(lo)))}; not measured: no held-out "
+            "data."
             + (" 90 % band coverage: fraction of held-out true samples inside the predicted 5-95 % band."
                if has_cov else "") + "</p>")
 
