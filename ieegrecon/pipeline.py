@@ -40,6 +40,8 @@ CV_FOLDS = 5
 HOLDOUT_KEEP_S = 20.0
 #: Reliability classes (lower bound of held-out Pearson r, label), best first.
 RELIABILITY_CLASSES = ((0.6, "high"), (0.3, "moderate"), (0.1, "low"), (-np.inf, "unreliable"))
+#: Decimals every held-out r is printed with; its class is that of the printed value.
+RELIABILITY_DIGITS = 2
 HOLDOUT_NAME = "holdout.h5"
 #: Quantiles of the uncertainty band written with ``--samples``.
 BAND_Q = (0.05, 0.95)
@@ -49,12 +51,24 @@ STREAM_OVER_S = 3600.0
 Progress = Callable[[str, float], None]
 
 
+def format_r(r: float | None) -> str:
+    """A held-out Pearson r as printed everywhere: :data:`RELIABILITY_DIGITS` decimals, ``'n/a'`` if unmeasured."""
+    if r is None or not np.isfinite(r):
+        return "n/a"
+    return f"{r:.{RELIABILITY_DIGITS}f}"
+
+
 def reliability_class(r: float | None) -> str:
-    """Map a held-out Pearson r to a class; thresholds in :data:`RELIABILITY_CLASSES`."""
+    """Map a held-out Pearson r to a class; thresholds in :data:`RELIABILITY_CLASSES`.
+
+    The class is that of the printed value (:func:`format_r`), so a table never
+    shows "0.60" beside "moderate": r = 0.5996 prints "0.60" and is "high".
+    """
     if r is None or not np.isfinite(r):
         return "not measured"
+    shown = float(format_r(r))
     for lo, label in RELIABILITY_CLASSES:
-        if r >= lo:
+        if shown >= lo:
             return label
     return "unreliable"  # pragma: no cover
 
