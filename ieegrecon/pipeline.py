@@ -29,7 +29,7 @@ from .io.atomic import current_umask
 from .io.validate import check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
-from .preprocessing import Preprocessing, apply_preprocessing
+from .preprocessing import Preprocessing, apply_preprocessing, extend_by_reflection
 from .recording import INTRACRANIAL_TYPES, Annotation, Recording
 
 #: Shortest held-out tail (s) used for evaluation; below it, blocked CV.
@@ -704,6 +704,10 @@ def _check_finite(y: np.ndarray, path) -> None:
 CHUNK_S = 600.0
 #: Context added on both sides of a chunk (filters, resampling, model windows), in seconds.
 MARGIN_S = 10.0
+#: Border rule: odd (True) or even (False) reflection of a segment beyond its borders.
+BORDER_ODD = False
+#: Border rule: continue power-line sinusoids into the extension instead of mirroring them.
+BORDER_LINE = True
 
 
 def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, sfreq: float,
@@ -751,9 +755,13 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     for a in range(0, n_times, step):
         b = min(n_times, a + step)
         lo, hi = max(0, a - margin), min(n_times, b + margin)
-        x = apply_preprocessing(get_chunk(lo, hi), sfreq, prep, reference=True)
+        # border rule: where the segment ends, its mirror image stands in for the missing context, so
+        # every chunk (first and last too) is processed as an interior chunk: margin on both sides
+        raw = extend_by_reflection(get_chunk(lo, hi), margin - (a - lo), (b + margin) - hi, odd=BORDER_ODD,
+                                   sfreq=sfreq, line_freq=prep.line_freq if BORDER_LINE else None)
+        x = apply_preprocessing(raw, sfreq, prep, reference=True)
         y = (predict_fn or model.predict)(x)
-        out_a = int(round((a - lo) * ratio))
+        out_a = int(round(margin * ratio))
         out_stop = n_out if b == n_times else int(round(b * ratio))
         piece = y[..., out_a:out_a + (out_stop - done)]
         done += piece.shape[-1]
