@@ -29,7 +29,7 @@ from .io.atomic import current_umask
 from .io.validate import check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
-from .preprocessing import Preprocessing, apply_preprocessing
+from .preprocessing import Preprocessing, apply_preprocessing, extend_by_reflection
 from .recording import INTRACRANIAL_TYPES, Annotation, Recording
 
 #: Shortest held-out tail (s) used for evaluation; below it, blocked CV.
@@ -47,6 +47,9 @@ HOLDOUT_NAME = "holdout.h5"
 BAND_Q = (0.05, 0.95)
 #: Outputs longer than this (s) are streamed to disk (pyedflib) instead of built in memory (edfio).
 STREAM_OVER_S = 3600.0
+#: A streamed EDF's physical range: the calibration's ±8 SD times this (±512 SD; one quantization
+#: step is then 0.016 SD), fixed before the signal is known; anything beyond is counted and annotated.
+STREAM_RANGE_SCALE = 64.0
 
 Progress = Callable[[str, float], None]
 
@@ -598,7 +601,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     ------
     InputError, ModelInputMismatch, OutputError
     """
-    from .io.edf import verify_edf, write_edf
+    from .io.edf import surrogate_label, verify_edf, write_edf
     from .io.read import read_recording
 
     say = progress or (lambda msg, frac: None)
@@ -623,8 +626,12 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     contacts = model.contacts
     assert contacts is not None
     n_out = int(round(picked.n_times * prep.sfreq / picked.sfreq))
-    ranges = config.get("extra", {}).get("physical_range_uv")
-    phys = [tuple(ranges[c]) for c in contacts.ch_names] if ranges else None
+    ranges = config.get("extra", {}).get("physical_range_uv")  # ±8 SD of the calibration iEEG
+    # streamed: fixed in advance, so STREAM_RANGE_SCALE times wider (clipping practically impossible);
+    # in memory: each channel's own extremes (write_edf's default), nothing clipped
+    phys = [(STREAM_RANGE_SCALE * ranges[c][0], STREAM_RANGE_SCALE * ranges[c][1])
+            for c in contacts.ch_names] if ranges else None
+    labels = [surrogate_label(c) for c in contacts.ch_names]  # 'SURROGATE' beside every trace
     anns = [Annotation(0.0, 0.0, surrogate_text(config))]
     if config.get("trained_on", {}).get("calibration", {}).get("simulated") or \
             config.get("extra", {}).get("simulated_data"):
@@ -659,8 +666,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
                 raise OutputError("output exists; pass --overwrite to replace it", unc_path)
             notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
         say("writing EDF", 0.7)
-        rep = write_edf(out, y, prep.sfreq, contacts.ch_names, meas_date=meas_date, annotations=anns,
-                        physical_range_uv=phys, overwrite=overwrite, forbidden=(scalp_path, *forbidden), **header)
+        rep = write_edf(out, y, prep.sfreq, labels, meas_date=meas_date, annotations=anns,
+                        overwrite=overwrite, forbidden=(scalp_path, *forbidden), **header)
         n_clipped, padded, y_report = rep.n_clipped, rep.padded_samples, y
         if samples:
             write_uncertainty_h5(unc_path, lo, hi, y, prep.sfreq, contacts.ch_names, BAND_Q)
@@ -670,7 +677,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
                              "split the recording")
         from .io.edf_stream import StreamedEdfWriter
 
-        writer = StreamedEdfWriter(out, contacts.ch_names, prep.sfreq, phys, meas_date=meas_date,
+        writer = StreamedEdfWriter(out, labels, prep.sfreq, phys, meas_date=meas_date,
                                    overwrite=overwrite, **header)
         y_report = None
         try:
@@ -688,15 +695,20 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
         notes.append(f"streamed in {CHUNK_S:g}-s chunks (output longer than {STREAM_OVER_S:g} s)")
     say("verifying EDF with pyedflib", 0.85)
     try:
-        verify_edf(out, contacts.ch_names, n_out, prep.sfreq, y)
+        verify_edf(out, labels, n_out, prep.sfreq, y)
     except OutputError:
         out.unlink(missing_ok=True)
         raise
     if padded:
         notes.append(f"{padded} zero samples pad the last EDF record (annotated)")
+    n_clipped = {c: int(n_clipped[lab]) for c, lab in zip(contacts.ch_names, labels)}
     n_clip = sum(n_clipped.values())
     if n_clip:
-        notes.append(f"{n_clip} samples clipped to the physical range (per channel in n_clipped)")
+        notes.append(f"{n_clip} samples in {sum(1 for v in n_clipped.values() if v)} channels clipped to the "
+                     "physical range (per channel in n_clipped; a CLIPPED annotation in the EDF)")
+    unmarked = [c for c, lab in zip(contacts.ch_names, labels) if lab == c]
+    if unmarked:
+        notes.append(f"{len(unmarked)} label(s) too long for the SURROGATE suffix, e.g. {unmarked[0]!r}")
     result = ReconstructionResult(str(scalp_path), str(out), n_out, prep.sfreq,
                                   list(contacts.ch_names), n_clipped, notes=notes)
     if report_dir is not None:
@@ -729,6 +741,15 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     (read, resampled, filtered, referenced, reconstructed), and only its
     middle is kept, so the output matches whole-recording processing up to
     filter transients that have decayed within the margin.
+
+    Border rule (the same for every method): samples ``[0, n_times)`` are
+    one contiguous segment. Where the segment ends, there is no context to
+    read, so the missing context is its mirror image
+    (:func:`~ieegrecon.preprocessing.extend_by_reflection`: even reflection,
+    power-line sinusoids continued), and the first and last chunks are
+    processed exactly like interior ones; the filters' and the model's
+    transients fall into the discarded extension. For a recording with gaps
+    (EDF+D), call this once per contiguous segment (:func:`predict_segment`).
 
     Parameters
     ----------
@@ -765,13 +786,41 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     for a in range(0, n_times, step):
         b = min(n_times, a + step)
         lo, hi = max(0, a - margin), min(n_times, b + margin)
-        x = apply_preprocessing(get_chunk(lo, hi), sfreq, prep, reference=True)
+        # border rule: where the segment ends, its mirror image stands in for the missing context, so
+        # every chunk (first and last too) is processed as an interior chunk: margin on both sides
+        raw = extend_by_reflection(get_chunk(lo, hi), margin - (a - lo), (b + margin) - hi,
+                                   sfreq=sfreq, line_freq=prep.line_freq)
+        x = apply_preprocessing(raw, sfreq, prep, reference=True)
         y = (predict_fn or model.predict)(x)
-        out_a = int(round((a - lo) * ratio))
+        out_a = int(round(margin * ratio))
         out_stop = n_out if b == n_times else int(round(b * ratio))
         piece = y[..., out_a:out_a + (out_stop - done)]
         done += piece.shape[-1]
         yield piece
+
+
+def predict_segment(x: np.ndarray, sfreq: float, model: ReconModel, prep: Preprocessing, *,
+                    predict_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Reconstruct one contiguous, in-memory segment with :func:`predict_chunked`'s border rule.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_scalp, n_times)
+        The model's scalp channels, in order, volts at ``sfreq``; no gap inside.
+    sfreq : float
+        Rate of ``x`` in Hz.
+    model : ReconModel
+    prep : Preprocessing
+    predict_fn : callable | None
+        As in :func:`predict_chunked`.
+
+    Returns
+    -------
+    y : ndarray, shape (..., n_contacts, round(n_times * prep.sfreq / sfreq))
+        Volts at ``prep.sfreq``.
+    """
+    pieces = predict_chunked(lambda a, b: x[:, a:b], x.shape[1], sfreq, model, prep, predict_fn=predict_fn)
+    return np.concatenate(list(pieces), axis=-1)
 
 
 def _prefilter_text(prep: Preprocessing) -> str:

@@ -106,3 +106,84 @@ def apply_preprocessing(data: np.ndarray, sfreq: float, prep: Preprocessing, *,
     if reference and prep.scalp_reference == "average":
         x = x - x.mean(axis=0, keepdims=True)
     return x
+
+
+
+def _line_fit(x: np.ndarray, sfreq: float, freqs: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Least-squares sinusoids at ``freqs`` fitted to ``x`` (n_channels, n) on samples 0..n-1, evaluated at ``t``."""
+    n = x.shape[1]
+    def basis(tt):
+        w = 2 * np.pi * np.outer(tt, freqs) / sfreq
+        return np.concatenate([np.cos(w), np.sin(w)], axis=1)
+    coef = np.linalg.lstsq(basis(np.arange(n)), x.T, rcond=None)[0]
+    return (basis(t) @ coef).T
+
+
+def extend_by_reflection(data: np.ndarray, n_left: int, n_right: int, *, odd: bool = False,
+                         sfreq: float | None = None, line_freq: float | None = None,
+                         fit_s: float = 2.0) -> np.ndarray:
+    """Extend a contiguous segment beyond its borders by mirroring it (as ``filtfilt`` pads).
+
+    Filters, resampling and the models' lag windows see no signal beyond a
+    recording's border and ring there (zeros after a DC offset, a step, a
+    truncated lag window). Processing the mirrored extension instead and
+    keeping only the real samples moves those transients into the discarded
+    part: the border rule of :func:`ieegrecon.pipeline.predict_chunked`.
+
+    Power-line interference is not mirrored but continued: a mirrored
+    sinusoid breaks its phase at the border, and the narrow notch filter
+    rings on that break for seconds. With ``line_freq``, sinusoids at it and
+    its harmonics (below Nyquist) are fitted by least squares to ``fit_s``
+    seconds at each border, extrapolated into the extension, and only the
+    rest of the signal is mirrored.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times)
+        One contiguous segment (no gap inside), volts.
+    n_left, n_right : int
+        Samples to add before the first and after the last sample.
+    odd : bool
+        Odd (point) reflection about the border sample, ``2 x[0] - x[k]``
+        (value and slope continuous, ``scipy.signal.filtfilt``'s default);
+        False (default): even reflection, ``x[k]`` (value continuous; no
+        offset when the border sample is an outlier). The mirror excludes
+        the border sample itself (``numpy.pad`` 'reflect'); a pad longer than
+        the segment mirrors it again.
+    sfreq : float | None
+        Rate of ``data`` in Hz (needed with ``line_freq``).
+    line_freq : float | None
+        Power-line frequency in Hz, or None.
+    fit_s : float
+        Seconds at each border used to fit the line sinusoids.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_left + n_times + n_right)
+        The segment in the middle, unchanged.
+    """
+    x = np.asarray(data, dtype=float)
+    n_left, n_right = max(0, int(n_left)), max(0, int(n_right))
+    if n_left == 0 and n_right == 0:
+        return x
+    n = x.shape[1]
+    if n < 2:
+        return np.pad(x, ((0, 0), (n_left, n_right)), mode="edge")
+    kind = "odd" if odd else "even"
+    freqs = np.arange(line_freq, sfreq / 2 - 1e-9, line_freq) if line_freq and sfreq else np.zeros(0)
+    m = min(n, int(round(fit_s * sfreq))) if freqs.size else 0
+    if m < 2 * freqs.size + 2:
+        return np.pad(x, ((0, 0), (n_left, n_right)), mode="reflect", reflect_type=kind)
+    out = np.empty((x.shape[0], n_left + n + n_right))
+    out[:, n_left:n_left + n] = x
+    if n_left:  # fit on the first m samples, mirror the first L samples less the line, continue the line
+        L = min(n, n_left + 1)
+        line = _line_fit(x[:, :m], sfreq, freqs, np.arange(-n_left, L))
+        rest = np.pad(x[:, :L] - line[:, n_left:], ((0, 0), (n_left, 0)), mode="reflect", reflect_type=kind)
+        out[:, :n_left] = (rest + line)[:, :n_left]
+    if n_right:
+        L = min(n, n_right + 1)
+        line = _line_fit(x[:, n - m:], sfreq, freqs, np.arange(m - L, m + n_right))
+        rest = np.pad(x[:, n - L:] - line[:, :L], ((0, 0), (0, n_right)), mode="reflect", reflect_type=kind)
+        out[:, n_left + n:] = (rest + line)[:, L:]
+    return out

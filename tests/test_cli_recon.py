@@ -53,7 +53,7 @@ def test_reconstruct_real_edf_plus_d(ridge_model, mb0400fu, tmp_path):
     assert summary["failures"] == [] and summary["outputs"][0]["output"] == str(out)
     assert sha256_file(mb0400fu) == before
     with pyedflib.EdfReader(str(out)) as f:
-        assert f.getSignalLabels()[:2] == ["mAHL1", "mAHL2"]
+        assert f.getSignalLabels()[:2] == ["mAHL1 SURROGATE", "mAHL2 SURROGATE"]  # marker beside each trace
         assert f.getPhysicalDimension(0) == "uV"
         assert "SURROGATE" in f.getRecordingAdditional()
         texts = list(f.readAnnotations()[2])

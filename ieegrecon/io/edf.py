@@ -23,6 +23,59 @@ MAX_LABEL = 16
 _PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
 #: Largest data record we aim for, in bytes (EDF spec recommendation).
 _MAX_RECORD_BYTES = 61440
+#: Suffixes appended to a surrogate's labels, longest first (the first that fits 16 characters): EDF
+#: viewers show only the label beside each trace (EDFbrowser), so the marking is visible there.
+SURROGATE_LABEL_SUFFIXES = (" SURROGATE", " SUR")
+#: Head-room added on each side of a channel's own extremes (fraction of its span) when the physical
+#: range is taken from the signal, so that no sample sits at the digital limits (read as saturation).
+RANGE_HEADROOM = 0.02
+
+
+def surrogate_label(name: str) -> str:
+    """``name`` with the surrogate marker of :data:`SURROGATE_LABEL_SUFFIXES` that fits 16 characters.
+
+    A label too long for any suffix is returned unchanged (the recording field
+    and the t=0 annotation still mark the file).
+    """
+    for suffix in SURROGATE_LABEL_SUFFIXES:
+        if len(name.strip()) + len(suffix) <= MAX_LABEL:
+            return name.strip() + suffix
+    return name
+
+
+def strip_surrogate_label(name: str) -> str:
+    """Inverse of :func:`surrogate_label`: the contact name without the marker (other labels unchanged)."""
+    raw = name.rstrip()
+    for suffix in SURROGATE_LABEL_SUFFIXES:
+        if raw.upper().endswith(suffix) and len(raw) > len(suffix):
+            return raw[: -len(suffix)].rstrip()
+    return name
+
+
+def signal_range_uv(x_uv: np.ndarray) -> tuple[float, float]:
+    """A physical range (µV) from a signal's own extremes, widened by :data:`RANGE_HEADROOM` of its span."""
+    lo, hi = float(np.min(x_uv)), float(np.max(x_uv))
+    pad = RANGE_HEADROOM * max(hi - lo, 1e-3)
+    return lo - pad, hi + pad
+
+
+def clipping_text(n_clipped: dict[str, int], first_s: float | None = None) -> str | None:
+    """The annotation that says how much was clipped, or None when nothing was.
+
+    Parameters
+    ----------
+    n_clipped : dict
+        Channel -> samples clipped.
+    first_s : float | None
+        Time of the first clipped sample in seconds.
+    """
+    hit = {k: v for k, v in n_clipped.items() if v}
+    if not hit:
+        return None
+    worst = max(hit, key=hit.get)
+    when = f", first at {first_s:.2f} s" if first_s is not None else ""
+    return (f"CLIPPED: {sum(hit.values())} samples in {len(hit)} channels at the physical range limits"
+            f" (most: {worst.strip()} {hit[worst]}{when})")
 
 
 @dataclass
@@ -122,8 +175,11 @@ def write_edf(
     annotations : iterable of Annotation
         Written as EDF+ annotations (onset/duration in s).
     physical_range_uv : sequence of (min, max) | None
-        Per-channel physical range in µV; samples outside are clipped and
-        counted. ``None`` uses each channel's own extremes (no clipping).
+        Per-channel physical range in µV; samples outside are clipped,
+        counted and announced by a ``CLIPPED: ...`` annotation at t=0
+        (:func:`clipping_text`). ``None`` (what surrogates use): each
+        channel's own extremes widened by :data:`RANGE_HEADROOM`, rounded
+        outwards, so nothing is clipped and no sample sits at a digital limit.
     patient_code : str
         EDF+ patient code (``'X'`` = anonymous).
     recording_additional : sequence of str
@@ -169,14 +225,19 @@ def write_edf(
     data_uv = data * 1e6
     report = EdfWriteReport(path=path, padded_samples=pad, data_record_duration=rec_len / sfreq)
     signals = []
+    first_clip: int | None = None
     for i, name in enumerate(ch_names):
         x = data_uv[i]
         if physical_range_uv is None:
-            lo, hi = float(x.min()), float(x.max())
+            lo, hi = signal_range_uv(x)
         else:
             lo, hi = (float(v) for v in physical_range_uv[i])
         lo, hi = _edf_range(lo, hi)
-        n_clip = int(np.count_nonzero((x < lo) | (x > hi)))
+        out = (x < lo) | (x > hi)
+        n_clip = int(np.count_nonzero(out))
+        if n_clip:
+            k = int(np.argmax(out))
+            first_clip = k if first_clip is None else min(first_clip, k)
         x = np.clip(x, lo, hi)
         if pad:
             x = np.concatenate([x, np.zeros(pad)]) if lo <= 0 <= hi else np.concatenate([x, np.full(pad, lo)])
@@ -190,6 +251,9 @@ def write_edf(
         )
     ann = [edfio.EdfAnnotation(a.onset, a.duration if a.duration > 0 else None, _ascii(a.description))
            for a in annotations]
+    clipped = clipping_text(report.n_clipped, None if first_clip is None else first_clip / sfreq)
+    if clipped:
+        ann.append(edfio.EdfAnnotation(0.0, None, clipped))
     if pad:
         ann.append(edfio.EdfAnnotation(n_times / sfreq, pad / sfreq,
                                        f"PADDING: {pad} zero samples complete the last EDF record"))

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import OutputError
 from ..recording import Annotation
 from .atomic import current_umask
-from .edf import _ascii, _edf_range, _edf_word, check_edf_labels
+from .edf import _ascii, _edf_range, _edf_word, check_edf_labels, clipping_text
 
 
 #: EDFlib's limit on one annotation's text (characters).
@@ -67,8 +67,11 @@ class StreamedEdfWriter:
     sfreq : float
         Sampling rate in Hz; must be an integer (1-s records).
     physical_range_uv : sequence of (min, max)
-        Per-channel physical range in µV, fixed in advance (samples outside
-        are clipped and counted).
+        Per-channel physical range in µV, fixed in advance before the signal
+        is known: choose it wide (the pipeline uses many calibration SDs).
+        Samples outside are clipped, counted in :attr:`n_clipped` and
+        announced on :meth:`close` by a ``CLIPPED: ...`` annotation at t=0
+        (:func:`~ieegrecon.io.edf.clipping_text`); never silently.
     meas_date : datetime | None
         Start date/time.
     recording_additional : sequence of str
@@ -100,6 +103,7 @@ class StreamedEdfWriter:
         self.sfreq = int(sfreq)
         self.ranges = [_edf_range(*map(float, r)) for r in physical_range_uv]
         self.n_clipped = dict.fromkeys(self.ch_names, 0)
+        self.first_clipped_s: float | None = None
         self.n_written = 0
         self._pending = np.zeros((len(self.ch_names), 0))
         self._annotations: list[Annotation] = []
@@ -124,7 +128,12 @@ class StreamedEdfWriter:
         if not np.all(np.isfinite(uv)):
             raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
         for i, (lo, hi) in enumerate(self.ranges):
-            self.n_clipped[self.ch_names[i]] += int(np.count_nonzero((uv[i] < lo) | (uv[i] > hi)))
+            out = (uv[i] < lo) | (uv[i] > hi)
+            n_out = int(np.count_nonzero(out))
+            if n_out:
+                self.n_clipped[self.ch_names[i]] += n_out
+                t = (self.n_written + int(np.argmax(out))) / self.sfreq
+                self.first_clipped_s = t if self.first_clipped_s is None else min(self.first_clipped_s, t)
             np.clip(uv[i], lo, hi, out=uv[i])
         self.n_written += uv.shape[1]
         buf = np.concatenate([self._pending, uv], axis=1)
@@ -138,7 +147,7 @@ class StreamedEdfWriter:
         self._annotations.extend(annotations)
 
     def close(self) -> int:
-        """Pad the last record, write annotations, close, fsync and rename into place.
+        """Pad the last record, write annotations (and ``CLIPPED: ...`` if anything was), close, fsync, rename.
 
         Returns
         -------
@@ -152,6 +161,9 @@ class StreamedEdfWriter:
                 np.concatenate([self._pending, np.repeat(fill, pad, axis=1)], axis=1)))
             self._annotations.append(Annotation(self.n_written / self.sfreq, pad / self.sfreq,
                                                 f"PADDING: {pad} zero samples complete the last EDF record"))
+        clipped = clipping_text(self.n_clipped, self.first_clipped_s)
+        if clipped:
+            self._annotations.append(Annotation(0.0, 0.0, clipped))
         for a in self._annotations:
             for part in split_annotation(_ascii(a.description)):
                 self._w.writeAnnotation(a.onset, a.duration if a.duration > 0 else -1, part)

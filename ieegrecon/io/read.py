@@ -20,6 +20,7 @@ import numpy as np
 from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch_names
 from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
+from .edf import strip_surrogate_label
 from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
     find_bad_channels
 
@@ -183,7 +184,11 @@ def read_recording(
         except OSError as exc:
             raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
     raw = _read_raw(path, preload)
-    orig = list(raw.ch_names)
+    # a surrogate's labels carry ' SURROGATE' (shown beside each trace in EDF viewers): match on the contact
+    orig = [strip_surrogate_label(n) for n in raw.ch_names]
+    if orig != list(raw.ch_names):
+        quirks.append(f"{sum(a != b for a, b in zip(orig, raw.ch_names))} label(s) carry the surrogate marker "
+                      "(' SURROGATE'), stripped to the contact name")
     file_types = raw.get_channel_types()
 
     bids_rows: dict[str, dict[str, str]] = {}
