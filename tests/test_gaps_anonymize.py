@@ -211,7 +211,6 @@ def test_model_config_holds_no_calibration_folder(small_model):
     assert list(cal["file_sha256"]) == ["Doe_John_scalp_ieeg.edf"] and len(cal["sha256"][0]) == 64
 
 
-@pytest.mark.slow
 def test_streamed_output_keeps_a_2_h_gap(small_model, tmp_path):
     """Outputs longer than STREAM_OVER_S go through the streamed writer: same zero fill and annotations."""
     src = make_edf_plus(tmp_path / "d2h.edf", gap_s=7200.0, annotations=((7207.5, "SEIZURE_ONSET"),))
