@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ STREAM_OVER_S = 3600.0
 #: A streamed EDF's physical range: the calibration's ±8 SD times this (±512 SD; one quantization
 #: step is then 0.016 SD), fixed before the signal is known; anything beyond is counted and annotated.
 STREAM_RANGE_SCALE = 64.0
+#: Recording gaps (EDF+D) adding up to more than this (s) are refused: the wall-clock surrogate
+#: would be mostly zero fill.
+MAX_GAP_S = 24 * 3600.0
 
 Progress = Callable[[str, float], None]
 
@@ -462,10 +466,12 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     simulated = is_simulated(scalp) or is_simulated(intra)
     pre = getattr(model, "_pretrained_cfg", None)
     model.trained_on = {
-        "pretrain": (pre or {}).get("trained_on", {}).get("pretrain") if pre else None,
-        "calibration": {
-            "files": sorted({p for p in (scalp.source_path, intra.source_path) if p}),
+        "pretrain": _strip_dirs((pre or {}).get("trained_on", {}).get("pretrain")) if pre else None,
+        "calibration": {  # base names and sha256 only: folder names often hold the patient's name
+            "files": sorted({Path(r.source_path).name for r in (scalp, intra) if r.source_path}),
             "sha256": sorted({h for h in (scalp.source_sha256, intra.source_sha256) if h}),
+            "file_sha256": {Path(r.source_path).name: r.source_sha256 for r in (scalp, intra)
+                            if r.source_path and r.source_sha256},
             "minutes": minutes,
             "simulated": simulated,
         },
@@ -485,7 +491,7 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
         "heldout_coverage90": None if coverage is None else
         {c: float(v) for c, v in zip(contacts.ch_names, coverage)},
         "zero_shot": zero_shot,
-        "pretrained_model": str(pretrained) if pretrained else None,
+        "pretrained_model": Path(pretrained).resolve().name if pretrained else None,
         "pretrained_sha256": (pre or {}).get("sha256") if pre else None,
     }
     say("saving patient model", 0.9)
@@ -502,6 +508,25 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
             shutil.rmtree(tmp, ignore_errors=True)
     say("done", 1.0)
     return CalibrationResult(out, method, extra["heldout_r"], evaluation, regions, extra)
+
+
+def _strip_dirs(value: Any) -> Any:
+    """``value`` (JSON-like) with every absolute path reduced to its last part (session paths to their
+    last two, ``sub-XX/ses-YY``): no folder of this machine goes into a model's provenance."""
+    if isinstance(value, dict):
+        return {k: _strip_dirs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_dirs(v) for v in value]
+    if isinstance(value, str):
+        def short(m: re.Match) -> str:
+            parts = Path(m.group(0)).parts
+            return "/".join(parts[-2:]) if parts[-1].startswith("ses-") else parts[-1]
+
+        return _ABS_PATH.sub(short, value)
+    return value
+
+
+_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\][^\s,;:'\"]+")
 
 
 def _write_holdout(path: Path, seg: PairedSegment, y_hat: np.ndarray) -> None:
@@ -545,6 +570,7 @@ class ReconstructionResult:
     n_clipped: dict[str, int]
     report: str | None = None
     notes: list[str] = field(default_factory=list)
+    gaps: list[tuple[float, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -587,9 +613,12 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
         the EDF then holds the posterior median and ``<out>_uncertainty.h5``
         the 5-95 % band per contact over time.
     anonymize : bool
-        Do not copy the input's start date/time (EDF+ anonymous date instead).
-        The EDF patient field is always anonymous ('X'): no identifier of
-        the input is ever copied into a surrogate.
+        Do not copy the input's start date/time (EDF+ anonymous date instead),
+        reduce input annotations to allow-listed event words
+        (:func:`ieegrecon.anonymize.anonymize_text`), name the input in the
+        result and report by its sha256 prefix only. The EDF patient field is
+        always anonymous ('X'): no identifier of the input is ever copied
+        into a surrogate.
     progress : callable | None
         ``progress(message, fraction)``.
 
@@ -600,6 +629,15 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     Raises
     ------
     InputError, ModelInputMismatch, OutputError
+
+    Notes
+    -----
+    Recording gaps (EDF+D, ``Recording.gaps``): the surrogate keeps the
+    wall-clock time of every sample and annotation. Each contiguous segment
+    is reconstructed on its own (no filter or model lag crosses a gap), and
+    each gap is filled with zeros and annotated ``GAP: ...``, so the output
+    is an EDF+C as long as the input's wall-clock span. Gaps adding up to
+    more than :data:`MAX_GAP_S` are refused (InputError).
     """
     from .io.edf import surrogate_label, verify_edf, write_edf
     from .io.read import read_recording
@@ -614,6 +652,9 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     if not scalp.ch_names:
         raise InputError("no scalp EEG channels found", scalp_path)
     check_min_duration(scalp)
+    if rec.gap_total > MAX_GAP_S:
+        raise InputError(f"recording gaps add up to {rec.gap_total / 3600:.1f} h (> {MAX_GAP_S / 3600:g} h); "
+                         "a wall-clock surrogate would be mostly zero fill: split the file at its gaps", scalp_path)
     bad = rec.bads
     needed = {normalize_ch_name(m) for m in model.scalp_names}
     bad_needed = [n for n in bad if normalize_ch_name(n) in needed]
@@ -625,7 +666,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     picked = scalp.pick(match_scalp_channels(scalp, model.scalp_names))
     contacts = model.contacts
     assert contacts is not None
-    n_out = int(round(picked.n_times * prep.sfreq / picked.sfreq))
+    layout = _segment_layout(picked, prep.sfreq)
+    n_out = layout[-1][2] + layout[-1][3]
     ranges = config.get("extra", {}).get("physical_range_uv")  # ±8 SD of the calibration iEEG
     # streamed: fixed in advance, so STREAM_RANGE_SCALE times wider (clipping practically impossible);
     # in memory: each channel's own extremes (write_edf's default), nothing clipped
@@ -638,16 +680,29 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
         anns.append(Annotation(0.0, 0.0, "SURROGATE: model calibrated on SIMULATED data"))
     if (config.get("trained_on", {}).get("pretrain") or {}).get("simulated"):
         anns.append(Annotation(0.0, 0.0, "SURROGATE: model pretrained on SIMULATED data"))
-    anns += [a for a in rec.annotations if a.onset * prep.sfreq < n_out]
+    out_gaps = [((p[2] + p[3]) / prep.sfreq, (q[2] - p[2] - p[3]) / prep.sfreq)  # (wall-clock onset, duration)
+                for p, q in zip(layout[:-1], layout[1:]) if q[2] > p[2] + p[3]]
+    anns += [Annotation(g, d, f"GAP: no scalp EEG recorded for {d:g} s; surrogate undefined here")
+             for g, d in out_gaps]
+    last = (n_out - 1) / prep.sfreq
+    for a in rec.annotations:  # at their wall-clock time (the reader noted any outside the recording)
+        text = a.description
+        if anonymize:
+            from .anonymize import anonymize_text
+
+            text = anonymize_text(text)
+        anns.append(Annotation(min(max(a.wall, 0.0), last), a.duration, text))
     header = dict(recording_additional=["SURROGATE", "ieegrecon", __version__], transducer="ieegrecon surrogate",
                   prefiltering=_prefilter_text(prep))
     meas_date = None if anonymize else rec.meas_date
     if samples and not hasattr(model, "bands"):
         raise UsageError(f"--samples needs a model that samples a posterior (flow), not {model.method!r}")
     band_fn = (lambda x: np.stack(model.bands(x, n_samples=samples, q=BAND_Q))) if samples else None  # type: ignore[attr-defined]
-    pieces = predict_chunked(lambda a, b: picked.data[:, a:b], picked.n_times, picked.sfreq, model, prep,
-                             predict_fn=band_fn)
+    pieces = _predict_segments(picked, layout, model, prep, band_fn, (3,) if samples else ())
     notes: list[str] = []
+    if out_gaps:
+        notes.append(f"{len(out_gaps)} recording gap(s), {sum(d for _, d in out_gaps):g} s in all, filled with "
+                     "zeros and annotated GAP; each segment reconstructed on its own")
     if abs(picked.sfreq - prep.sfreq) > 1e-9:
         notes.append(f"input sampled at {picked.sfreq:g} Hz, resampled to the model's {prep.sfreq:g} Hz")
     for f in (scalp_path, *forbidden):
@@ -709,16 +764,54 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     unmarked = [c for c, lab in zip(contacts.ch_names, labels) if lab == c]
     if unmarked:
         notes.append(f"{len(unmarked)} label(s) too long for the SURROGATE suffix, e.g. {unmarked[0]!r}")
-    result = ReconstructionResult(str(scalp_path), str(out), n_out, prep.sfreq,
-                                  list(contacts.ch_names), n_clipped, notes=notes)
+    shown = f"sha256:{(rec.source_sha256 or '?')[:12]}" if anonymize else str(scalp_path)
+    result = ReconstructionResult(shown, str(out), n_out, prep.sfreq,
+                                  list(contacts.ch_names), n_clipped, notes=notes, gaps=out_gaps)
     if report_dir is not None:
         from .report import write_report
 
         say("writing report", 0.9)
         result.report = str(write_report(report_dir, config=config, model=model, result=result,
-                                         input_rec=rec, recon=y_report, overwrite=overwrite))
+                                         input_rec=rec, recon=y_report, overwrite=overwrite,
+                                         anonymize=anonymize))
     say("done", 1.0)
     return result
+
+
+def _segment_layout(rec: Recording, sfreq_out: float) -> list[tuple[int, int, int, int]]:
+    """Where each contiguous segment of ``rec`` goes in a wall-clock output at ``sfreq_out``.
+
+    Returns
+    -------
+    list of (start, stop, out_start, out_len)
+        Input samples ``[start, stop)`` and their output position and length
+        (samples at ``sfreq_out``); gaps lie between one segment's end and the
+        next one's ``out_start``.
+    """
+    ratio = sfreq_out / rec.sfreq
+    layout, end = [], 0
+    for a, b in rec.segments():
+        o = max(end, int(round(rec.wall_time(a / rec.sfreq) * sfreq_out)))
+        n = int(round((b - a) * ratio))  # what predict_chunked yields for it
+        layout.append((a, b, o, n))
+        end = o + n
+    return layout
+
+
+def _predict_segments(rec: Recording, layout, model: ReconModel, prep: Preprocessing, predict_fn,
+                      lead: tuple[int, ...]):
+    """Pieces of the wall-clock reconstruction: each segment by :func:`predict_chunked`, zeros between."""
+    n_c = len(model.contacts.ch_names) if model.contacts is not None else 0
+    end = 0
+    for a, b, o, _ in layout:
+        for z in range(end, o, int(CHUNK_S * prep.sfreq)):  # zero fill of a gap, in bounded blocks
+            yield np.zeros(lead + (n_c, min(o, z + int(CHUNK_S * prep.sfreq)) - z))
+        done = 0
+        for piece in predict_chunked(lambda s, e, a=a: rec.data[:, a + s:a + e], b - a, rec.sfreq, model, prep,
+                                     predict_fn=predict_fn):
+            done += piece.shape[-1]
+            yield piece
+        end = o + done
 
 
 def _check_finite(y: np.ndarray, path) -> None:

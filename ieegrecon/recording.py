@@ -25,11 +25,22 @@ COORD_FRAMES = ("mni", "head", "mri", "unknown")
 
 @dataclass(frozen=True)
 class Annotation:
-    """One annotation: onset and duration in seconds from the recording start."""
+    """One annotation: onset and duration in seconds from the recording start.
+
+    ``onset`` is on the sample time base (seconds into the concatenated
+    samples); ``wall_onset`` is the true wall-clock offset from the first
+    sample when it differs (after a gap of an EDF+D file), else None.
+    """
 
     onset: float
     duration: float
     description: str
+    wall_onset: float | None = None
+
+    @property
+    def wall(self) -> float:
+        """Wall-clock onset in seconds from the first sample."""
+        return self.onset if self.wall_onset is None else self.wall_onset
 
 
 class LazyData:
@@ -100,6 +111,10 @@ class Recording:
         Human-readable notes on anything unusual found while reading.
     bads : dict
         Channel -> reason, for channels found flat or saturated by the reader.
+    gaps : list of (float, float)
+        Recording gaps (EDF+D): (onset in s on the sample time base, i.e. the
+        position in ``data`` where samples resume, duration in s of wall-clock
+        time missing there). Sorted; empty for a continuous recording.
     """
 
     data: np.ndarray
@@ -115,6 +130,7 @@ class Recording:
     renamed: dict[str, str] = field(default_factory=dict)
     quirks: list[str] = field(default_factory=list)
     bads: dict[str, str] = field(default_factory=dict)
+    gaps: list[tuple[float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, LazyData):
@@ -151,6 +167,21 @@ class Recording:
         """Duration in seconds."""
         return self.n_times / self.sfreq
 
+    @property
+    def gap_total(self) -> float:
+        """Seconds of wall-clock time missing in gaps."""
+        return float(sum(d for _, d in self.gaps))
+
+    def wall_time(self, t: float) -> float:
+        """Wall-clock offset (s from the first sample) of sample time ``t`` (s), gaps counted."""
+        return t + sum(d for g, d in self.gaps if g <= t + 1e-9)
+
+    def segments(self) -> list[tuple[int, int]]:
+        """Contiguous runs of samples between gaps, as [(start, stop)) sample indices."""
+        cuts = [int(round(g * self.sfreq)) for g, _ in self.gaps]
+        bounds = [0] + [c for c in cuts if 0 < c < self.n_times] + [self.n_times]
+        return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
     def pick(self, names: list[str]) -> "Recording":
         """Return a copy restricted to ``names``, in that order.
 
@@ -173,15 +204,18 @@ class Recording:
         return self.pick([n for n, t in zip(self.ch_names, self.ch_types) if t in types])
 
     def crop(self, tmin: float = 0.0, tmax: float | None = None) -> "Recording":
-        """Return a copy cut to ``[tmin, tmax)`` seconds; annotations are shifted."""
+        """Return a copy cut to ``[tmin, tmax)`` seconds; annotations and gaps are shifted."""
         start = int(round(tmin * self.sfreq))
         stop = self.n_times if tmax is None else min(self.n_times, int(round(tmax * self.sfreq)))
+        w0 = self.wall_time(tmin)
         ann = [
-            Annotation(a.onset - tmin, a.duration, a.description)
+            Annotation(a.onset - tmin, a.duration, a.description,
+                       None if a.wall_onset is None else a.wall_onset - w0)
             for a in self.annotations
             if tmin <= a.onset < (stop / self.sfreq)
         ]
-        return replace(self, data=self.data[:, start:stop], annotations=ann)
+        gaps = [(g - tmin, d) for g, d in self.gaps if tmin < g < stop / self.sfreq]
+        return replace(self, data=self.data[:, start:stop], annotations=ann, gaps=gaps)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -14,13 +14,19 @@ from ..io.atomic import write_text_atomic
 from .app import command, out_console, print_json
 
 
+#: Annotations listed in ``info``'s table (``--json`` lists all).
+ANN_ROWS = 20
+
+
 def _rec_summary(rec) -> dict:
     return dict(
         source=rec.source_path, sfreq=rec.sfreq, n_times=rec.n_times, duration_s=round(rec.duration, 3),
         n_channels=len(rec.ch_names), types=dict(Counter(rec.ch_types)),
         channels=[dict(name=n, type=t) for n, t in zip(rec.ch_names, rec.ch_types)],
         renamed=rec.renamed, coord_frame=rec.coord_frame,
-        annotations=[dict(onset=a.onset, duration=a.duration, description=a.description) for a in rec.annotations],
+        annotations=[dict(onset=a.onset, duration=a.duration, description=a.description, wall_onset=a.wall)
+                     for a in rec.annotations],
+        gaps=[dict(onset=g, duration=d) for g, d in rec.gaps],
         meas_date=rec.meas_date.isoformat() if rec.meas_date else None, sha256=rec.source_sha256,
         quirks=rec.quirks,
     )
@@ -56,7 +62,16 @@ def _print_rec(title: str, r: dict) -> None:
         by_type.setdefault(c["type"], []).append(c["name"])
     for k, v in by_type.items():
         t.add_row(f"  {k}", " ".join(v))
-    t.add_row("annotations", f"{len(r['annotations'])}: " + ", ".join(sorted({a['description'] for a in r['annotations']})[:8]))
+    anns = r["annotations"]
+    t.add_row("annotations", f"{len(anns)}" + (" (onset s on the samples; wall clock when a gap precedes)"
+                                                if r.get("gaps") else ""))
+    for a in anns[:ANN_ROWS]:
+        wall = f" (wall clock {a['wall_onset']:g} s)" if abs(a["wall_onset"] - a["onset"]) > 1e-9 else ""
+        t.add_row("", f"{a['onset']:g} s{wall}: {a['description']}")
+    if len(anns) > ANN_ROWS:
+        t.add_row("", f"... {len(anns) - ANN_ROWS} more (--json lists all)")
+    for g in r.get("gaps", []):
+        t.add_row("gap", f"{g['duration']:g} s missing at {g['onset']:g} s")
     t.add_row("meas_date", str(r["meas_date"]))
     out_console.print(t)
 

@@ -238,24 +238,7 @@ def read_recording(
             quirks.append(f"read lazily: sample checks (NaN, units, flat/saturated) cover the first "
                           f"{LAZY_CHECK_S:g} s of {raw.n_times / raw.info['sfreq']:g} s")
     quirks += check_finite(data, new_names, types, path)
-    # annotations (EDF+ time-keeping entries are not events)
-    annotations: list[Annotation] = []
-    gaps: list[tuple[float, float]] = []
-    for a in raw.annotations:
-        desc = str(a["description"])
-        if _TIMEKEEPING.match(desc):
-            t = float(desc)
-            if abs(t - float(a["onset"])) > 1e-6:
-                gaps.append((float(a["onset"]), t - float(a["onset"])))
-            continue
-        annotations.append(Annotation(float(a["onset"]), float(a["duration"]), desc))
-    if subtype and subtype.endswith("+D"):
-        txt = (f"{subtype} (discontinuous): data records are not contiguous in time; MNE concatenates them"
-               " without the gaps")
-        if gaps:
-            txt += f" ({len(gaps)} record start(s) later than nominal, first at {gaps[0][0]:g} s, +{gaps[0][1]:g} s)"
-        quirks.append(txt)
-
+    annotations, gaps = _annotations_and_gaps(path, raw, subtype, quirks)
     phys = [i for i, t in enumerate(types) if t in ("eeg",) + INTRACRANIAL_TYPES
             and np.all(np.isfinite(data[i]))]
     if phys:
@@ -272,6 +255,7 @@ def read_recording(
             data=data, sfreq=float(raw.info["sfreq"]), ch_names=new_names, ch_types=types,
             positions=positions, coord_frame=frame, annotations=annotations, meas_date=meas_date,
             source_path=str(path), source_sha256=sha256_file(path), renamed=renamed, quirks=quirks,
+            gaps=gaps,
         )
     except ValueError as exc:  # anything the header checks let through
         raise InputError(f"invalid recording ({exc})", path) from None
@@ -282,6 +266,66 @@ def read_recording(
     if not preload:
         rec.data = LazyData(raw)
     return rec
+
+
+def _annotations_and_gaps(path: Path, raw, subtype: str | None,
+                          quirks: list[str]) -> tuple[list[Annotation], list[tuple[float, float]]]:
+    """Annotations on the sample time base and the recording's gaps (appends quirks).
+
+    EDF+/BDF+ files: parsed from the annotation signal record by record
+    (:mod:`ieegrecon.io.edfplus`): each record's time-keeping TAL gives its
+    start, so gaps of EDF+D files are found and every annotation is placed on
+    the concatenated-sample time base (its wall-clock onset kept in
+    ``wall_onset``); one inside a gap is placed where the samples resume, one
+    outside the recording at its nearest end, each listed in a quirk; none
+    is dropped. Other formats: MNE's annotations.
+    """
+    from .edfplus import read_edfplus_timeline, wall_to_sample_time
+
+    timeline = None
+    if path.suffix.lower() in (".edf", ".bdf"):  # None when there is no annotation signal
+        try:
+            timeline = read_edfplus_timeline(path)
+        except (ValueError, OSError, IndexError, OverflowError) as exc:
+            quirks.append(f"EDF+ annotation signal unreadable ({exc}); annotations as MNE reads them, "
+                          "record gaps not checked")
+    if timeline is None:
+        return [Annotation(float(a["onset"]), float(a["duration"]), str(a["description"]))
+                for a in raw.annotations if not _TIMEKEEPING.match(str(a["description"]))], []
+    quirks += timeline.quirks
+    sfreq = float(raw.info["sfreq"])
+    total = raw.n_times / sfreq
+    gaps = [(g, d) for g, d in timeline.gaps() if g < total]
+    t0 = float(timeline.record_starts[0])
+    annotations: list[Annotation] = []
+    misplaced: dict[str, list[str]] = {"gap": [], "before": [], "after": []}
+    for on, dur, text in timeline.annotations:
+        wall = on - t0
+        onset, where = wall_to_sample_time(wall, gaps, total)
+        if where:
+            misplaced[where].append(f"{text!r} at {wall:g} s")
+        annotations.append(Annotation(onset, dur, text, None if abs(onset - wall) < 1e-9 else wall))
+    annotations.sort(key=lambda a: a.onset)
+    back = np.diff(timeline.record_starts) < timeline.record_duration - 1e-6
+    if back.any():
+        quirks.append(f"{int(back.sum())} EDF+ data record(s) start before the previous one ends (first: record "
+                      f"{int(np.argmax(back)) + 1}); read as contiguous")
+    if gaps:
+        quirks.append(f"{subtype or 'EDF+'} (discontinuous): {len(gaps)} gap(s) between data records, "
+                      f"{sum(d for _, d in gaps):g} s in all: "
+                      + "; ".join(f"{d:g} s at {g:g} s (wall clock {g + sum(x for h, x in gaps if h < g):g} s)"
+                                  for g, d in gaps[:10]) + (" ..." if len(gaps) > 10 else ""))
+    elif subtype and subtype.endswith("+D") and len(timeline.record_starts) > 1:
+        quirks.append(f"{subtype} (discontinuous) in the header, but every data record starts where the "
+                      "previous one ends: no gap")
+    names = {"gap": "inside a recording gap (placed where the samples resume)",
+             "before": "before the first data record (placed at 0 s)",
+             "after": "after the last data record (placed at the end)"}
+    for where, items in misplaced.items():
+        if items:
+            quirks.append(f"{len(items)} annotation(s) {names[where]}: " + ", ".join(items[:5])
+                          + (" ..." if len(items) > 5 else ""))
+    return annotations, gaps
 
 
 def _positions(raw, types: list[str]) -> tuple[np.ndarray | None, str]:
