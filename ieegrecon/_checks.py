@@ -283,7 +283,9 @@ def _check_existing(p: Path, overwrite: bool, kind: str) -> None:
 
 
 def check_writable(folder: str | Path, need_bytes: int = 0) -> None:
-    """Check that ``folder`` (or its nearest existing ancestor) is writable and has ``need_bytes`` free.
+    """Check that ``folder`` (or its nearest existing ancestor) is writable and has room for ``need_bytes``.
+
+    Room means ``need_bytes`` plus :data:`SPACE_MARGIN` free.
 
     Writes and removes a tiny probe file (``os.access`` alone is not enough
     on read-only mounts and for root).
@@ -308,11 +310,10 @@ def check_writable(folder: str | Path, need_bytes: int = 0) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"cannot write: {os_error_message(exc) or exc.strerror}", base) from None
-    if need_bytes > 0:
-        free = shutil.disk_usage(base).free
-        if free < need_bytes + SPACE_MARGIN:
-            raise OutputError(f"cannot write: not enough free space (about {_mb(need_bytes + SPACE_MARGIN)} "
-                              f"needed, {_mb(free)} free)", base)
+    free = shutil.disk_usage(base).free
+    if free < need_bytes + SPACE_MARGIN:
+        raise OutputError(f"cannot write: not enough free space (about {_mb(need_bytes + SPACE_MARGIN)} "
+                          f"needed, {_mb(free)} free)", base)
 
 
 def _mb(n: float) -> str:

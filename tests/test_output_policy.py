@@ -332,3 +332,17 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     with atomic_path(tmp_path / "new.json") as tmp:
         tmp.write_text("{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, foreign.name, "new.json"])
+
+
+# --------------------------------------------------------------------------- option values
+def test_check_option_names_the_parameter(bids):
+    from ieegrecon._checks import check_option
+    from ieegrecon.errors import UsageError
+
+    assert check_option("method", "a", ("a", "b")) == "a"
+    with pytest.raises(UsageError) as err:
+        check_option("method", "x", ("a", "b"))
+    assert str(err.value) == ("Invalid value for the 'method' parameter. Allowed values are 'a', 'b', "
+                              "but got 'x' instead.")
+    el = next((bids / "sub-01" / "ses-01" / "ieeg").glob("*_electrodes.tsv"))
+    one_error_line(cli("map", el, "--json", "--atlas", "nope"), 2, "'atlas' parameter", "'nope'")

@@ -146,7 +146,7 @@ def map_(
     )
     from ..io.bids import read_electrodes
 
-    from .._checks import check_out_path, marker
+    from .._checks import check_option, check_out_path, marker
 
     if out is None and not as_json:
         raise UsageError("give --out regions.tsv and/or --json")
@@ -157,8 +157,7 @@ def map_(
             raise OutputError("output folder does not exist", out.parent)
         for p, kind in ((out, "regions"), (out.with_suffix(".json"), "json")):
             check_out_path(p, overwrite=overwrite, inputs=(electrodes, trans, subjects_dir), kind=kind)
-    if atlas not in ATLASES:
-        raise UsageError(f"Invalid value for '--atlas'. Allowed values are {', '.join(ATLASES)}, but got {atlas!r}")
+    check_option("atlas", atlas, tuple(ATLASES))
     el = read_electrodes(electrodes, trans=trans, subjects_dir=subjects_dir)
     df = map_contacts(el.names, el.positions, atlas=atlas, max_distance_mm=max_distance)
     meta = dict(

@@ -96,6 +96,8 @@ def clean_stale_temps(folder: str | Path) -> list[Path]:
             pid = int(m.group(1))
         elif e.name.startswith(".") and e.name.endswith(LOCK_SUFFIX):
             pid = _lock_pid(Path(e.path))
+            if not pid and _age_s(e) < LOCK_WAIT_S:  # just created, its pid not yet written
+                continue
         else:
             continue
         if pid == os.getpid() or pid_alive(pid):
@@ -110,6 +112,13 @@ def clean_stale_temps(folder: str | Path) -> list[Path]:
         except OSError:
             pass
     return removed
+
+
+def _age_s(entry: os.DirEntry) -> float:
+    try:
+        return time.time() - entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return 0.0
 
 
 def os_error_message(exc: OSError) -> str | None:
