@@ -567,6 +567,9 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     out = check_out_path(out, overwrite=overwrite, inputs=inputs, kind="edf")
     if report_dir is not None:
         check_out_path(report_dir, overwrite=overwrite, inputs=inputs, kind="report")
+    unc_path = out.with_name(out.stem + "_uncertainty.h5")
+    if samples:
+        check_out_path(unc_path, overwrite=overwrite, inputs=inputs, kind="hdf5")
     say("reading", 0.05)
     rec = read_recording(scalp_path, preload=False)
     scalp = rec.pick_types(("eeg",))
@@ -614,8 +617,6 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
             from .uncertainty import write_uncertainty_h5
 
             lo, y, hi = y
-            unc_path = check_out_path(out.with_name(out.stem + "_uncertainty.h5"), overwrite=overwrite,
-                                      inputs=inputs, kind="hdf5")
             notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
         say("writing EDF", 0.7)
         rep = write_edf(out, y, prep.sfreq, contacts.ch_names, meas_date=meas_date, annotations=anns,
