@@ -8,7 +8,6 @@ out like OpenNeuro ds004752 (scalp EEG and iEEG in one session, any rates).
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__
-from .errors import InputError, OutputError, UsageError
-from .io.atomic import write_json_atomic
+from .errors import InputError, UsageError
+from .io.atomic import atomic_dir, write_json_atomic, write_text_atomic
 from .models.base import PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
 from .preprocessing import Preprocessing
@@ -155,81 +154,78 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
     ------
     UsageError, InputError, OutputError
     """
-    from .models.io import CONFIG_NAME, save_model
+    from ._checks import check_out_path, check_own_model
+    from .models.io import save_model
 
     say = say or (lambda m: None)
-    out = Path(out)
-    if (out / CONFIG_NAME).exists() and not overwrite:
-        raise OutputError("a model already exists here; pass --overwrite to replace it", out)
-    cls = get_model_class(method)
-    if not cls.supports_pretrain:
-        raise UsageError(f"method {method!r} has no cross-subject pretraining")
-    prep = Preprocessing()
-    cohort = load_cohort(roots, prep=prep, max_minutes=max_minutes, say=say)
-    subjects = cohort.subjects
-    if loso and len(subjects) < 2:
-        raise UsageError(f"--loso needs at least 2 subjects, found {len(subjects)}")
-    described = {
-        "simulated": cohort.simulated,
-        "description": (f"{len(cohort.segments)} paired sessions of {len(subjects)} subjects "
-                        f"({'SIMULATED by ieegrecon simulate' if cohort.simulated else 'real recordings'}) "
-                        f"from {', '.join(cohort.roots)}"),
-        "subjects": subjects,
-        "sessions": cohort.sessions,
-        "max_minutes_per_session": max_minutes,
-    }
-    folds = []
-    if loso:
-        for k, subj in enumerate(subjects):
-            say(f"LOSO fold {k + 1}/{len(subjects)}: holding out {subj}")
-            train = [s for s in cohort.segments if s.subject != subj]
-            test = [s for s in cohort.segments if s.subject == subj]
-            model = cls(**(params or {}))
-            info = _pretrain(model, train, epochs=epochs, seed=seed, device=device,
-                             max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
-            model.trained_on = {"pretrain": {**described, "subjects": [s for s in subjects if s != subj],
-                                             "held_out": subj}}
-            save_model(model, out / "folds" / f"fold-{subj}", overwrite=True,
-                       extra={"pretrain": _jsonable(info), "held_out": subj})
-            if not model.supports_zero_shot:
-                folds.append({"held_out": subj, "n_contacts": sum(len(s.contacts.ch_names) for s in test),
-                              "mean_r": None, "mean_r_superficial": None, "mean_r_deep": None,
-                              "note": f"{method} has no zero-shot decoding; fold model saved for calibration"})
-                continue
-            rs = [zero_shot_r(model, seg) for seg in test]
-            r_all = np.concatenate(rs)
-            depth = np.concatenate([np.array(seg.contacts.depth_class) for seg in test])
-            folds.append({"held_out": subj, "n_contacts": int(r_all.size),
-                          "mean_r": float(np.nanmean(r_all)),
-                          "mean_r_superficial": _nanmean(r_all[depth == "superficial"]),
-                          "mean_r_deep": _nanmean(r_all[depth == "deep"])})
-            say(f"  zero-shot mean r on {subj}: {folds[-1]['mean_r']:.3f}")
-    say(f"pretraining on all {len(subjects)} subjects")
-    model = cls(**(params or {}))
-    info = _pretrain(model, cohort.segments, epochs=epochs, seed=seed, device=device,
-                     max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
-    model.trained_on = {"pretrain": described}
-    summary = {
-        "ieegrecon_version": __version__,
-        "method": method,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": command or " ".join(sys.argv),
-        "epochs": epochs,
-        "windows_per_epoch": windows_per_epoch,
-        "seed": seed,
-        "data": described,
-        "pretrain": _jsonable(info),
-        "loso": folds,
-        "quirks": cohort.quirks,
-    }
-    if out.exists() and overwrite:
-        for name in ("config.json", "model.safetensors", "MODEL_CARD.md", "pretrain.json"):
-            (out / name).unlink(missing_ok=True)
-        if not loso and (out / "folds").exists():
-            shutil.rmtree(out / "folds")
-    save_model(model, out, overwrite=True, extra={"pretrain": summary["pretrain"], "loso": folds})
-    write_json_atomic(summary, out / "pretrain.json")
-    (out / "MODEL_CARD.md").write_text(model_card(summary, model), encoding="utf-8")
+    out = check_out_path(out, overwrite=overwrite, inputs=roots, kind="model")
+    # everything is built in a temporary folder beside out, published whole (the old model kept until then)
+    with atomic_dir(out, overwrite=overwrite, check=check_own_model) as work:
+        cls = get_model_class(method)
+        if not cls.supports_pretrain:
+            raise UsageError(f"method {method!r} has no cross-subject pretraining")
+        prep = Preprocessing()
+        cohort = load_cohort(roots, prep=prep, max_minutes=max_minutes, say=say)
+        subjects = cohort.subjects
+        if loso and len(subjects) < 2:
+            raise UsageError(f"--loso needs at least 2 subjects, found {len(subjects)}")
+        described = {
+            "simulated": cohort.simulated,
+            "description": (f"{len(cohort.segments)} paired sessions of {len(subjects)} subjects "
+                            f"({'SIMULATED by ieegrecon simulate' if cohort.simulated else 'real recordings'}) "
+                            f"from {', '.join(cohort.roots)}"),
+            "subjects": subjects,
+            "sessions": cohort.sessions,
+            "max_minutes_per_session": max_minutes,
+        }
+        folds = []
+        if loso:
+            for k, subj in enumerate(subjects):
+                say(f"LOSO fold {k + 1}/{len(subjects)}: holding out {subj}")
+                train = [s for s in cohort.segments if s.subject != subj]
+                test = [s for s in cohort.segments if s.subject == subj]
+                model = cls(**(params or {}))
+                info = _pretrain(model, train, epochs=epochs, seed=seed, device=device,
+                                 max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
+                model.trained_on = {"pretrain": {**described, "subjects": [s for s in subjects if s != subj],
+                                                 "held_out": subj}}
+                save_model(model, work / "folds" / f"fold-{subj}", overwrite=True,
+                           extra={"pretrain": _jsonable(info), "held_out": subj})
+                if not model.supports_zero_shot:
+                    folds.append({"held_out": subj, "n_contacts": sum(len(s.contacts.ch_names) for s in test),
+                                  "mean_r": None, "mean_r_superficial": None, "mean_r_deep": None,
+                                  "note": f"{method} has no zero-shot decoding; fold model saved for calibration"})
+                    continue
+                rs = [zero_shot_r(model, seg) for seg in test]
+                r_all = np.concatenate(rs)
+                depth = np.concatenate([np.array(seg.contacts.depth_class) for seg in test])
+                folds.append({"held_out": subj, "n_contacts": int(r_all.size),
+                              "mean_r": float(np.nanmean(r_all)),
+                              "mean_r_superficial": _nanmean(r_all[depth == "superficial"]),
+                              "mean_r_deep": _nanmean(r_all[depth == "deep"])})
+                say(f"  zero-shot mean r on {subj}: {folds[-1]['mean_r']:.3f}")
+        say(f"pretraining on all {len(subjects)} subjects")
+        model = cls(**(params or {}))
+        info = _pretrain(model, cohort.segments, epochs=epochs, seed=seed, device=device,
+                         max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
+        model.trained_on = {"pretrain": described}
+        summary = {
+            "ieegrecon_version": __version__,
+            "method": method,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": command or " ".join(sys.argv),
+            "epochs": epochs,
+            "windows_per_epoch": windows_per_epoch,
+            "seed": seed,
+            "data": described,
+            "pretrain": _jsonable(info),
+            "loso": folds,
+            "quirks": cohort.quirks,
+        }
+        save_model(model, work, overwrite=True, kind="pretrained-model",
+                   extra={"pretrain": summary["pretrain"], "loso": folds})
+        write_json_atomic(summary, work / "pretrain.json")
+        write_text_atomic(work / "MODEL_CARD.md", model_card(summary, model))
     return summary
 
 

@@ -13,10 +13,7 @@ report (:mod:`ieegrecon.report`). It knows files; models do not.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +23,7 @@ import numpy as np
 from . import __version__
 from .channels import normalize_ch_name
 from .errors import InputError, ModelInputMismatch, OutputError, UsageError
-from .io.atomic import current_umask
+from .io.atomic import atomic_dir
 from .io.validate import check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
@@ -399,12 +396,11 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     ------
     InputError, UsageError, OutputError, ModelInputMismatch
     """
-    from .models.io import CONFIG_NAME, save_model
+    from ._checks import check_out_path, check_own_model
+    from .models.io import save_model
 
     say = progress or (lambda msg, frac: None)
-    out = Path(out)
-    if (out / CONFIG_NAME).exists() and not overwrite:
-        raise OutputError("a patient model already exists here; pass --overwrite to replace it", out)
+    out = check_out_path(out, overwrite=overwrite, inputs=(patient, ieeg, electrodes, pretrained), kind="model")
     if minutes < 0:
         raise UsageError(f"--minutes must be ≥ 0, got {minutes}")
     say("reading", 0.05)
@@ -495,17 +491,10 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
         "pretrained_sha256": (pre or {}).get("sha256") if pre else None,
     }
     say("saving patient model", 0.9)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    os.chmod(tmp, 0o777 & ~current_umask())
-    try:
-        save_model(model, tmp, extra=extra, overwrite=True)
+    with atomic_dir(out, overwrite=overwrite, check=check_own_model) as tmp:  # exclusive publication
+        save_model(model, tmp, extra=extra, overwrite=True, kind="patient-model")
         regions.to_csv(tmp / "regions.tsv", sep="\t", index=False, na_rep="n/a")
         _write_holdout(tmp / HOLDOUT_NAME, ev_seg, y_hat)
-        _replace_dir(tmp, out, overwrite)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     say("done", 1.0)
     return CalibrationResult(out, method, extra["heldout_r"], evaluation, regions, extra)
 
@@ -539,22 +528,6 @@ def _write_holdout(path: Path, seg: PairedSegment, y_hat: np.ndarray) -> None:
         f.create_dataset("true", data=seg.ieeg[:, :n].astype("f4"), compression="gzip")
         f.create_dataset("pred", data=y_hat[:, :n].astype("f4"), compression="gzip")
         f.create_dataset("ch_names", data=np.array(seg.contacts.ch_names, dtype="S"))
-
-
-def _replace_dir(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Move a finished folder into place (the old one only removed once the new one is complete)."""
-    if out.exists():
-        if not overwrite:
-            raise OutputError("output folder exists; pass --overwrite to replace it", out)
-        old = out.with_name(f".{out.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, out)
 
 
 # --------------------------------------------------------------------------- reconstruct
@@ -642,10 +615,16 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     from .io.edf import surrogate_label, verify_edf, write_edf
     from .io.read import read_recording
 
+    from ._checks import check_out_path, check_writable
+
     say = progress or (lambda msg, frac: None)
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise OutputError("output exists; pass --overwrite to replace it", out)
+    inputs = (scalp_path, *forbidden, config.get("folder"))
+    out = check_out_path(out, overwrite=overwrite, inputs=inputs, kind="edf")
+    if report_dir is not None:
+        check_out_path(report_dir, overwrite=overwrite, inputs=inputs, kind="report")
+    unc_path = out.with_name(out.stem + "_uncertainty.h5")
+    if samples:
+        check_out_path(unc_path, overwrite=overwrite, inputs=inputs, kind="hdf5")
     say("reading", 0.05)
     rec = read_recording(scalp_path, preload=False)
     scalp = rec.pick_types(("eeg",))
@@ -668,6 +647,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     assert contacts is not None
     layout = _segment_layout(picked, prep.sfreq)
     n_out = layout[-1][2] + layout[-1][3]
+    check_writable(out.parent, 2 * len(contacts.ch_names) * n_out * (4 if samples else 1))  # before computing
     ranges = config.get("extra", {}).get("physical_range_uv")  # ±8 SD of the calibration iEEG
     # streamed: fixed in advance, so STREAM_RANGE_SCALE times wider (clipping practically impossible);
     # in memory: each channel's own extremes (write_edf's default), nothing clipped
@@ -705,9 +685,6 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
                      "zeros and annotated GAP; each segment reconstructed on its own")
     if abs(picked.sfreq - prep.sfreq) > 1e-9:
         notes.append(f"input sampled at {picked.sfreq:g} Hz, resampled to the model's {prep.sfreq:g} Hz")
-    for f in (scalp_path, *forbidden):
-        if Path(f).resolve() == out.resolve():
-            raise OutputError("output path is one of the inputs; refusing to overwrite an input", out)
     if n_out / prep.sfreq <= STREAM_OVER_S or phys is None:
         say("reconstructing", 0.3)
         y = np.concatenate(list(pieces), axis=-1)
@@ -716,9 +693,6 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
             from .uncertainty import write_uncertainty_h5
 
             lo, y, hi = y
-            unc_path = out.with_name(out.stem + "_uncertainty.h5")
-            if unc_path.exists() and not overwrite:
-                raise OutputError("output exists; pass --overwrite to replace it", unc_path)
             notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
         say("writing EDF", 0.7)
         rep = write_edf(out, y, prep.sfreq, labels, meas_date=meas_date, annotations=anns,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .errors import ModelInputMismatch, OutputError
+from .errors import ModelInputMismatch
 from .pipeline import (
     HOLDOUT_NAME,
     RELIABILITY_CLASSES,
@@ -352,11 +352,13 @@ def write_report(report_dir: str | Path, *, config: dict[str, Any], model, resul
     matplotlib.use("Agg")
     import pandas as pd
 
-    report_dir = Path(report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
+    from ._checks import check_out_path
+    from .io.atomic import output_errors
+
+    report_dir = check_out_path(report_dir, overwrite=overwrite, inputs=(config.get("folder"),), kind="report")
+    with output_errors(report_dir):
+        report_dir.mkdir(parents=True, exist_ok=True)
     html_path = report_dir / "report.html"
-    if html_path.exists() and not overwrite:
-        raise OutputError("report exists; pass --overwrite to replace it", html_path)
     regions = region_table(config, model)
     recording = recording_facts(input_rec, model, result, anonymize=anonymize)
     folder = config.get("folder")

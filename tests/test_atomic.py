@@ -179,7 +179,13 @@ def test_existing_outputs_refused_without_overwrite(scalp, model, electrodes, se
         assert len(res.stderr.strip().splitlines()) == 1
     assert all(t.read_bytes() == b"old" for t in targets.values())
     assert (model / "config.json").read_bytes() == cfg and (sim / "keep.txt").read_text() == "old"
-    # with --overwrite the same reconstruct replaces the file
+    # --overwrite replaces only what ieegrecon wrote: not this foreign "recon.edf"...
+    res = cli("reconstruct", scalp, "--model", model, "--out", targets["recon.edf"], "--overwrite")
+    assert res.exit_code == 5 and "not an EDF ieegrecon wrote" in res.stderr
+    assert targets["recon.edf"].read_bytes() == b"old"
+    # ...but a surrogate it wrote before
+    targets["recon.edf"].unlink()
+    assert cli("reconstruct", scalp, "--model", model, "--out", targets["recon.edf"]).exit_code == 0
     res = cli("reconstruct", scalp, "--model", model, "--out", targets["recon.edf"], "--overwrite")
     assert res.exit_code == 0 and targets["recon.edf"].read_bytes()[:1] == b"0"
 
@@ -187,7 +193,7 @@ def test_existing_outputs_refused_without_overwrite(scalp, model, electrodes, se
 def test_output_equal_to_input_refused(scalp, model):
     before = sha256_file(scalp)
     res = cli("reconstruct", scalp, "--model", model, "--out", scalp, "--overwrite")
-    assert res.exit_code == 5 and "output path is one of the inputs" in res.stderr and str(scalp) in res.stderr
+    assert res.exit_code == 5 and "is one of the inputs" in res.stderr and str(scalp) in res.stderr
     assert sha256_file(scalp) == before
 
 

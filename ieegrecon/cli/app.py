@@ -3,7 +3,9 @@
 Subcommand modules register with :func:`command`; it turns an
 :class:`~ieegrecon.errors.IeegreconError` into one line on stderr and the
 error's exit code, and any other exception into a one-line internal error
-(exit 1). ``ieegrecon --debug CMD`` shows the traceback instead. Typer's
+(exit 1). ``ieegrecon --debug CMD`` shows the traceback instead. Ctrl-C
+exits 130 and SIGTERM (sent by ``timeout``, Slurm, ``kill``) exits 143;
+both unwind the atomic writers, so no temporary or partial output is left. Typer's
 pretty exceptions never print local variables (they may hold patient data).
 """
 
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
+import threading
 from typing import Any, Callable
 
 import typer
@@ -65,16 +69,30 @@ def fail(err: IeegreconError) -> None:
     raise typer.Exit(err.exit_code)
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM arrives; unwinds like Ctrl-C (exit 143)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a subcommand with ieegrecon's error policy."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kw: Any) -> Any:
+            previous = None
+            if threading.current_thread() is threading.main_thread():
+                previous = signal.signal(signal.SIGTERM, _on_sigterm)
             try:
                 return fn(*args, **kw)
             except typer.Exit:
                 raise
+            except Terminated:
+                err_console.print("ieegrecon: terminated (SIGTERM); no partial output was kept", markup=False)
+                raise typer.Exit(143) from None
             except IeegreconError as err:
                 if STATE.debug:
                     raise
@@ -92,6 +110,9 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., A
                     soft_wrap=True,
                 )
                 raise typer.Exit(1) from None
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
 
         app.command(name, **kwargs)(wrapper)
         return fn

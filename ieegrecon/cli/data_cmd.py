@@ -117,8 +117,10 @@ def import_(
     from ..io.read import read_recording
     from ..io.store import open_store, write_store
 
-    if out.exists() and not overwrite:
-        raise OutputError("output exists; pass --overwrite to replace it", out)
+    from .._checks import check_out_path, input_bytes
+
+    # before reading anything: not an input, not inside one, ours to replace, room for about 2x the inputs
+    check_out_path(out, overwrite=overwrite, inputs=inputs, kind="hdf5", need_bytes=2 * input_bytes(inputs))
     items = [p if p.is_dir() else read_recording(p, ieeg_channels=ieeg_channels) for p in inputs]
     write_store(items, out, overwrite=overwrite)
     summary = []
@@ -159,10 +161,18 @@ def map_(
     )
     from ..io.bids import read_electrodes
 
+    from .._checks import check_option, check_out_path, marker
+
     if out is None and not as_json:
         raise UsageError("give --out regions.tsv and/or --json")
-    if atlas not in ATLASES:
-        raise UsageError(f"Invalid value for '--atlas'. Allowed values are {', '.join(ATLASES)}, but got {atlas!r}")
+    if out is not None:
+        if out.suffix.lower() != ".tsv":  # the .json sidecar is written beside it: never the same file
+            raise UsageError(f"--out {out} must end in .tsv (its .json sidecar is written beside it)")
+        if not out.parent.is_dir():
+            raise OutputError("output folder does not exist", out.parent)
+        for p, kind in ((out, "regions"), (out.with_suffix(".json"), "json")):
+            check_out_path(p, overwrite=overwrite, inputs=(electrodes, trans, subjects_dir), kind=kind)
+    check_option("atlas", atlas, tuple(ATLASES))
     el = read_electrodes(electrodes, trans=trans, subjects_dir=subjects_dir)
     df = map_contacts(el.names, el.positions, atlas=atlas, max_distance_mm=max_distance)
     meta = dict(
@@ -174,13 +184,8 @@ def map_(
     rows = json.loads(df.to_json(orient="records"))
     if out is not None:
         side = out.with_suffix(".json")
-        for p in (out, side):
-            if p.exists() and not overwrite:
-                raise OutputError("output exists; pass --overwrite to replace it", p)
-        if not out.parent.is_dir():
-            raise OutputError("output folder does not exist", out.parent)
         write_text_atomic(out, df.to_csv(sep="\t", index=False, na_rep="n/a", float_format="%.2f"))
-        write_text_atomic(side, json.dumps(meta, indent=2) + "\n")
+        write_text_atomic(side, json.dumps({**meta, "written_by": marker("regions")}, indent=2) + "\n")
     if as_json:
         print_json(dict(meta, contacts=rows))
         return

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import OutputError, UsageError
+from .._checks import check_out_path
+from ..errors import UsageError
 from .app import command, err_console, out_console, print_json
 
 
@@ -28,6 +29,11 @@ def fmri(
 
     if tr <= 0:
         raise UsageError("--tr must be positive")
+    from ..fmri.io import hemi_paths
+
+    targets = [out] if out.name.endswith((".nii", ".nii.gz")) else list(hemi_paths(out))
+    for t in targets:  # before computing
+        check_out_path(t, overwrite=overwrite, inputs=(eeg, model, known_bold), kind="bold")
     t0 = time.perf_counter()
     res = eeg_to_bold(eeg, model, out, tr=tr, known_bold=known_bold, known_frames=known_frames,
                       overwrite=overwrite)
@@ -58,6 +64,8 @@ def fmri_simulate(
 
     if duration <= tr or tr <= 0:
         raise UsageError("--duration must exceed --tr > 0")
+    for t, kind in ((out / "eeg.edf", "edf"), (out / "bold.lh.func.gii", "bold"), (out / "bold.rh.func.gii", "bold")):
+        check_out_path(t, overwrite=overwrite, kind=kind)
     out.mkdir(parents=True, exist_ok=True)
     sub = simulate_subject(duration, seed, tr=tr)
     write_edf(out / "eeg.edf", sub.eeg, sub.sfreq, sub.ch_names, overwrite=overwrite,
@@ -84,11 +92,10 @@ def fmri_train(
 ) -> None:
     """Train an fMRI model on simulated subjects (seeds seed*1000 + i)."""
     from ..fmri.mesh import load_fsaverage5
-    from ..fmri.model import CONFIG_NAME, FmriModel
+    from ..fmri.model import FmriModel
     from ..fmri.simulate import simulate_subject
 
-    if (out / CONFIG_NAME).exists() and not overwrite:
-        raise OutputError("a model already exists here; pass --overwrite to replace it", out)
+    check_out_path(out, overwrite=overwrite, kind="model")
     mesh = load_fsaverage5()
     subs = []
     for i in range(subjects):

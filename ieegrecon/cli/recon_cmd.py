@@ -84,9 +84,15 @@ def reconstruct_cmd(
     from ..models.io import load_model
     from ..pipeline import reconstruct_file
 
+    many = len(scalp) > 1
+    stems = [p.stem for p in scalp]
+    clash = sorted({s for s in stems if stems.count(s) > 1})
+    if many and clash:  # out/<stem>_recon.edf and report/<stem> would be written twice: refuse before any work
+        same = [str(p) for p in scalp if p.stem == clash[0]]
+        raise UsageError(f"inputs {', '.join(same)} share the name {clash[0]!r}; their outputs "
+                         f"{out / (clash[0] + '_recon.edf')} would collide: rename them or run them separately")
     mdl, config = load_model(model)
     config["folder"] = str(model)
-    many = len(scalp) > 1
     if many and out.suffix.lower() == ".edf":
         raise UsageError(f"--out {out} is a file but {len(scalp)} inputs were given; pass a folder")
     if not many and out.suffix.lower() != ".edf" and not out.is_dir():

@@ -82,14 +82,13 @@ def write_bold(out: str | Path, frames: np.ndarray, *, tr: float, meta: dict, ov
         targets = list(hemi_paths(out))
     else:
         raise OutputError("unsupported output; use .func.gii, .nii or .nii.gz", out)
-    bad = {p.resolve() for p in forbidden}
+    from .._checks import check_out_path
+
     for t in targets:
-        if t.resolve() in bad:
-            raise OutputError("output would overwrite an input", t)
-        if t.exists() and not overwrite:
-            raise OutputError("exists; pass --overwrite to replace it", t)
         if not t.parent.is_dir():
             raise OutputError("output folder does not exist", t.parent)
+        check_out_path(t, overwrite=overwrite, inputs=forbidden, kind="bold",
+                       need_bytes=frames.nbytes // len(targets))
     if len(targets) == 1:
         img = nib.Nifti1Image(frames.T[:, None, None, :], np.eye(4))
         img.header.set_xyzt_units("mm", "sec")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import ModelFileError, ModelInputMismatch, OutputError
+from ..errors import ModelFileError, ModelInputMismatch
 
 BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0))
 HRF_SECONDS = 32.0
@@ -256,17 +256,20 @@ class FmriModel:
         """
         from safetensors.numpy import save_file
 
-        from ..io.atomic import atomic_path
+        from .._checks import check_out_path, marker
+        from ..io.atomic import atomic_path, output_errors
 
         folder = Path(folder)
-        if (folder / CONFIG_NAME).exists() and not overwrite:
-            raise OutputError("a model already exists here; pass --overwrite to replace it", folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / CONFIG_NAME).exists():  # only a model ieegrecon wrote is replaced, with overwrite
+            check_out_path(folder, overwrite=overwrite, kind="model")
+        with output_errors(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / WEIGHTS_NAME) as tmp:
             save_file({"weights": np.ascontiguousarray(self.weights, dtype=np.float64)}, str(tmp),
                       metadata={"method": METHOD})
         with atomic_path(folder / CONFIG_NAME) as tmp:
-            tmp.write_text(json.dumps(self.config(), indent=2, allow_nan=False), encoding="utf-8")
+            tmp.write_text(json.dumps({**self.config(), "written_by": marker("fmri-model")}, indent=2,
+                                      allow_nan=False), encoding="utf-8")
         return folder
 
     @classmethod

@@ -124,19 +124,19 @@ def write_store(recordings_or_paths: Iterable, out_path: str | Path, *, overwrit
     """
     import h5py
 
+    from .._checks import check_out_path, input_bytes
+
     out = Path(out_path)
     items = list(recordings_or_paths)
-    for it in items:
-        src = it.source_path if isinstance(it, Recording) else it
-        if src is not None and Path(src).resolve() == out.resolve():
-            raise OutputError("output path is one of the inputs; refusing to overwrite an input", out)
-    if out.exists() and not overwrite:
-        raise OutputError("output exists; pass --overwrite to replace it", out)
+    srcs = [it.source_path if isinstance(it, Recording) else it for it in items]
     if not out.parent.is_dir():
         raise OutputError("output folder does not exist", out.parent)
+    check_out_path(out, overwrite=overwrite, inputs=srcs, kind="hdf5")
     entries = _expand(items)
     if not entries:
         raise InputError("nothing to import")
+    # h5py may crash on a full disk: check the room (about 2x the inputs' bytes) before it writes
+    check_out_path(out, overwrite=overwrite, inputs=srcs, kind="hdf5", need_bytes=2 * input_bytes(srcs))
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import ModelFileError, OutputError
-from ..io.atomic import atomic_path
+from ..errors import ModelFileError
+from ..io.atomic import atomic_path, output_errors
 from .base import ContactInfo, ReconModel, get_model_class
 
 FORMAT_VERSION = 1
@@ -26,7 +26,7 @@ _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"
 
 
 def save_model(model: ReconModel, folder: str | Path, *, extra: dict[str, Any] | None = None,
-               overwrite: bool = False) -> Path:
+               overwrite: bool = False, kind: str = "model") -> Path:
     """Write ``folder/config.json`` and ``folder/model.safetensors`` atomically.
 
     Parameters
@@ -39,7 +39,11 @@ def save_model(model: ReconModel, folder: str | Path, *, extra: dict[str, Any] |
         More JSON-serializable metadata (calibration metrics, regions,
         preprocessing) stored under ``config['extra']``.
     overwrite : bool
-        Replace an existing model in ``folder``.
+        Replace an existing model in ``folder`` (only a model folder ieegrecon
+        wrote: see :func:`ieegrecon._checks.check_out_path`).
+    kind : str
+        What the folder is (``'patient-model'``, ``'pretrained-model'``...),
+        recorded in ``config['written_by']`` with ``name='ieegrecon'``.
 
     Returns
     -------
@@ -52,14 +56,18 @@ def save_model(model: ReconModel, folder: str | Path, *, extra: dict[str, Any] |
     """
     from safetensors.numpy import save_file
 
+    from .._checks import check_out_path, is_report_folder, marker
+
     folder = Path(folder)
-    if (folder / CONFIG_NAME).exists() and not overwrite:
-        raise OutputError("a model already exists here; pass --overwrite to replace it", folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / CONFIG_NAME).exists() or is_report_folder(folder):  # only ieegrecon's model is replaced
+        check_out_path(folder, overwrite=overwrite, kind="model")
+    with output_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     state = {k: np.ascontiguousarray(np.asarray(v)) for k, v in model.state_dict().items()}
     config = {
         "format_version": FORMAT_VERSION,
         "ieegrecon_version": __version__,
+        "written_by": marker(kind),
         "method": model.method,
         "sfreq": model.sfreq,
         "params": model.get_params(),

@@ -78,15 +78,16 @@ def simulate_dataset(
     if n_subjects < 1 or n_sessions < 1 or minutes <= 0 or scalp_sfreq <= 0 or ieeg_sfreq <= 0:
         raise ValueError("subjects, sessions, minutes and sampling rates must be positive")
     layouts = load_layouts(layout)
+    from .._checks import check_out_path
+    from ..io.atomic import output_errors
+
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError("output exists and is a file", out)
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputError("output folder exists and is not empty; pass --overwrite to write into it", out)
-    lay_src = Path(layout).resolve()
-    if out.resolve() == lay_src or lay_src in out.resolve().parents or out.resolve() in lay_src.parents:
-        raise OutputError("output folder overlaps the layout input; refusing to write there", out)
-    out.mkdir(parents=True, exist_ok=True)
+    # with --overwrite, only a dataset ieegrecon simulated is written into; never one overlapping the layout
+    check_out_path(out, overwrite=overwrite, inputs=(layout,), kind="dataset")
+    with output_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     subjects = []
     width = max(2, len(str(n_subjects)))
