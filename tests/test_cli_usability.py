@@ -99,7 +99,8 @@ def test_missing_channel_error_is_short():
 def test_untyped_ieeg_edf_with_electrodes_calibrates(tmp_path):
     """Plain EDFs (no channel types) with clinical 'EEG <contact>-Ref' labels; contacts named by electrodes.tsv.
 
-    Also: --line-freq 60 is stored in the model and removes a 60-Hz sine with the stored settings.
+    Also: --line-freq 60 is stored in the model and removes a 60-Hz sine with the stored settings, and
+    --keep-references keeps A1/A2 among the model's scalp channels.
     """
     from ieegrecon.io.edf import write_edf
     from ieegrecon.io.read import read_recording
@@ -112,13 +113,14 @@ def test_untyped_ieeg_edf_with_electrodes_calibrates(tmp_path):
     assert set(read_recording(tmp_path / "ieeg.edf").ch_types) == {"misc"}  # nothing says "contact"
     out = tmp_path / "pm"
     res = run("calibrate", tmp_path / "scalp.edf", "--ieeg", tmp_path / "ieeg.edf", "--electrodes", ELECTRODES,
-              "--method", "ridge", "--minutes", "0.5", "--line-freq", "60", "--out", out, "--json")
+              "--method", "ridge", "--minutes", "0.5", "--line-freq", "60", "--keep-references", "--out", out, "--json")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert [c["name"] for c in summary["contacts"]] == ieeg.ch_names  # the electrodes file's names
     assert summary["line_freq"] == 60 and summary["line_freq_source"] == "--line-freq"
     prep = Preprocessing.from_dict(json.loads((out / "config.json").read_text())["extra"]["preprocessing"])
     assert prep.line_freq == 60
+    assert {"A1", "A2"} <= set(json.loads((out / "config.json").read_text())["scalp_names"])
     assert _attenuation_db(prep, 60.0) < -40
 
 

@@ -44,6 +44,9 @@ def calibrate_cmd(
     line_freq: Optional[float] = typer.Option(
         None, "--line-freq", help="Mains frequency to notch, 50 or 60 Hz (stored in the model). "
         "Default: the BIDS sidecar's PowerLineFrequency, else 50."),
+    keep_references: bool = typer.Option(
+        False, "--keep-references", help="Keep ear/mastoid references (A1, A2, M1, M2) as model inputs "
+        "(left out by default: recordings without ear electrodes then fit the model)."),
     out: Path = typer.Option(..., "--out", "-o", help="Patient model folder to write."),
     ieeg: Optional[Path] = typer.Option(None, "--ieeg", help="Simultaneous intracranial file."),
     electrodes: Optional[Path] = typer.Option(None, "--electrodes", help="Contact positions (electrodes.tsv, BIDS session, FIF)."),
@@ -60,7 +63,7 @@ def calibrate_cmd(
     with _progress("calibrate") as update:
         res = calibrate(patient, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
                         ieeg_channels=ieeg_channels, pretrained=model, atlas=atlas, line_freq=line_freq,
-                        overwrite=overwrite, seed=seed, progress=update)
+                        keep_references=keep_references, overwrite=overwrite, seed=seed, progress=update)
     rows = res.regions.to_dict("records")
     mains = res.extra["preprocessing"]["line_freq"]
     source = {"--line-freq": "--line-freq", "default": "default; --line-freq 60 for 60-Hz mains"}.get(
