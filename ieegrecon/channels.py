@@ -21,6 +21,11 @@ STANDARD_1020_19 = (
     "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2",
 )
 
+#: Ear / mastoid electrodes: recording references, not scalp sites. Calibration leaves
+#: them out of a patient model's scalp set, so that the model applies to recordings
+#: (10-10 caps, HUP's SEEG files) that have the 10-20 sites but no ear electrodes.
+REFERENCE_NAMES = ("A1", "A2", "M1", "M2")
+
 _PREFIX = re.compile(r"^(EEG|EKG|ECG|EMG|EOG|POL|SEEG|ECOG)[\s_\-:]+", re.IGNORECASE)
 _SUFFIX = re.compile(r"([\s_\-]*(-?REF|-?AVG|-?LE|-?AR|-?A1A2|-?M1M2)$)|(\.+$)", re.IGNORECASE)
 
@@ -54,7 +59,7 @@ def normalize_ch_name(name: str, *, old_to_new: bool = True) -> str:
         label with whitespace stripped (intracranial contact names are kept).
     """
     raw = name.strip()
-    core = _SUFFIX.sub("", _PREFIX.sub("", raw)).strip()
+    core = strip_label(raw)
     std = _standard_names()
     key = core.upper()
     if key in OLD_TO_NEW and old_to_new:
@@ -100,6 +105,27 @@ def normalize_ch_names(names: list[str], *, old_to_new: bool = True) -> tuple[li
         if cand != n:
             renamed[n] = cand
     return new_names, renamed
+
+
+def strip_label(name: str) -> str:
+    """The label without vendor prefix and reference suffix (``'EEG mAHL1-Ref'`` -> ``'mAHL1'``).
+
+    Parameters
+    ----------
+    name : str
+        A label as found in a file.
+
+    Returns
+    -------
+    str
+        The core label, case kept (for matching contact names to an electrodes file).
+    """
+    return _SUFFIX.sub("", _PREFIX.sub("", name.strip())).strip()
+
+
+def is_reference_name(name: str) -> bool:
+    """Whether a label names an ear or mastoid reference electrode (:data:`REFERENCE_NAMES`)."""
+    return normalize_ch_name(name) in REFERENCE_NAMES
 
 
 def is_scalp_name(name: str) -> bool:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from . import __version__
-from .channels import normalize_ch_name
+from .channels import is_reference_name, normalize_ch_name, strip_label
 from .errors import InputError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import atomic_dir
 from .io.validate import check_min_duration, check_min_sfreq
@@ -141,6 +141,8 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
         rec = read_recording(patient, ieeg_channels=ieeg_channels)
         scalp_rec = rec
         ieeg_rec = read_recording(Path(ieeg), ieeg_channels=ieeg_channels) if ieeg is not None else rec
+        if ieeg is not None and electrodes is not None:
+            ieeg_rec = _contacts_from_electrodes(ieeg_rec, electrodes)
     scalp = _good_channels(scalp_rec.pick_types(("eeg",)))
     if not scalp.ch_names:
         raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
@@ -153,6 +155,35 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
     if electrodes is not None:
         intra = _attach_positions(intra, electrodes)
     return scalp, intra
+
+
+def _contacts_from_electrodes(rec: Recording, electrodes: str | Path) -> Recording:
+    """A separate iEEG file's channels that the electrodes file lists are contacts.
+
+    Plain EDF carries no channel types, and clinical exports label contacts
+    like ``'EEG LA1-Ref'`` (typed ``misc`` by the label rule). A label whose
+    core (:func:`ieegrecon.channels.strip_label`) is a contact of the
+    electrodes file is typed ``'seeg'`` (unless already intracranial) and
+    takes the electrodes file's name.
+    """
+    from .io.bids import read_electrodes
+
+    listed = set(read_electrodes(electrodes).names)
+    names, types = list(rec.ch_names), list(rec.ch_types)
+    renamed = dict(rec.renamed)
+    for i, (n, t) in enumerate(zip(rec.ch_names, rec.ch_types)):
+        core = strip_label(n)
+        if n not in listed and (core not in listed or core in names):
+            continue
+        if n not in listed:
+            names[i] = core
+            renamed[n] = core
+        if t not in INTRACRANIAL_TYPES:
+            types[i] = "seeg"
+    if names == rec.ch_names and types == rec.ch_types:
+        return rec
+    bads = {names[rec.ch_names.index(k)]: v for k, v in rec.bads.items() if k in rec.ch_names}
+    return replace(rec, ch_names=names, ch_types=types, renamed=renamed, bads=bads)
 
 
 def _good_channels(rec: Recording) -> Recording:
@@ -191,7 +222,8 @@ def contact_info(intra: Recording, regions) -> ContactInfo:
                        list(regions["depth_class"].astype(str)))
 
 
-def scalp_array(scalp: Recording, names: list[str] | None, prep: Preprocessing) -> tuple[np.ndarray, list[str]]:
+def scalp_array(scalp: Recording, names: list[str] | None, prep: Preprocessing, *,
+                drop_references: bool = False) -> tuple[np.ndarray, list[str]]:
     """Pick, order and preprocess scalp channels.
 
     Parameters
@@ -201,6 +233,9 @@ def scalp_array(scalp: Recording, names: list[str] | None, prep: Preprocessing) 
     names : list of str | None
         Channels the model needs, in order; None keeps every channel.
     prep : Preprocessing
+    drop_references : bool
+        With ``names=None``, leave out ear/mastoid references
+        (:data:`ieegrecon.channels.REFERENCE_NAMES`).
 
     Returns
     -------
@@ -212,9 +247,14 @@ def scalp_array(scalp: Recording, names: list[str] | None, prep: Preprocessing) 
     ------
     ModelInputMismatch
         If channels the model needs are absent.
+    InputError
+        If ``drop_references`` leaves no channel.
     """
     if names is None:
-        names = [normalize_ch_name(n) for n in scalp.ch_names]
+        names = [normalize_ch_name(n) for n in scalp.ch_names
+                 if not (drop_references and is_reference_name(n))]
+        if not names:
+            raise InputError("only reference channels (A1/A2/M1/M2) among the scalp channels", scalp.source_path)
     picked = scalp.pick(match_scalp_channels(scalp, names))
     return apply_preprocessing(picked.data, picked.sfreq, prep, reference=True), list(names)
 
@@ -230,20 +270,27 @@ def match_scalp_channels(scalp: Recording, names: list[str]) -> list[str]:
     by_norm = {normalize_ch_name(n): n for n in scalp.ch_names}
     missing = [n for n in names if normalize_ch_name(n) not in by_norm]
     if missing:
-        raise ModelInputMismatch(
-            f"the model needs scalp channel(s) {missing} that are absent "
-            f"(present: {sorted(by_norm)})", scalp.source_path)
+        raise ModelInputMismatch(_missing_text(missing, len(by_norm), True), scalp.source_path)
     return [by_norm[normalize_ch_name(n)] for n in names]
 
 
+def _missing_text(missing: list[str], n_present: int, patient_model: bool = False) -> str:
+    """One short line naming the missing channels (not the whole list present)."""
+    hint = ("; to use recordings without ear electrodes, recalibrate with --drop-references"
+            if patient_model and all(is_reference_name(n) for n in missing) else "")
+    return (f"the model needs scalp channel(s) {', '.join(map(repr, missing))} that are absent "
+            f"({n_present} scalp channels present){hint}")
+
+
 def make_segment(scalp: Recording, intra: Recording, contacts: ContactInfo, prep: Preprocessing,
-                 subject: str = "patient") -> PairedSegment:
+                 subject: str = "patient", *, drop_references: bool = False) -> PairedSegment:
     """Preprocess simultaneous scalp EEG and iEEG into one :class:`PairedSegment`.
 
     Both are resampled to ``prep.sfreq`` and cut to their common length
-    (they are assumed to start together, as in ds004752).
+    (they are assumed to start together, as in ds004752). ``drop_references``
+    leaves ear/mastoid reference channels out of the scalp set (calibration does).
     """
-    x, names = scalp_array(scalp, None, prep)
+    x, names = scalp_array(scalp, None, prep, drop_references=drop_references)
     y = apply_preprocessing(intra.data, intra.sfreq, prep, reference=False)
     n = min(x.shape[1], y.shape[1])
     return PairedSegment(x[:, :n], y[:, :n], prep.sfreq, names, contacts, subject)
@@ -345,24 +392,68 @@ def subset_scalp(seg: PairedSegment, names: list[str]) -> PairedSegment:
     have = {normalize_ch_name(n): i for i, n in enumerate(seg.scalp_names)}
     missing = [n for n in names if normalize_ch_name(n) not in have]
     if missing:
-        raise ModelInputMismatch(f"the pretrained model needs scalp channel(s) {missing} that are absent")
+        raise ModelInputMismatch("pretrained model: " + _missing_text(missing, len(have)))
     idx = [have[normalize_ch_name(n)] for n in names]
     return PairedSegment(seg.scalp[idx], seg.ieeg, seg.sfreq, list(names), seg.contacts, seg.subject)
 
 
-def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Path,
+#: Share of the recording held out when ``minutes`` is not given (at least :data:`MIN_HOLDOUT_S`).
+AUTO_HOLDOUT_FRACTION = 0.2
+#: Mains frequencies ``calibrate`` accepts (Hz).
+LINE_FREQS = (50.0, 60.0)
+
+
+def bids_line_freq(session: str | Path) -> float | None:
+    """``PowerLineFrequency`` of a BIDS session's scalp (else iEEG) sidecar, or None.
+
+    Parameters
+    ----------
+    session : path-like
+        A BIDS session folder (``eeg/*_eeg.json``, ``ieeg/*_ieeg.json``); a file gives None.
+
+    Returns
+    -------
+    float | None
+        Hz, when a sidecar states a number.
+    """
+    import json
+
+    session = Path(session)
+    if not session.is_dir():
+        return None
+    for pattern in ("eeg/*_eeg.json", "ieeg/*_ieeg.json"):
+        for side in sorted(session.glob(pattern)):
+            try:
+                value = json.loads(side.read_text(encoding="utf-8-sig")).get("PowerLineFrequency")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(value, (int, float)) and value > 0:
+                return float(value)
+    return None
+
+
+def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: str | Path,
               ieeg: str | Path | None = None, electrodes: str | Path | None = None,
               ieeg_channels: str | None = None, pretrained: str | Path | None = None,
               atlas: str = "desikan_killiany", prep: Preprocessing = Preprocessing(),
-              overwrite: bool = False, seed: int = 0,
-              progress: Progress | None = None) -> CalibrationResult:
+              line_freq: float | None = None, drop_references: bool = False, overwrite: bool = False,
+              seed: int = 0, progress: Progress | None = None) -> CalibrationResult:
     """Calibrate a patient model on the first ``minutes`` of a paired recording.
 
     The rest of the recording (when ≥ :data:`MIN_HOLDOUT_S`) is the held-out
     tail on which per-contact Pearson r is measured; otherwise r comes from
     blocked :data:`CV_FOLDS`-fold cross-validation inside the calibration
     minutes. ``minutes=0`` is zero-shot (methods that support it): the whole
-    recording is then held out.
+    recording is then held out. ``minutes=None`` uses what is there: all but
+    the last :data:`AUTO_HOLDOUT_FRACTION` (at least :data:`MIN_HOLDOUT_S`),
+    which is held out; the evaluation text says so.
+
+    Ear/mastoid references (A1, A2, M1, M2) present in the calibration
+    recording are model inputs like any scalp channel: they sit close to the
+    temporal lobe and carry its signal (bundled simulated example, cast, 2 min:
+    median held-out r 0.61 with them, 0.51 without). ``drop_references`` leaves
+    them out (unless a pretrained model was trained with them), so that the
+    model applies to recordings without ear electrodes (10-10 caps, HUP).
 
     Parameters
     ----------
@@ -370,8 +461,8 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
         See :func:`load_paired_recordings`.
     method : str
         A registered method (``'ridge'``, ``'source'``, ``'cast'``...).
-    minutes : float
-        Calibration length in minutes (fractions allowed).
+    minutes : float | None
+        Calibration length in minutes (fractions allowed); None: see above.
     out : path-like
         Patient model folder to write (``config.json``, ``model.safetensors``,
         ``regions.tsv``, ``holdout.h5``).
@@ -381,6 +472,13 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
         Atlas for contact regions.
     prep : Preprocessing
         Preprocessing, stored with the model.
+    line_freq : float | None
+        Mains frequency in Hz (50 or 60) for the notch; None: the BIDS
+        sidecar's ``PowerLineFrequency`` when ``patient`` is a session with one,
+        else ``prep.line_freq``. The result's ``extra['line_freq_source']`` says which.
+    drop_references : bool
+        Leave ear/mastoid references out of the model's scalp channels (later
+        recordings then need no ear electrodes).
     overwrite : bool
         Replace an existing patient model.
     seed : int
@@ -401,8 +499,20 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
 
     say = progress or (lambda msg, frac: None)
     out = check_out_path(out, overwrite=overwrite, inputs=(patient, ieeg, electrodes, pretrained), kind="model")
-    if minutes < 0:
+    if minutes is not None and minutes < 0:
         raise UsageError(f"--minutes must be ≥ 0, got {minutes}")
+    from .models.base import method_names
+
+    if method not in method_names():
+        raise UsageError(f"invalid value for --method: {method!r} (allowed: {', '.join(method_names())})")
+    if line_freq is not None:
+        if line_freq not in LINE_FREQS:
+            raise UsageError(f"invalid value for --line-freq: {line_freq:g} (allowed: 50, 60)")
+        prep, line_source = replace(prep, line_freq=float(line_freq)), "--line-freq"
+    elif bids_line_freq(patient) is not None:
+        prep, line_source = replace(prep, line_freq=bids_line_freq(patient)), "BIDS PowerLineFrequency"
+    else:
+        line_source = "default"
     say("reading", 0.05)
     scalp, intra = load_paired_recordings(patient, ieeg=ieeg, electrodes=electrodes,
                                           ieeg_channels=ieeg_channels)
@@ -412,18 +522,27 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     regions = map_regions(intra, atlas)
     contacts = contact_info(intra, regions)
     say("preprocessing", 0.25)
-    seg = make_segment(scalp, intra, contacts, prep)
     if pretrained is None and get_model_class(method).supports_pretrain:
         pretrained = default_model(method)
+    pre_names: list[str] = []
     if pretrained is not None:
         from .models.io import read_model_config
 
         pre_cfg = read_model_config(pretrained)
         if pre_cfg.get("scalp_names") and not get_model_class(pre_cfg["method"]).supports_zero_shot:
-            seg = subset_scalp(seg, pre_cfg["scalp_names"])  # its encoder was pretrained on these channels
+            pre_names = list(pre_cfg["scalp_names"])  # its encoder was pretrained on these channels
+    seg = make_segment(scalp, intra, contacts, prep,
+                       drop_references=drop_references and not any(is_reference_name(n) for n in pre_names))
+    if pre_names:
+        seg = subset_scalp(seg, pre_names)
     fs = seg.sfreq
-    n_fit = int(round(minutes * 60 * fs))
     n_all = seg.scalp.shape[1]
+    auto = minutes is None
+    if minutes is None:  # use what is there, keeping a held-out tail
+        hold = max(int(round(AUTO_HOLDOUT_FRACTION * n_all)), int(round(MIN_HOLDOUT_S * fs)))
+        n_fit = n_all - hold if n_all - hold >= MIN_HOLDOUT_S * fs else n_all  # too short: blocked CV on all
+        minutes = n_fit / fs / 60
+    n_fit = int(round(minutes * 60 * fs))
     if n_fit > n_all:
         raise InputError(f"recording is {n_all / fs / 60:.2f} min long, shorter than --minutes {minutes}",
                          patient)
@@ -451,6 +570,9 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
         model = fit_model(method, pretrained, fit_seg, False, seed, patient)
         ev_seg = fit_seg
         evaluation = f"blocked {CV_FOLDS}-fold cross-validation within the calibration minutes"
+    if auto:
+        evaluation = (f"--minutes not given: calibrated on the first {minutes:.2f} of {n_all / fs / 60:.2f} min; "
+                      + evaluation)
     r = pearson_r(ev_seg.ieeg, y_hat)
     coverage = None
     if hasattr(model, "bands"):
@@ -476,6 +598,8 @@ def calibrate(patient: str | Path, *, method: str, minutes: float, out: str | Pa
     extra = {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "preprocessing": prep.to_dict(),
+        "line_freq_source": line_source,
+        "minutes": minutes,
         "atlas": atlas,
         "evaluation": evaluation,
         "heldout_r": {c: (None if not np.isfinite(v) else float(v)) for c, v in zip(contacts.ch_names, r)},
@@ -559,6 +683,23 @@ def surrogate_text(config: dict[str, Any]) -> str:
     return f"SURROGATE: reconstructed from scalp EEG by ieegrecon {__version__}, model {model_id(config)}"
 
 
+def check_calibrated(model: ReconModel, config: dict[str, Any]) -> None:
+    """Refuse a model without patient calibration (e.g. the shipped pretrained ``models/cast-sim9``).
+
+    Raises
+    ------
+    ModelFileError
+        Naming the model folder (``config['folder']`` when set) and saying to calibrate first.
+    """
+    if not model.is_calibrated:
+        from .errors import ModelFileError
+
+        raise ModelFileError(
+            f"a pretrained {model.method} model without patient calibration; calibrate first "
+            f"(ieegrecon calibrate PATIENT --method {model.method} --model {config.get('folder', 'MODEL')} "
+            "--out PATIENT_MODEL) and reconstruct with the patient model", config.get("folder"))
+
+
 def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str, Any], out: str | Path, *,
                      report_dir: str | Path | None = None, overwrite: bool = False,
                      forbidden: tuple[str | Path, ...] = (), anonymize: bool = False, samples: int = 0,
@@ -618,6 +759,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     from ._checks import check_out_path, check_writable
 
     say = progress or (lambda msg, frac: None)
+    check_calibrated(model, config)
     inputs = (scalp_path, *forbidden, config.get("folder"))
     out = check_out_path(out, overwrite=overwrite, inputs=inputs, kind="edf")
     if report_dir is not None:
@@ -644,7 +786,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     check_min_sfreq(scalp, prep.sfreq)
     picked = scalp.pick(match_scalp_channels(scalp, model.scalp_names))
     contacts = model.contacts
-    assert contacts is not None
+    assert contacts is not None  # check_calibrated
     layout = _segment_layout(picked, prep.sfreq)
     n_out = layout[-1][2] + layout[-1][3]
     check_writable(out.parent, 2 * len(contacts.ch_names) * n_out * (4 if samples else 1))  # before computing

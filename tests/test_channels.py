@@ -8,12 +8,15 @@ import pytest
 
 from ieegrecon.channels import (
     OLD_TO_NEW,
+    REFERENCE_NAMES,
     STANDARD_1020_19,
     TYPING_RULE,
     guess_ch_type,
+    is_reference_name,
     is_scalp_name,
     normalize_ch_name,
     normalize_ch_names,
+    strip_label,
 )
 
 
@@ -55,3 +58,15 @@ def test_regex_and_file_type_take_precedence():
     assert guess_ch_type("G12", ieeg_pattern=pat) == "seeg"
     assert guess_ch_type("Cz", file_type="ecog") == "ecog"  # a type stored in the file wins
     assert "POL" in TYPING_RULE
+
+
+@pytest.mark.parametrize("raw,core", [("EEG mAHL1-Ref", "mAHL1"), ("POL LA3", "LA3"), ("Fc5.", "Fc5"),
+                                      (" RAFa1 ", "RAFa1")])
+def test_strip_label_keeps_case_of_contact_names(raw, core):
+    assert strip_label(raw) == core
+
+
+def test_reference_names_are_ear_and_mastoid_electrodes():
+    assert all(is_reference_name(n) for n in ("A1", "EEG A2-Ref", "m1", "M2"))
+    assert not any(is_reference_name(n) for n in ("Fp1", "T7", "TP9", "mAHL1"))
+    assert set(REFERENCE_NAMES) == {"A1", "A2", "M1", "M2"}

@@ -86,7 +86,7 @@ def test_eight_channel_model_uses_present_channels_and_19ch_model_refuses_8ch(
     res = run("calibrate", linear_session_8ch, "--method", "ridge", "--minutes", "1.5", "--out", out8)
     assert res.exit_code == 0, res.output
     cfg = json.loads((out8 / "config.json").read_text())
-    assert cfg["scalp_names"] == ["F3", "F4", "C3", "C4", "O1", "O2", "A1", "A2"]
+    assert cfg["scalp_names"] == ["F3", "F4", "C3", "C4", "O1", "O2", "A1", "A2"]  # ear references kept
     res = run("reconstruct", mb0400fu, "--model", out8, "--out", tmp_path / "r8.edf")
     assert res.exit_code == 0, res.output
     # the 19-channel model on an 8-channel recording: clear refusal naming the missing channels

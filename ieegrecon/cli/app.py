@@ -7,6 +7,8 @@ error's exit code, and any other exception into a one-line internal error
 exits 130 and SIGTERM (sent by ``timeout``, Slurm, ``kill``) exits 143;
 both unwind the atomic writers, so no temporary or partial output is left. Typer's
 pretty exceptions never print local variables (they may hold patient data).
+Command-line mistakes (missing or unknown options, bad values) are one line too,
+``ieegrecon: error: CMD: problem``, exit 2 (:class:`OneLineErrorsGroup`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,44 @@ from typing import Any, Callable
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import IeegreconError
 
+class OneLineErrorsGroup(TyperGroup):
+    """Typer's group, with every command-line error printed as one line.
+
+    Typer prints a usage error as a five-line rich box; here it is
+    ``ieegrecon: error: reconstruct: Missing option '--model'. (see --help)`` on
+    stderr with the error's exit code (2 for usage errors). ``--help``, a
+    bare ``ieegrecon`` (help, exit 2) and ``typer.Exit`` codes are unchanged.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # noqa: D102
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as exc:  # click's ClickException: UsageError, BadParameter, ...
+            code = getattr(exc, "exit_code", 2)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the help was already printed
+                sys.exit(code)
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.info_name}: " if ctx is not None and ctx.parent is not None else ""
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            message = " ".join(exc.format_message().split())
+            err_console.print(f"ieegrecon: error: {where}{message}{hint}", markup=False, soft_wrap=True)
+            sys.exit(code)
+        except typer.Abort:
+            err_console.print("ieegrecon: aborted", markup=False)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="ieegrecon",
+    cls=OneLineErrorsGroup,
     help="Reconstruct intracranial EEG surrogates from scalp EEG.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -11,14 +11,21 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import IeegreconError, UsageError
+from ..models.base import method_names
 from .app import STATE, command, err_console, out_console, print_json
 
 
 @contextmanager
 def _progress(total_label: str) -> Iterator:
-    """A rich progress bar on stderr; yields ``update(message, fraction)``."""
+    """A rich progress bar on stderr; yields ``update(message, fraction)``.
+
+    Shown only on an interactive terminal: rich's Progress prints an empty line
+    when it stops on a non-interactive console (pipe, log file), which would
+    precede every one-line error.
+    """
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=err_console, transient=True) as prog:
+                  TimeElapsedColumn(), console=err_console, transient=True,
+                  disable=not err_console.is_interactive) as prog:
         task = prog.add_task(total_label, total=1.0)
 
         def update(message: str, fraction: float) -> None:
@@ -30,8 +37,17 @@ def _progress(total_label: str) -> Iterator:
 @command("calibrate")
 def calibrate_cmd(
     patient: Path = typer.Argument(..., help="BIDS session folder, or EDF with scalp+iEEG, or scalp file with --ieeg."),
-    method: str = typer.Option("ridge", "--method", "-m", help="ridge | source | cast."),
-    minutes: float = typer.Option(5.0, "--minutes", help="Calibration minutes from the start (fractions allowed; 0 = zero-shot)."),
+    method: str = typer.Option("ridge", "--method", "-m", help=" | ".join(method_names()) + "."),
+    minutes: Optional[float] = typer.Option(
+        None, "--minutes", help="Calibration minutes from the start (fractions allowed; 0 = zero-shot). "
+        "Default: all but the last 20 % (at least 10 s), which is held out."),
+    line_freq: Optional[float] = typer.Option(
+        None, "--line-freq", help="Mains frequency to notch, 50 or 60 Hz (stored in the model). "
+        "Default: the BIDS sidecar's PowerLineFrequency, else 50."),
+    drop_references: bool = typer.Option(
+        False, "--drop-references", help="Leave ear/mastoid references (A1, A2, M1, M2) out of the model's inputs, "
+        "so that recordings without ear electrodes (10-10 caps, HUP) fit it; they carry temporal-lobe "
+        "signal, so this costs accuracy (example: median held-out r 0.61 -> 0.51)."),
     out: Path = typer.Option(..., "--out", "-o", help="Patient model folder to write."),
     ieeg: Optional[Path] = typer.Option(None, "--ieeg", help="Simultaneous intracranial file."),
     electrodes: Optional[Path] = typer.Option(None, "--electrodes", help="Contact positions (electrodes.tsv, BIDS session, FIF)."),
@@ -47,11 +63,20 @@ def calibrate_cmd(
 
     with _progress("calibrate") as update:
         res = calibrate(patient, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
-                        ieeg_channels=ieeg_channels, pretrained=model, atlas=atlas, overwrite=overwrite,
-                        seed=seed, progress=update)
+                        ieeg_channels=ieeg_channels, pretrained=model, atlas=atlas, line_freq=line_freq,
+                        drop_references=drop_references, overwrite=overwrite, seed=seed, progress=update)
     rows = res.regions.to_dict("records")
+    mains = res.extra["preprocessing"]["line_freq"]
+    source = {"--line-freq": "--line-freq", "default": "default; --line-freq 60 for 60-Hz mains"}.get(
+        res.extra["line_freq_source"], "from the " + res.extra["line_freq_source"])
+    used = ("" if minutes is None else f"calibrated on {res.extra['minutes']:g} min; ") + \
+        f"{res.evaluation}; mains notch {mains:g} Hz ({source})"
+    if not as_json:
+        err_console.print(f"ieegrecon: {used}", markup=False, soft_wrap=True)
     if as_json:
         print_json({"model": str(res.out), "method": res.method, "evaluation": res.evaluation,
+                    "minutes": res.extra["minutes"], "line_freq": mains,
+                    "line_freq_source": res.extra["line_freq_source"],
                     "simulated_data": res.extra["simulated_data"],
                     "contacts": [{"name": r["name"], "region_key": r["region_key"],
                                   "depth_class": r["depth_class"], "heldout_r": res.r.get(r["name"])}
@@ -82,24 +107,32 @@ def reconstruct_cmd(
 ) -> None:
     """Reconstruct iEEG surrogates (EDF+) from scalp EEG with a patient model."""
     from ..models.io import load_model
-    from ..pipeline import reconstruct_file
+    from ..pipeline import check_calibrated, reconstruct_file
 
     many = len(scalp) > 1
-    stems = [p.stem for p in scalp]
-    clash = sorted({s for s in stems if stems.count(s) > 1})
-    if many and clash:  # out/<stem>_recon.edf and report/<stem> would be written twice: refuse before any work
-        same = [str(p) for p in scalp if p.stem == clash[0]]
-        raise UsageError(f"inputs {', '.join(same)} share the name {clash[0]!r}; their outputs "
-                         f"{out / (clash[0] + '_recon.edf')} would collide: rename them or run them separately")
-    mdl, config = load_model(model)
-    config["folder"] = str(model)
-    if many and out.suffix.lower() == ".edf":
-        raise UsageError(f"--out {out} is a file but {len(scalp)} inputs were given; pass a folder")
-    if not many and out.suffix.lower() != ".edf" and not out.is_dir():
-        raise UsageError(f"--out {out} must end in .edf (or be an existing folder)")
+    results: list = []
+    failures: list = []
+    try:
+        stems = [p.stem for p in scalp]
+        clash = sorted({s for s in stems if stems.count(s) > 1})
+        if many and clash:  # out/<stem>_recon.edf and report/<stem> would be written twice: refuse before any work
+            same = [str(p) for p in scalp if p.stem == clash[0]]
+            raise UsageError(f"inputs {', '.join(same)} share the name {clash[0]!r}; their outputs "
+                             f"{out / (clash[0] + '_recon.edf')} would collide: rename them or run them separately")
+        mdl, config = load_model(model)
+        config["folder"] = str(model)
+        check_calibrated(mdl, config)
+        if many and out.suffix.lower() == ".edf":
+            raise UsageError(f"--out {out} is a file but {len(scalp)} inputs were given; pass a folder")
+        if not many and out.suffix.lower() != ".edf" and not out.is_dir():
+            raise UsageError(f"--out {out} must end in .edf (or be an existing folder)")
+    except IeegreconError as err:
+        if as_json:  # every input failed: the summary still goes to stdout
+            print_json({"model": str(model), "outputs": [], "failures": [
+                {"input": str(p), "error": str(err), "exit_code": err.exit_code} for p in scalp]})
+        raise
     if many or out.is_dir():
         out.mkdir(parents=True, exist_ok=True)
-    results, failures = [], []
     for k, path in enumerate(scalp):
         target = out / f"{path.stem}_recon.edf" if (many or out.is_dir()) else out
         rep_dir = None if report is None else (report / path.stem if many else report)
@@ -115,9 +148,13 @@ def reconstruct_cmd(
                 for note in res.notes:
                     err_console.print(f"  note: {note}", markup=False)
         except IeegreconError as err:
-            if STATE.debug or not many:
+            if STATE.debug:
                 raise
             failures.append({"input": str(path), "error": str(err), "exit_code": err.exit_code})
+            if not many:
+                if as_json:
+                    print_json({"model": str(model), "outputs": results, "failures": failures})
+                raise
             err_console.print(f"ieegrecon: error: {err}", markup=False, soft_wrap=True)
     if as_json:
         print_json({"model": str(model), "outputs": results, "failures": failures})

@@ -223,6 +223,11 @@ class ReconModel(ABC):
         """Restore what :meth:`state_dict` returned (shapes already validated)."""
 
     # --------------------------------------------------------------- helpers
+    @property
+    def is_calibrated(self) -> bool:
+        """Whether the model knows its patient's contacts and scalp channels (can :meth:`predict`)."""
+        return self.contacts is not None and bool(self.scalp_names)
+
     def expected_state_shapes(self) -> dict[str, tuple[int, ...]] | None:
         """Shapes :meth:`load_state_dict` will accept, or None if not known in advance."""
         return None
@@ -244,6 +249,11 @@ class ReconModel(ABC):
 
 
 _REGISTRY: dict[str, type[ReconModel]] = {}
+
+#: The built-in methods, by name, and the module of :mod:`ieegrecon.models` that registers each.
+#: Listing them here lets the command line name every method (``--help``, option checks) without
+#: importing torch; ``tests/test_cli_usability.py`` checks it against the registry.
+BUILTIN_METHODS: dict[str, str] = {"ridge": "ridge", "source": "source", "cast": "cast", "flow": "flow"}
 
 
 def register(cls: type[ReconModel]) -> type[ReconModel]:
@@ -268,6 +278,11 @@ def get_model_class(method: str) -> type[ReconModel]:
             f"{sorted(_REGISTRY)}, but got {method!r} instead."
         )
     return _REGISTRY[method]
+
+
+def method_names() -> list[str]:
+    """Names of the built-in methods and of any registered so far, sorted (imports no method)."""
+    return sorted(set(BUILTIN_METHODS) | set(_REGISTRY))
 
 
 def available_methods() -> list[str]:
