@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import OutputError
 from ..recording import Annotation
-from .atomic import current_umask
+from .atomic import clean_stale_temps, current_umask, output_errors, publish_file, temp_name
 from .edf import _ascii, _edf_range, _edf_word, check_edf_labels, clipping_text
 
 
@@ -94,8 +94,9 @@ class StreamedEdfWriter:
         import pyedflib
 
         self.path = Path(path)
+        self.overwrite = overwrite
         if self.path.exists() and not overwrite:
-            raise OutputError("output exists; pass --overwrite to replace it", self.path)
+            raise OutputError("already exists; pass --overwrite to replace it", self.path)
         if not float(sfreq).is_integer():
             raise OutputError(f"streamed EDF needs an integer sampling rate, got {sfreq}", self.path)
         check_edf_labels(ch_names)
@@ -107,7 +108,8 @@ class StreamedEdfWriter:
         self.n_written = 0
         self._pending = np.zeros((len(self.ch_names), 0))
         self._annotations: list[Annotation] = []
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        clean_stale_temps(self.path.parent)
+        self._tmp = temp_name(self.path)
         self._w = pyedflib.EdfWriter(str(self._tmp), len(self.ch_names), file_type=pyedflib.FILETYPE_EDFPLUS)
         self._w.setPatientCode("X")
         self._w.setRecordingAdditional("_".join(_edf_word(w) for w in recording_additional)[:40])
@@ -168,10 +170,11 @@ class StreamedEdfWriter:
             for part in split_annotation(_ascii(a.description)):
                 self._w.writeAnnotation(a.onset, a.duration if a.duration > 0 else -1, part)
         self._w.close()
-        with open(self._tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(self._tmp, 0o666 & ~current_umask())
-        os.replace(self._tmp, self.path)
+        with output_errors(self.path):
+            with open(self._tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.chmod(self._tmp, 0o666 & ~current_umask())
+            publish_file(self._tmp, self.path, overwrite=self.overwrite)  # no-clobber unless --overwrite
         return pad
 
     def abort(self) -> None:
