@@ -26,7 +26,7 @@ from . import __version__
 from .channels import normalize_ch_name
 from .errors import InputError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import current_umask
-from .io.validate import check_min_duration, check_min_sfreq
+from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
 from .preprocessing import Preprocessing, apply_preprocessing
@@ -123,6 +123,7 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
         rec = read_recording(patient, ieeg_channels=ieeg_channels)
         scalp_rec = rec
         ieeg_rec = read_recording(Path(ieeg), ieeg_channels=ieeg_channels) if ieeg is not None else rec
+    check_enough_good_scalp(scalp_rec)  # bad: flat, saturated or status=bad in channels.tsv
     scalp = _good_channels(scalp_rec.pick_types(("eeg",)))
     if not scalp.ch_names:
         raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
