@@ -294,14 +294,17 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
         miss = [c for c in model.contacts.ch_names if c not in ranges]
         if miss:
             raise ModelFileError(f"config field 'extra.physical_range_uv' lacks contact(s) {miss[:5]}", cfg_path)
-    expected = model.expected_state_shapes()
+    try:
+        expected = model.expected_state_shapes()
+    except Exception as exc:  # noqa: BLE001 - params the method cannot size its weights from
+        raise ModelFileError(f"invalid params for method {config['method']!r} ({one_line(exc)})", cfg_path) from None
     if expected is not None:
         for k, shp in expected.items():
             if k not in state or tuple(state[k].shape) != tuple(shp):
                 raise ModelFileError(f"tensor {k!r} has the wrong shape for this model", w_path)
     try:
         model.load_state_dict(state)
-    except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the method raises, these weights are not its own
         raise ModelFileError(f"weights do not fit the model ({one_line(exc)})", w_path) from None
     _smoke_test(model, w_path)
     config["sha256"] = digest
