@@ -102,7 +102,9 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
     Raises
     ------
     InputError
-        When a file is unreadable or holds no scalp / intracranial channels.
+        When a file is unreadable or holds no scalp / intracranial channels,
+        or when its bad channels (flat, saturated, ``status=bad`` in a BIDS
+        channels.tsv; all dropped) leave fewer than 4 good scalp channels.
     """
     from .io.bids import read_bids_session
     from .io.read import read_recording

@@ -309,6 +309,15 @@ def test_malformed_model_folder(case, patient_model, session, tmp_path):
     assert not (tmp_path / "o.edf").exists()
 
 
+def test_status_bad_channel_the_model_needs_refused_at_reconstruct(patient_model, session, tmp_path):
+    ses = _copy(session, tmp_path)
+    _set_status(ses, ["Cz"])
+    scalp = next((ses / "eeg").glob("*_eeg.edf"))
+    res = cli("reconstruct", scalp, "--model", patient_model, "--out", tmp_path / "o.edf")
+    one_line(res, 4, scalp, "the model needs scalp channel(s) that are bad: Cz (status=bad in")
+    assert not (tmp_path / "o.edf").exists()
+
+
 # --------------------------------------------------------------------------- fuzz
 def _fuzz():
     sys.path.insert(0, str(ROOT / "benchmarks"))
