@@ -177,7 +177,8 @@ def _edit_tsv(path: Path, fn) -> None:
 
 def _coords(value: str):
     def fn(lines):
-        return [lines[0]] + ["\t".join([c[0], value, value, value] + c[4:]) for c in (ln.split("\t") for ln in lines[1:])]
+        rows = (ln.split("\t") for ln in lines[1:])
+        return [lines[0]] + ["\t".join([c[0], value, value, value] + c[4:]) for c in rows]
     return fn
 
 
@@ -282,7 +283,8 @@ MODEL_CASES = {
     "tensor_spec_bad": (_cfg(tensors__coef={"shape": "big", "dtype": 3}), "'tensors.coef' is"),
     "contacts_bad": (_cfg(contacts={"ch_names": 5}), "config field 'contacts' is invalid"),
     "prep_sfreq_bad": (_cfg(extra__preprocessing__sfreq="x"), "'extra.preprocessing.sfreq' is 'x'"),
-    "range_missing": (_cfg(extra__physical_range_uv={"mAHL1": [-100.0, 100.0]}), "'extra.physical_range_uv' lacks contact(s)"),
+    "range_missing": (_cfg(extra__physical_range_uv={"mAHL1": [-100.0, 100.0]}),
+                      "'extra.physical_range_uv' lacks contact(s)"),
     "range_bad": (_cfg(extra__physical_range_uv__mAHL1="wide"), "'extra.physical_range_uv.mAHL1' is"),
     "sha256_mismatch": (_cfg(sha256="0" * 64), "sha256 of the weights is"),
     "wrong_shape": (_tensors(lambda s: {**s, "intercept": s["intercept"][:-1]}), "weights"),
