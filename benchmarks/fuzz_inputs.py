@@ -94,7 +94,7 @@ def build_inputs(work: Path) -> dict[str, Path]:
     x = rng.normal(0, 20e-6, (len(scalp_names), n_t))
     y = rng.normal(size=(k, len(scalp_names))) @ x + rng.normal(0, 5e-6, (k, n_t))
     contacts = ContactInfo(names["ieeg"][:k], rng.normal(0, 0.03, (k, 3)))
-    model = get_model_class("ridge")(sfreq=200.0, alphas=[1e-2, 1.0])
+    model = get_model_class("ridge")(sfreq=200.0, max_lag_ms=20.0, alphas=[1e-2, 1.0])
     model.scalp_names, model.contacts = scalp_names, contacts
     model.calibrate(PairedSegment(x, y, 200.0, scalp_names, contacts))
     extra = {"preprocessing": Preprocessing().to_dict(),

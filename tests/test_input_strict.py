@@ -3,7 +3,8 @@
 Content over extension (EDF vs BDF), record-size mismatches, BIDS ``status=bad``,
 electrodes.tsv (duplicates, no usable coordinate, inf), JSON sidecars that are
 not objects or hold ill-typed fields, malformed model folders, control
-characters in labels. Plus the short fuzz run (``benchmarks/fuzz_inputs.py``).
+characters in labels. Plus the fuzz run (``benchmarks/fuzz_inputs.py``): 150 mutations here,
+the full 10 000 marked slow.
 """
 
 from __future__ import annotations
@@ -331,14 +332,14 @@ def _fuzz():
 
 
 def test_fuzz_short(tmp_path):
-    """300 mutations (30 through the CLI): no internal error, inputs unchanged."""
-    res = _fuzz().run(300, cli_every=10, seed=1, workdir=tmp_path)
+    """150 mutations (5 through the CLI): no internal error, no traceback, inputs unchanged."""
+    res = _fuzz().run(150, cli_every=30, seed=1, workdir=tmp_path)
     assert res["internal"] == 0, res["internal_examples"]
-    assert res["changed_inputs"] == 0 and res["n"] == 300
+    assert res["tracebacks"] == 0 and res["changed_inputs"] == 0 and res["n"] == 150 and res["cli"] == 5
 
 
 @pytest.mark.slow
 def test_fuzz_full(tmp_path):
     res = _fuzz().run(10_000, cli_every=25, seed=0, workdir=tmp_path)
     assert res["internal"] == 0, res["internal_examples"]
-    assert res["changed_inputs"] == 0
+    assert res["tracebacks"] == 0 and res["changed_inputs"] == 0
