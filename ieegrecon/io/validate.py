@@ -5,8 +5,9 @@ message naming the file and the problem, or returns human-readable quirks
 for oddities that do not prevent use. :func:`~ieegrecon.io.read.read_recording`
 runs :func:`check_edf_header`, :func:`check_duplicate_labels`,
 :func:`check_finite`, :func:`find_bad_channels` (as quirks) and
-:func:`check_units`; the pipeline runs :func:`check_min_duration`, :func:`check_min_sfreq` and
-excludes the channels :func:`find_bad_channels` names.
+:func:`check_units`; the pipeline runs :func:`check_min_duration`, :func:`check_min_sfreq`,
+:func:`check_enough_good_scalp` and excludes the bad channels (``Recording.bads``: those
+:func:`find_bad_channels` names and those marked ``status=bad`` in a BIDS channels.tsv).
 
 The EDF/BDF header layout checked here is the one of the EDF specification
 (Kemp et al. 1992, Electroencephalogr Clin Neurophysiol 82:391; EDF+: Kemp &
