@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .channels import normalize_ch_name
-from .errors import InputError, ModelInputMismatch, OutputError, UsageError
+from .errors import InputError, ModelFileError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import current_umask
 from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
@@ -594,6 +594,9 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
     out = Path(out)
     if out.exists() and not overwrite:
         raise OutputError("output exists; pass --overwrite to replace it", out)
+    if model.contacts is None or not model.scalp_names:  # e.g. a pretrained model, or a config without them
+        raise ModelFileError("not a patient model: its config names no scalp channels or no target contacts "
+                             "(calibrate it on a patient first)", config.get("folder"))
     say("reading", 0.05)
     rec = read_recording(scalp_path, preload=False)
     scalp = rec.pick_types(("eeg",))

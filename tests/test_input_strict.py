@@ -321,6 +321,16 @@ def test_status_bad_channel_the_model_needs_refused_at_reconstruct(patient_model
     assert not (tmp_path / "o.edf").exists()
 
 
+def test_reconstruct_needs_a_patient_model(patient_model, session, tmp_path):
+    """A config without contacts loads (pretrained models have none) but cannot reconstruct: exit 6, not 1."""
+    m = tmp_path / "model"
+    shutil.copytree(patient_model, m)
+    _cfg(contacts=None)(m)
+    res = cli("reconstruct", next((session / "eeg").glob("*_eeg.edf")), "--model", m, "--out", tmp_path / "o.edf")
+    one_line(res, 6, m, "not a patient model")
+    assert not (tmp_path / "o.edf").exists()
+
+
 # --------------------------------------------------------------------------- fuzz
 def _fuzz():
     sys.path.insert(0, str(ROOT / "benchmarks"))
