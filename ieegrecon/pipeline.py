@@ -22,9 +22,9 @@ import numpy as np
 
 from . import __version__
 from .channels import is_reference_name, normalize_ch_name, strip_label
-from .errors import InputError, ModelInputMismatch, OutputError, UsageError
+from .errors import InputError, ModelFileError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import atomic_dir
-from .io.validate import check_min_duration, check_min_sfreq
+from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
 from .models.ridge import pearson_r
 from .preprocessing import Preprocessing, apply_preprocessing, extend_by_reflection
@@ -120,7 +120,9 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
     Raises
     ------
     InputError
-        When a file is unreadable or holds no scalp / intracranial channels.
+        When a file is unreadable or holds no scalp / intracranial channels,
+        or when its bad channels (flat, saturated, ``status=bad`` in a BIDS
+        channels.tsv; all dropped) leave fewer than 4 good scalp channels.
     """
     from .io.bids import read_bids_session
     from .io.read import read_recording
@@ -143,6 +145,7 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
         ieeg_rec = read_recording(Path(ieeg), ieeg_channels=ieeg_channels) if ieeg is not None else rec
         if ieeg is not None and electrodes is not None:
             ieeg_rec = _contacts_from_electrodes(ieeg_rec, electrodes)
+    check_enough_good_scalp(scalp_rec)  # bad: flat, saturated or status=bad in channels.tsv
     scalp = _good_channels(scalp_rec.pick_types(("eeg",)))
     if not scalp.ch_names:
         raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
@@ -692,8 +695,6 @@ def check_calibrated(model: ReconModel, config: dict[str, Any]) -> None:
         Naming the model folder (``config['folder']`` when set) and saying to calibrate first.
     """
     if not model.is_calibrated:
-        from .errors import ModelFileError
-
         raise ModelFileError(
             f"a pretrained {model.method} model without patient calibration; calibrate first "
             f"(ieegrecon calibrate PATIENT --method {model.method} --model {config.get('folder', 'MODEL')} "

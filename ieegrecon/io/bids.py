@@ -27,6 +27,7 @@ from .read import (
     read_channels_tsv,
     read_recording,
 )
+from .validate import one_line
 
 #: iEEG/EEG coordinate systems that are MNI-like templates (BIDS appendix).
 MNI_SYSTEMS = re.compile(r"^(MNI|ICBM|fsaverage|fsLR|IXI549Space|Talairach)", re.IGNORECASE)
@@ -159,14 +160,52 @@ def _sidecar_quirks(folder: Path, kind: str) -> tuple[dict, list[str]]:
                               f"standard 10-20 channels missing: {' '.join(miss)}")
     for js in sorted(folder.glob(f"*_{kind}.json"))[:1]:
         try:
-            meta = json.loads(js.read_text(encoding="utf-8"))
+            meta = json.loads(js.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
-            quirks.append(f"{js.name}: unreadable JSON ({exc})")
+            quirks.append(f"{js.name}: unreadable JSON ({one_line(exc)})")
             continue
+        meta = json_object(meta, js)
+        for key in ("RecordingType", "EpochLength", "SamplingFrequency"):
+            _check_field(meta, key, js)
         if str(meta.get("RecordingType", "")).lower() == "epoched":
             quirks.append(f"{js.name}: RecordingType 'epoched' (EpochLength {meta.get('EpochLength', 'n/a')} s): "
                           "trials are joined end to end in one file; do not filter across trial boundaries")
     return rows, quirks
+
+
+#: Types of the BIDS sidecar fields ieegrecon reads (JSON ``null`` is always allowed).
+SIDECAR_FIELDS: dict[str, tuple[type, ...]] = {
+    "RecordingType": (str,), "EpochLength": (int, float), "SamplingFrequency": (int, float),
+    "iEEGCoordinateSystem": (str,), "EEGCoordinateSystem": (str,),
+    "iEEGCoordinateUnits": (str,), "EEGCoordinateUnits": (str,),
+}
+
+
+def json_object(value: object, path: Path) -> dict:
+    """``value`` if it is a JSON object (dict), else InputError naming the file.
+
+    Raises
+    ------
+    InputError
+        ``'JSON sidecar is a list, not an object'``.
+    """
+    if not isinstance(value, dict):
+        raise InputError(f"JSON sidecar is a {type(value).__name__}, not an object ({{...}})", path)
+    return value
+
+
+def _check_field(meta: dict, key: str, path: Path) -> None:
+    """Refuse a sidecar field of the wrong JSON type (numbers: finite, not booleans)."""
+    v = meta.get(key)
+    if v is None:
+        return
+    types = SIDECAR_FIELDS[key]
+    ok = isinstance(v, types) and not isinstance(v, bool)
+    if ok and isinstance(v, float) and not np.isfinite(v):
+        ok = False
+    if not ok:
+        want = "a string" if types == (str,) else "a finite number"
+        raise InputError(f"field {key!r} is {json.dumps(v)[:40]} ({type(v).__name__}), expected {want}", path)
 
 
 def _sfreq_of(rows: dict) -> float | None:
@@ -278,7 +317,10 @@ def read_electrodes(
     Raises
     ------
     InputError
-        Unreadable table, coordinates not in an MNI-like space, or no
+        Unreadable table; an empty/n/a or duplicate contact name; an
+        infinite coordinate; no row with three finite coordinates; a
+        coordsystem.json that is not a JSON object or whose system/units
+        fields are not strings; coordinates not in an MNI-like space; no
         FreeSurfer subject / transform for a FIF.
     """
     path = Path(path)
@@ -303,15 +345,27 @@ def _read_electrodes_tsv(path: Path) -> Electrodes:
     try:
         df = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot read electrodes.tsv ({type(exc).__name__}: {exc})", path) from None
+        raise InputError(f"cannot read electrodes.tsv ({one_line(exc)})", path) from None
     if not {"name", "x", "y", "z"} <= set(df.columns):
         raise InputError("electrodes.tsv needs columns name, x, y, z", path)
     try:
         xyz = df[["x", "y", "z"]].astype(float).to_numpy()
     except ValueError as exc:
-        raise InputError(f"non-numeric coordinates ({exc})", path) from None
+        raise InputError(f"non-numeric coordinates ({one_line(exc)})", path) from None
     quirks: list[str] = []
-    names = [str(n) for n in df["name"]]
+    blank = [i + 2 for i, n in enumerate(df["name"]) if pd.isna(n) or not str(n).strip()]
+    if blank:
+        raise InputError(f"line(s) {blank[:5]} have an empty or n/a contact name", path)
+    names = [str(n).strip() for n in df["name"]]
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise InputError(f"duplicate contact names {dups[:5]}{' ...' if len(dups) > 5 else ''} "
+                         f"({len(dups)} name(s) on more than one row); names must be unique", path)
+    inf = [n for n, row in zip(names, xyz) if np.isinf(row).any()]
+    if inf:
+        raise InputError(f"infinite coordinate(s) for contact(s) {inf[:5]}", path)
+    if not np.all(np.isfinite(xyz), axis=1).any():
+        raise InputError(f"no row holds three finite coordinates ({len(names)} row(s), all x/y/z n/a or NaN)", path)
     space = re.search(r"_space-([A-Za-z0-9]+)", path.name)
     prefix = path.name.split("_electrodes.tsv")[0]
     cs_files = sorted(path.parent.glob(f"{prefix}_coordsystem.json")) or sorted(path.parent.glob("*_coordsystem.json"))
@@ -320,7 +374,10 @@ def _read_electrodes_tsv(path: Path) -> Electrodes:
         try:
             cs = json.loads(cs_files[0].read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
-            raise InputError(f"unreadable coordsystem.json ({exc})", cs_files[0]) from None
+            raise InputError(f"unreadable coordsystem.json ({one_line(exc)})", cs_files[0]) from None
+        cs = json_object(cs, cs_files[0])
+        for key in ("iEEGCoordinateSystem", "EEGCoordinateSystem", "iEEGCoordinateUnits", "EEGCoordinateUnits"):
+            _check_field(cs, key, cs_files[0])
         system = cs.get("iEEGCoordinateSystem") or cs.get("EEGCoordinateSystem")
         units = cs.get("iEEGCoordinateUnits") or cs.get("EEGCoordinateUnits")
         if not (system and MNI_SYSTEMS.match(system)):
@@ -444,7 +501,7 @@ def _read_electrodes_fif(path: Path, *, trans, subjects_dir, subject) -> Electro
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - MNE/FreeSurfer file errors
-        raise InputError(f"cannot bring contacts to MNI ({type(exc).__name__}: {exc})", path) from None
+        raise InputError(f"cannot bring contacts to MNI ({one_line(exc)})", path) from None
     quirks.append("MNI via the subject's talairach.xfm (MNI305; within a few mm of MNI152)")
     ch_pos = montage.get_positions()["ch_pos"]
     types = dict(zip(raw.ch_names, raw.get_channel_types()))

@@ -11,8 +11,11 @@ every rename and oddity is reported in ``Recording.renamed`` / ``quirks``.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
+import tempfile
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
 from .edf import strip_surrogate_label
 from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
-    find_bad_channels
+    control_characters, edf_kind, find_bad_channels, one_line
 
 #: File extensions :func:`read_recording` accepts (lower case).
 SUPPORTED_EXTENSIONS = (".edf", ".bdf", ".vhdr", ".fif", ".set", ".gdf")
@@ -50,17 +53,22 @@ def read_channels_tsv(path: Path) -> dict[str, dict[str, str]]:
     Raises
     ------
     InputError
-        If the table cannot be read or lacks ``name`` / ``type``.
+        If the table cannot be read, lacks ``name`` / ``type`` or repeats a name.
     """
     import pandas as pd
 
     try:
         df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # noqa: BLE001 - pandas raises many types
-        raise InputError(f"cannot read channels.tsv ({type(exc).__name__}: {exc})", path) from None
+        raise InputError(f"cannot read channels.tsv ({one_line(exc)})", path) from None
     if "name" not in df.columns or "type" not in df.columns:
         raise InputError("channels.tsv lacks a 'name' or 'type' column", path)
-    return {r["name"]: dict(r) for r in df.to_dict("records")}
+    df = df.fillna("")  # short rows
+    names = [str(n) for n in df["name"]]
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise InputError(f"duplicate channel names {dups[:5]} in channels.tsv; names must be unique", path)
+    return {str(r["name"]): {str(k): str(v) for k, v in r.items()} for r in df.to_dict("records")}
 
 
 def channels_tsv_quirks(rows: dict[str, dict[str, str]], path: Path) -> list[str]:
@@ -96,18 +104,57 @@ def _edf_subtype(path: Path) -> str | None:
     return reserved or None
 
 
-def _read_raw(path: Path, preload: bool = True):
+def _edf_content_kind(path: Path) -> str | None:
+    """'EDF' or 'BDF' as the header's version field says, for ``.edf``/``.bdf`` files; else None."""
+    if path.suffix.lower() not in (".edf", ".bdf"):
+        return None
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return edf_kind(head) if head else None
+
+
+def _read_raw(path: Path, preload: bool = True, kind: str | None = None):
+    """MNE Raw of ``path``; ``kind`` ('EDF'/'BDF') forces the EDF or BDF reader whatever the extension.
+
+    MNE picks its reader (and so the sample width, 16 or 24 bit) by extension and
+    refuses another extension. A file whose content disagrees with its name is
+    read through a symbolic link named with the right extension, in a private
+    temporary folder that lives as long as the Raw (the input is never copied
+    or written).
+    """
     import mne
 
+    target, tmp = path, None
+    if kind is not None and path.suffix.lower() != "." + kind.lower():
+        tmp = tempfile.TemporaryDirectory(prefix="ieegrecon-")
+        target = Path(tmp.name) / f"{path.stem}.{kind.lower()}"
+        try:
+            os.symlink(path.resolve(), target)
+        except OSError as exc:
+            tmp.cleanup()
+            raise InputError(f"is {kind} but named {path.suffix!r} and cannot be linked under the right extension "
+                             f"({exc.strerror or type(exc).__name__}); rename it .{kind.lower()}", path) from None
+    reader = mne.io.read_raw if tmp is None else {"EDF": mne.io.read_raw_edf, "BDF": mne.io.read_raw_bdf}[kind]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # MNE's header nuisances are reported as quirks instead
-            raw = mne.io.read_raw(path, preload=preload, verbose="error")
+            raw = reader(target, preload=preload, verbose="error")
     except Exception as exc:  # noqa: BLE001 - wrap every reader failure into one line
+        if tmp is not None:
+            tmp.cleanup()
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read as EEG ({type(exc).__name__}: {msg})", path) from None
+    if tmp is not None:
+        if preload:
+            tmp.cleanup()
+        else:  # lazy reads go through the link: remove it when the Raw goes
+            weakref.finalize(raw, tmp.cleanup)
     if raw.n_times == 0 or len(raw.ch_names) == 0:
         raise InputError("file holds no samples or no channels", path)
+    bad = {lab: control_characters(lab) for lab in raw.ch_names if control_characters(lab)}
+    if bad:
+        lab = next(iter(bad))
+        raise InputError(f"channel label {lab!r} holds non-printable character(s) {', '.join(bad[lab])}", path)
     return raw
 
 
@@ -153,12 +200,17 @@ def read_recording(
         labels after normalization; NaN/Inf samples in EEG or intracranial
         channels; scalp amplitudes that cannot be volts
         (:func:`~ieegrecon.io.validate.check_units`); bad ``ieeg_channels``
-        regex; unknown type in ``ch_types``. Flat or saturated channels are
-        not errors: they are listed in ``quirks``
-        (:func:`~ieegrecon.io.validate.find_bad_channels`).
+        regex; unknown type in ``ch_types``; a label holding control
+        characters (NUL...); a BIDS channels.tsv repeating a name. Flat or
+        saturated channels are not errors: they are listed in ``bads`` and
+        ``quirks`` (:func:`~ieegrecon.io.validate.find_bad_channels`), as are
+        the channels marked ``status=bad`` in the BIDS channels.tsv beside
+        the file.
 
     Notes
     -----
+    EDF or BDF is decided by the header's version field, not the extension
+    (an EDF named ``.bdf`` is read as EDF, with a quirk).
     Reading is done by MNE-Python (Gramfort et al. 2013, ``mne.io.read_raw``).
     """
     path = Path(path)
@@ -178,12 +230,17 @@ def read_recording(
 
     quirks: list[str] = []
     subtype = _edf_subtype(path)
+    kind = None
     if path.suffix.lower() in (".edf", ".bdf"):
         try:
             quirks += check_edf_header(path)  # MNE reads truncated/out-of-spec headers silently
+            kind = _edf_content_kind(path)
         except OSError as exc:
             raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
-    raw = _read_raw(path, preload)
+        if kind is not None and path.suffix.lower() != "." + kind.lower():
+            quirks.append(f"the header's version field says {kind} but the file is named {path.suffix!r}: "
+                          f"read as {kind} ({'24' if kind == 'BDF' else '16'}-bit samples)")
+    raw = _read_raw(path, preload, kind)
     # a surrogate's labels carry ' SURROGATE' (shown beside each trace in EDF viewers): match on the contact
     orig = [strip_surrogate_label(n) for n in raw.ch_names]
     if orig != list(raw.ch_names):
@@ -242,7 +299,8 @@ def read_recording(
     phys = [i for i, t in enumerate(types) if t in ("eeg",) + INTRACRANIAL_TYPES
             and np.all(np.isfinite(data[i]))]
     if phys:
-        sd = float(np.median(np.std(data[phys], axis=1)))
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd physical ranges: inf, judged below
+            sd = float(np.median(np.std(data[phys], axis=1)))
         if sd > 0.01:
             quirks.append(f"median channel standard deviation is {sd:.3g} V (> 10 mV): implausible for EEG in "
                           "volts; the file's unit scaling is probably wrong, treat amplitudes as relative")
@@ -258,9 +316,11 @@ def read_recording(
             gaps=gaps,
         )
     except ValueError as exc:  # anything the header checks let through
-        raise InputError(f"invalid recording ({exc})", path) from None
+        raise InputError(f"invalid recording ({one_line(exc)})", path) from None
     check_units(rec)
-    rec.bads = find_bad_channels(rec)
+    status_bad = {n: _status_reason(bids_rows[o], tsv) for o, n in zip(orig, new_names)
+                  if o in bids_rows and str(bids_rows[o].get("status", "")).strip().lower() == "bad"}
+    rec.bads = {**status_bad, **find_bad_channels(rec)}
     if rec.bads:
         rec.quirks.append(bad_channels_quirk(rec.bads))
     if not preload:
@@ -326,6 +386,13 @@ def _annotations_and_gaps(path: Path, raw, subtype: str | None,
             quirks.append(f"{len(items)} annotation(s) {names[where]}: " + ", ".join(items[:5])
                           + (" ..." if len(items) > 5 else ""))
     return annotations, gaps
+
+
+def _status_reason(row: dict[str, str], tsv: Path | None) -> str:
+    """Why a channel marked ``status=bad`` in a BIDS channels.tsv is bad (its ``status_description``)."""
+    desc = str(row.get("status_description", "")).strip()
+    name = tsv.name if tsv is not None else "channels.tsv"
+    return f"status=bad in {name}" + (f": {desc}" if desc and desc.lower() != "n/a" else "")
 
 
 def _positions(raw, types: list[str]) -> tuple[np.ndarray | None, str]:

@@ -5,8 +5,9 @@ message naming the file and the problem, or returns human-readable quirks
 for oddities that do not prevent use. :func:`~ieegrecon.io.read.read_recording`
 runs :func:`check_edf_header`, :func:`check_duplicate_labels`,
 :func:`check_finite`, :func:`find_bad_channels` (as quirks) and
-:func:`check_units`; the pipeline runs :func:`check_min_duration`, :func:`check_min_sfreq` and
-excludes the channels :func:`find_bad_channels` names.
+:func:`check_units`; the pipeline runs :func:`check_min_duration`, :func:`check_min_sfreq`,
+:func:`check_enough_good_scalp` and excludes the bad channels (``Recording.bads``: those
+:func:`find_bad_channels` names and those marked ``status=bad`` in a BIDS channels.tsv).
 
 The EDF/BDF header layout checked here is the one of the EDF specification
 (Kemp et al. 1992, Electroencephalogr Clin Neurophysiol 82:391; EDF+: Kemp &
@@ -40,6 +41,8 @@ SATURATED_FRACTION = 0.05
 MAX_SCALP_AMPLITUDE_V = 0.01
 #: Shortest recording (s) the pipeline accepts: one analysis window.
 MIN_DURATION_S = 2.0
+#: Fewest good scalp channels calibration accepts once bad channels are dropped.
+MIN_GOOD_SCALP = 4
 
 _SIGNAL_FIELDS = (  # (name, width) of the per-signal header fields, in file order
     ("label", 16), ("transducer", 80), ("physical_dimension", 8), ("physical_min", 8),
@@ -49,8 +52,29 @@ _SIGNAL_FIELDS = (  # (name, width) of the per-signal header fields, in file ord
 _DIGITAL_LIMITS = {"EDF": (-32768, 32767), "BDF": (-8388608, 8388607)}
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one short line for an error message: ``'ParserError: Expected 7 fields'``."""
+    txt = str(exc).strip()
+    first = txt.splitlines()[0][:limit] if txt else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def _ascii(raw: bytes) -> str:
     return raw.decode("latin-1").strip()
+
+
+def edf_kind(head: bytes) -> str:
+    """'BDF' or 'EDF' from the header's version field (byte 0).
+
+    BioSemi's BDF starts with ``b'\\xffBIOSEMI'``, EDF/EDF+ with ``b'0       '``:
+    the file's content decides, whatever its extension says.
+    """
+    return "BDF" if head[:1] == b"\xff" else "EDF"
+
+
+def control_characters(label: str) -> list[str]:
+    """Control characters (code point < 32 or 127..159) in a label, as ``repr`` strings."""
+    return [repr(c) for c in dict.fromkeys(label) if ord(c) < 32 or 127 <= ord(c) < 160]
 
 
 def _int_field(raw: bytes, what: str, path: Path) -> int:
@@ -84,7 +108,7 @@ def check_edf_header(path: str | Path) -> list[str]:
     -------
     quirks : list of str
         Tolerated oddities: record count ``-1`` (recording not closed),
-        bytes after the last announced record, signals at different rates.
+        signals at different rates.
 
     Raises
     ------
@@ -95,8 +119,12 @@ def check_edf_header(path: str | Path) -> list[str]:
         duration ≤ 0 (sampling rate ≤ 0); samples per record ≤ 0; physical
         minimum == maximum; digital minimum ≥ maximum or outside the 16-bit
         (EDF) / 24-bit (BDF) range; duplicate labels (after 10-05
-        normalization, case-insensitive); fewer data bytes than the header
-        announces (truncated file).
+        normalization, case-insensitive); a label holding control characters
+        (NUL...); fewer data bytes than the header announces (truncated
+        file); more data bytes than announced (a samples-per-record or
+        record-count field that does not match the data: every channel would
+        be read misaligned). The EDF/BDF kind comes from the version field
+        (:func:`edf_kind`), not from the extension.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -104,7 +132,7 @@ def check_edf_header(path: str | Path) -> list[str]:
         head = f.read(256)
         if len(head) < 256:
             raise InputError(f"truncated: {len(head)} bytes, shorter than an EDF/BDF header (256 bytes)", path)
-        kind = "BDF" if head[:1] == b"\xff" else "EDF"
+        kind = edf_kind(head)
         if kind == "EDF" and _ascii(head[:8]) != "0":
             raise InputError(f"not an EDF file: version field is {_ascii(head[:8])!r}, expected '0'", path)
         header_bytes = _int_field(head[184:192], "number of header bytes", path)
@@ -126,6 +154,11 @@ def check_edf_header(path: str | Path) -> list[str]:
         fields[name] = [sig_head[off + i * width: off + (i + 1) * width] for i in range(ns)]
         off += width * ns
     labels = [_ascii(b) for b in fields["label"]]
+    for i, lab in enumerate(labels):
+        ctrl = control_characters(lab)
+        if ctrl:
+            raise InputError(f"header out of spec: signal {i + 1} label {lab!r} holds non-printable character(s) "
+                             f"{', '.join(ctrl)} (EDF labels are printable ASCII)", path)
     ann = [lab in ("EDF Annotations", "BDF Annotations") for lab in labels]
     quirks: list[str] = []
     if n_records == 0 or n_records < -1:
@@ -174,8 +207,11 @@ def check_edf_header(path: str | Path) -> list[str]:
             f"truncated: the header announces {n_records} data records of {record_bytes} bytes, the file holds "
             f"{n_complete} complete record(s) ({size} of {header_bytes + n_records * record_bytes} bytes)", path)
     elif n_complete > n_records or extra:
-        quirks.append(f"{size - header_bytes - n_records * record_bytes} byte(s) after the {n_records} announced "
-                      "data records (MNE infers the record count from the file size)")
+        raise InputError(
+            f"size mismatch: the header announces {n_records} data records of {record_bytes} bytes "
+            f"({sum(n_samples)} samples per record), {header_bytes + n_records * record_bytes} bytes in all, but the "
+            f"file holds {size} ({size - header_bytes - n_records * record_bytes:+d}): a samples-per-record or "
+            "record-count field does not match the data, which would be read misaligned", path)
     rates = {round(n / duration, 6) for n, a in zip(n_samples, ann) if not a} if duration > 0 else set()
     if len(rates) > 1:
         quirks.append(f"signals at different sampling rates {sorted(rates)} Hz; MNE upsamples all to "
@@ -276,7 +312,8 @@ def find_bad_channels(rec: "Recording") -> dict[str, str]:
     for name, typ, x in zip(rec.ch_names, rec.ch_types, rec.data):
         if typ not in ("eeg",) + INTRACRANIAL_TYPES or x.size == 0 or not np.all(np.isfinite(x)):
             continue
-        sd = float(np.std(x))
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd physical ranges overflow: not flat
+            sd = float(np.std(x))
         if sd < FLAT_STD_V:
             bad[name] = f"flat: SD {sd * 1e6:.3g} µV < {FLAT_STD_V * 1e6:g} µV"
             continue
@@ -292,6 +329,31 @@ def bad_channels_quirk(bad: dict[str, str]) -> str:
     """One quirk line listing bad channels (for ``Recording.quirks``)."""
     return (f"{len(bad)} bad channel(s), excluded from calibration and reconstruction: "
             + "; ".join(f"{n} ({r})" for n, r in list(bad.items())[:8]) + ("; ..." if len(bad) > 8 else ""))
+
+
+def check_enough_good_scalp(rec: "Recording", minimum: int = MIN_GOOD_SCALP) -> None:
+    """Refuse a recording whose bad scalp channels leave fewer than ``minimum`` good ones.
+
+    Parameters
+    ----------
+    rec : Recording
+        With ``bads`` (flat, saturated, or ``status=bad`` in a BIDS channels.tsv).
+    minimum : int
+        Good scalp (``'eeg'``) channels needed.
+
+    Raises
+    ------
+    InputError
+        Naming the bad channels and their count; recordings with no bad
+        scalp channel are not judged here.
+    """
+    scalp = [n for n, t in zip(rec.ch_names, rec.ch_types) if t == "eeg"]
+    bad = [n for n in scalp if n in rec.bads]
+    if bad and len(scalp) - len(bad) < minimum:
+        why = "; ".join(f"{n}: {rec.bads[n]}" for n in bad[:4]) + ("; ..." if len(bad) > 4 else "")
+        raise InputError(f"{len(bad)} of {len(scalp)} scalp channels are bad ({why}), "
+                         f"{len(scalp) - len(bad)} remain, fewer than the "
+                         f"{minimum} needed", rec.source_path)
 
 
 def check_min_duration(rec: "Recording", seconds: float = MIN_DURATION_S) -> None:

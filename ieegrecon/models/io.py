@@ -17,6 +17,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ModelFileError
 from ..io.atomic import atomic_path, output_errors
+from ..io.validate import one_line
 from .base import ContactInfo, ReconModel, get_model_class
 
 FORMAT_VERSION = 1
@@ -92,14 +93,111 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
+def _is_number(v: Any) -> bool:
+    """A finite JSON number (booleans excluded)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _check_config(config: dict[str, Any], cfg_path: Path) -> None:
+    """Refuse a config whose fields have the wrong JSON type or impossible values (ModelFileError)."""
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(f"config field {what}", cfg_path)
+
+    if not isinstance(config["method"], str):
+        raise bad(f"'method' is {config['method']!r}, not a string")
+    if not isinstance(config["params"], dict):
+        raise bad(f"'params' is a {type(config['params']).__name__}, not an object")
+    if not _is_number(config["sfreq"]) or config["sfreq"] <= 0:
+        raise bad(f"'sfreq' is {config['sfreq']!r}, not a positive number")
+    tensors = config["tensors"]
+    if not isinstance(tensors, dict):
+        raise bad(f"'tensors' is a {type(tensors).__name__}, not an object")
+    for k, d in tensors.items():
+        if not (isinstance(d, dict) and isinstance(d.get("dtype"), str) and isinstance(d.get("shape"), list)
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in d["shape"])):
+            raise bad(f"'tensors.{k}' is {json.dumps(d)[:60]}, not {{'shape': [ints >= 0], 'dtype': str}}")
+    if config.get("scalp_names") is not None and not _is_str_list(config["scalp_names"]):
+        raise bad("'scalp_names' is not a list of strings")
+    for key in ("trained_on", "extra", "contacts"):
+        if config.get(key) is not None and not isinstance(config[key], dict):
+            raise bad(f"{key!r} is a {type(config[key]).__name__}, not an object")
+    if "sha256" in config and not isinstance(config["sha256"], str):
+        raise bad(f"'sha256' is {config['sha256']!r}, not a string")
+    extra = config.get("extra") or {}
+    prep = extra.get("preprocessing")
+    if prep is not None:
+        if not isinstance(prep, dict):
+            raise bad("'extra.preprocessing' is not an object")
+        for k in ("sfreq", "l_freq", "line_freq"):
+            v = prep.get(k)
+            if (k == "sfreq" or v is not None) and k in prep and not (_is_number(v) and v > 0):
+                raise bad(f"'extra.preprocessing.{k}' is {v!r}, not a positive number")
+        if "scalp_reference" in prep and not isinstance(prep["scalp_reference"], str):
+            raise bad("'extra.preprocessing.scalp_reference' is not a string")
+    ranges = extra.get("physical_range_uv")
+    if ranges is not None:
+        if not isinstance(ranges, dict):
+            raise bad("'extra.physical_range_uv' is not an object")
+        for k, v in ranges.items():
+            if not (isinstance(v, list) and len(v) == 2 and all(map(_is_number, v)) and v[0] < v[1]):
+                raise bad(f"'extra.physical_range_uv.{k}' is {json.dumps(v)[:40]}, not [min, max] with min < max")
+    for key in ("heldout_r", "heldout_nmse", "heldout_coverage90"):
+        m = extra.get(key)
+        if m is not None and not (isinstance(m, dict) and all(v is None or _is_number(v) for v in m.values())):
+            raise bad(f"'extra.{key}' is not an object of numbers (or null)")
+    for key in ("calibration", "pretrain"):
+        t = (config.get("trained_on") or {}).get(key)
+        if t is not None and not isinstance(t, dict):
+            raise bad(f"'trained_on.{key}' is not an object")
+
+
+def _contacts(d: Any, cfg_path: Path) -> ContactInfo:
+    """ContactInfo from the config's ``contacts``, or ModelFileError."""
+    try:
+        ok = (_is_str_list(d["ch_names"]) and _is_str_list(d["regions"]) and _is_str_list(d["depth_class"])
+              and isinstance(d["positions"], list)
+              and all(isinstance(r, list) and len(r) == 3 and all(v is None or _is_number(v) for v in r)
+                      for r in d["positions"]))
+        if not ok or len(d["positions"]) != len(d["ch_names"]) or len(set(d["ch_names"])) != len(d["ch_names"]):
+            raise ValueError("expected ch_names, regions, depth_class (strings) and positions ([x, y, z]) per "
+                             "contact, names unique")
+        return ContactInfo.from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"config field 'contacts' is invalid ({one_line(exc)})", cfg_path) from None
+
+
+def _smoke_test(model: ReconModel, w_path: Path) -> None:
+    """Predict 2 s of synthetic scalp EEG: weights that cannot give finite output of the right shape are refused."""
+    if not model.scalp_names or model.contacts is None:
+        return
+    n_t = int(round(2 * model.sfreq))
+    x = np.random.default_rng(0).normal(0.0, 20e-6, (len(model.scalp_names), n_t))
+    try:
+        y = np.asarray(model.predict(x))
+    except Exception as exc:  # noqa: BLE001 - any failure here means the stored weights are unusable
+        raise ModelFileError(f"weights do not give a prediction ({one_line(exc)})", w_path) from None
+    k = len(model.contacts.ch_names)
+    if y.shape != (k, n_t) or not np.all(np.isfinite(y)):
+        raise ModelFileError(f"weights give a prediction of shape {y.shape} with "
+                             f"{int(np.sum(~np.isfinite(y)))} non-finite values, expected ({k}, {n_t}) finite", w_path)
+
+
 def read_model_config(folder: str | Path) -> dict[str, Any]:
     """Read and validate ``config.json`` of a model folder.
 
     Raises
     ------
     ModelFileError
-        Missing folder/config, pickled checkpoints only, invalid JSON, or a
-        format version this ieegrecon cannot read.
+        Missing folder/config, pickled checkpoints only, invalid JSON, a
+        config that is not a JSON object, a format version this ieegrecon
+        cannot read, a missing key (method, params, sfreq, tensors) or a
+        field of the wrong type or value (non-positive sfreq, tensor specs
+        that are not ``{shape: [ints], dtype: str}``, preprocessing or
+        physical ranges that are not numbers...).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -115,17 +213,18 @@ def read_model_config(folder: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"no {CONFIG_NAME} in model folder", folder)
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"invalid JSON ({exc})", cfg_path) from None
-    if not isinstance(config, dict) or config.get("format_version") != FORMAT_VERSION:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"invalid JSON ({one_line(exc)})", cfg_path) from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"config is a JSON {type(config).__name__}, not an object", cfg_path)
+    version = config.get("format_version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
         raise ModelFileError(
-            f"unsupported model format_version {config.get('format_version') if isinstance(config, dict) else None!r} "
-            f"(this ieegrecon reads {FORMAT_VERSION})",
-            cfg_path,
-        )
+            f"unsupported model format_version {version!r} (this ieegrecon reads {FORMAT_VERSION})", cfg_path)
     for key in ("method", "params", "sfreq", "tensors"):
         if key not in config:
             raise ModelFileError(f"config is missing {key!r}", cfg_path)
+    _check_config(config, cfg_path)
     return config
 
 
@@ -141,28 +240,43 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
     Raises
     ------
     ModelFileError
-        Any problem with the folder, the config or the tensors.
+        Any problem with the folder, the config or the tensors: everything
+        :func:`read_model_config` refuses; an unknown method; a missing,
+        unreadable or corrupted ``model.safetensors`` (empty, bad header);
+        a ``sha256`` in the config that differs from the weights'; tensor
+        names, shapes or dtypes that differ from the config; NaN/Inf
+        weights; params the method does not take; contacts that are not
+        names + positions; weights that do not fit the model or do not give
+        a finite prediction of the right shape on 2 s of synthetic EEG.
     """
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load
 
     folder = Path(folder)
     config = read_model_config(folder)
+    cfg_path = folder / CONFIG_NAME
     try:
         cls = get_model_class(config["method"])
     except ValueError as exc:
-        raise ModelFileError(str(exc), folder / CONFIG_NAME) from None
+        raise ModelFileError(str(exc), cfg_path) from None
     w_path = folder / WEIGHTS_NAME
     if not w_path.is_file():
         raise ModelFileError(f"no {WEIGHTS_NAME} in model folder", folder)
     try:
-        state = load_file(str(w_path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(f"corrupted safetensors file ({exc})", w_path) from None
+        blob = w_path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"cannot read ({exc.strerror or type(exc).__name__})", w_path) from None
+    digest = hashlib.sha256(blob).hexdigest()
+    if "sha256" in config and config["sha256"].lower() != digest:
+        raise ModelFileError(f"sha256 of the weights is {digest[:12]}..., config says {config['sha256'][:12]}...: "
+                             "the file was changed or belongs to another model", w_path)
+    try:
+        state = load(blob)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises SafetensorError, but also others on odd headers
+        raise ModelFileError(f"corrupted safetensors file ({one_line(exc)})", w_path) from None
     declared = config["tensors"]
     if set(declared) != set(state):
         raise ModelFileError(
-            f"tensor names differ from config: file has {sorted(state)}, config {sorted(declared)}", w_path
+            f"tensor names differ from config: file has {sorted(state)[:8]}, config {sorted(declared)[:8]}", w_path
         )
     for k, v in state.items():
         if list(v.shape) != declared[k]["shape"] or str(v.dtype) != declared[k]["dtype"]:
@@ -170,23 +284,36 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
                 f"tensor {k!r} is {v.dtype}{list(v.shape)}, config says {declared[k]['dtype']}{declared[k]['shape']}",
                 w_path,
             )
+        if v.dtype.kind not in "fiub":
+            raise ModelFileError(f"tensor {k!r} has dtype {v.dtype}, not a real number type", w_path)
+        if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+            raise ModelFileError(f"tensor {k!r} holds {int(np.sum(~np.isfinite(v)))} NaN/Inf value(s)", w_path)
     try:
         model = cls(**config["params"])
-    except TypeError as exc:
-        raise ModelFileError(f"invalid params for method {config['method']!r}: {exc}", folder / CONFIG_NAME) from None
+    except Exception as exc:  # noqa: BLE001 - any failure: the stored params are not this method's
+        raise ModelFileError(f"invalid params for method {config['method']!r} ({one_line(exc)})", cfg_path) from None
     model.sfreq = float(config["sfreq"])
     model.scalp_names = list(config.get("scalp_names") or [])
     if config.get("contacts"):
-        model.contacts = ContactInfo.from_dict(config["contacts"])
+        model.contacts = _contacts(config["contacts"], cfg_path)
     model.trained_on = config.get("trained_on") or {}
-    expected = model.expected_state_shapes()
+    ranges = (config.get("extra") or {}).get("physical_range_uv")
+    if ranges and model.contacts is not None:
+        miss = [c for c in model.contacts.ch_names if c not in ranges]
+        if miss:
+            raise ModelFileError(f"config field 'extra.physical_range_uv' lacks contact(s) {miss[:5]}", cfg_path)
+    try:
+        expected = model.expected_state_shapes()
+    except Exception as exc:  # noqa: BLE001 - params the method cannot size its weights from
+        raise ModelFileError(f"invalid params for method {config['method']!r} ({one_line(exc)})", cfg_path) from None
     if expected is not None:
         for k, shp in expected.items():
             if k not in state or tuple(state[k].shape) != tuple(shp):
                 raise ModelFileError(f"tensor {k!r} has the wrong shape for this model", w_path)
     try:
         model.load_state_dict(state)
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise ModelFileError(f"weights do not fit the model: {exc}", w_path) from None
-    config["sha256"] = hashlib.sha256(w_path.read_bytes()).hexdigest()
+    except Exception as exc:  # noqa: BLE001 - whatever the method raises, these weights are not its own
+        raise ModelFileError(f"weights do not fit the model ({one_line(exc)})", w_path) from None
+    _smoke_test(model, w_path)
+    config["sha256"] = digest
     return model, config
