@@ -696,7 +696,8 @@ def check_calibrated(model: ReconModel, config: dict[str, Any]) -> None:
     """
     if not model.is_calibrated:
         raise ModelFileError(
-            f"a pretrained {model.method} model without patient calibration; calibrate first "
+            f"not a patient model ({model.method}, no patient contacts or scalp channels: a pretrained or "
+            "uncalibrated model); calibrate first "
             f"(ieegrecon calibrate PATIENT --method {model.method} --model {config.get('folder', 'MODEL')} "
             "--out PATIENT_MODEL) and reconstruct with the patient model", config.get("folder"))
 
