@@ -86,12 +86,19 @@ def load_cohort(roots: list[str | Path], *, prep: Preprocessing = Preprocessing(
                 seg = seg.crop_samples(0, min(seg.scalp.shape[1], int(max_minutes * 60 * prep.sfreq)))
             simulated |= is_simulated(scalp) or is_simulated(intra)
             segments.append(seg)
-            names.append(str(ses))
+            names.append(_session_label(ses))  # sub-XX/ses-YY: no directory of this machine
             say(f"loaded {ses} ({seg.scalp.shape[1] / prep.sfreq / 60:.1f} min, {len(seg.scalp_names)} scalp, "
                 f"{len(seg.contacts.ch_names)} contacts)")
     if not segments:
         raise InputError("no paired scalp EEG + iEEG session found", ", ".join(map(str, roots)))
-    return Cohort(segments, names, simulated, [str(r) for r in roots], quirks)
+    return Cohort(segments, names, simulated, [Path(r).resolve().name for r in roots], quirks)
+
+
+def _session_label(session: Path) -> str:
+    """``sub-XX/ses-YY`` of a BIDS session folder (its name when it has no ``sub-`` part)."""
+    parts = Path(session).parts
+    first = next((i for i, p in enumerate(parts) if p.startswith("sub-")), len(parts) - 1)
+    return "/".join(parts[first:])
 
 
 def _subject_of(session: Path) -> str:
