@@ -517,6 +517,14 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
     else:
         line_source = "default"
     say("reading", 0.05)
+    if minutes == 0 and ieeg is None and electrodes is not None and Path(patient).is_file():
+        from .io.read import read_recording
+
+        rec = read_recording(patient, ieeg_channels=ieeg_channels)
+        if not any(t in INTRACRANIAL_TYPES for t in rec.ch_types):  # scalp EEG only: contacts from positions
+            return _calibrate_from_positions(rec, electrodes, method=method, out=out, pretrained=pretrained,
+                                             atlas=atlas, prep=prep, line_source=line_source,
+                                             drop_references=drop_references, overwrite=overwrite, say=say)
     scalp, intra = load_paired_recordings(patient, ieeg=ieeg, electrodes=electrodes,
                                           ieeg_channels=ieeg_channels)
     check_min_sfreq(scalp, prep.sfreq)
@@ -622,6 +630,80 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
         save_model(model, tmp, extra=extra, overwrite=True, kind="patient-model")
         regions.to_csv(tmp / "regions.tsv", sep="\t", index=False, na_rep="n/a")
         _write_holdout(tmp / HOLDOUT_NAME, ev_seg, y_hat)
+    say("done", 1.0)
+    return CalibrationResult(out, method, extra["heldout_r"], evaluation, regions, extra)
+
+
+def _calibrate_from_positions(scalp_rec: Recording, electrodes: str | Path, *, method: str, out: Path,
+                              pretrained: str | Path | None, atlas: str, prep: Preprocessing, line_source: str,
+                              drop_references: bool, overwrite: bool, say: Progress) -> CalibrationResult:
+    """Zero-shot patient model from scalp EEG and contact positions alone (no intracranial recording).
+
+    For a patient without a simultaneous scalp + iEEG recording: the contacts
+    come from ``electrodes`` (BIDS ``electrodes.tsv`` in MNI, or a session /
+    FIF), the scalp channels from ``scalp_rec``; a zero-shot method
+    (``supports_zero_shot``: cast, source) decodes them. Nothing can be
+    measured on the patient, so every held-out r is None ("not measured") and
+    the model says so in ``evaluation``.
+
+    Raises
+    ------
+    UsageError
+        ``method`` cannot decode without calibration.
+    InputError
+        No usable scalp channel, or an unusable electrodes file.
+    """
+    from ._checks import check_own_model
+    from .io.bids import read_electrodes
+    from .models.io import read_model_config, save_model
+
+    if not get_model_class(method).supports_zero_shot:
+        raise UsageError(f"method {method!r} cannot run without calibration (--minutes 0); "
+                         "zero-shot methods: cast, source")
+    check_enough_good_scalp(scalp_rec)
+    scalp = _good_channels(scalp_rec.pick_types(("eeg",)))
+    if not scalp.ch_names:
+        raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
+    check_min_sfreq(scalp, prep.sfreq)
+    el = read_electrodes(electrodes)
+    intra = Recording(np.zeros((len(el.names), 0)), prep.sfreq, list(el.names), ["seeg"] * len(el.names),
+                      positions=np.asarray(el.positions, float), coord_frame="mni",
+                      source_path=str(electrodes))
+    say("mapping contacts to atlas regions", 0.15)
+    regions = map_regions(intra, atlas)
+    contacts = contact_info(intra, regions)
+    if pretrained is None and get_model_class(method).supports_pretrain:
+        pretrained = default_model(method)
+    pre_names = list((read_model_config(pretrained) if pretrained is not None else {}).get("scalp_names") or [])
+    _, names = scalp_array(scalp.crop(0, min(2.0, scalp.n_times / scalp.sfreq)), None, prep,
+                           drop_references=drop_references and not any(is_reference_name(n) for n in pre_names))
+    seg = PairedSegment(np.zeros((len(names), 0)), np.zeros((len(contacts.ch_names), 0)), prep.sfreq, names,
+                        contacts)
+    say(f"setting up zero-shot {method}", 0.5)
+    model = fit_model(method, pretrained, seg, True, 0, scalp_rec.source_path)
+    pre = getattr(model, "_pretrained_cfg", None)
+    simulated = is_simulated(scalp_rec)
+    model.trained_on = {
+        "pretrain": _strip_dirs((pre or {}).get("trained_on", {}).get("pretrain")) if pre else None,
+        "calibration": {"files": [Path(scalp_rec.source_path).name] if scalp_rec.source_path else [],
+                        "electrodes": Path(electrodes).name,
+                        "sha256": [scalp_rec.source_sha256] if scalp_rec.source_sha256 else [],
+                        "minutes": 0.0, "simulated": simulated, "intracranial_recording": False},
+    }
+    evaluation = ("zero-shot from contact positions alone: no intracranial recording of this patient, "
+                  "so nothing was measured (held-out r not available)")
+    extra = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "preprocessing": prep.to_dict(), "line_freq_source": line_source, "minutes": 0.0, "atlas": atlas,
+        "evaluation": evaluation, "heldout_r": dict.fromkeys(contacts.ch_names), "simulated_data": simulated,
+        "heldout_coverage90": None, "zero_shot": True,
+        "pretrained_model": Path(pretrained).resolve().name if pretrained else None,
+        "pretrained_sha256": (pre or {}).get("sha256") if pre else None,
+    }
+    say("saving patient model", 0.9)
+    with atomic_dir(out, overwrite=overwrite, check=check_own_model) as tmp:
+        save_model(model, tmp, extra=extra, overwrite=True, kind="patient-model")
+        regions.to_csv(tmp / "regions.tsv", sep="\t", index=False, na_rep="n/a")
     say("done", 1.0)
     return CalibrationResult(out, method, extra["heldout_r"], evaluation, regions, extra)
 

@@ -113,6 +113,12 @@ def region_table(config: dict[str, Any], model) -> list[dict[str, Any]]:
     return out
 
 
+#: What a zero-shot model's report says of its accuracy (measured: README, docs/results.md §2).
+ZERO_SHOT_NOTE = ("the model was not calibrated on this patient's intracranial recording, so no contact's "
+                  "accuracy is known. Measured leave-one-subject-out on 9 simulated subjects, zero-shot cast "
+                  "reaches a mean Pearson r of 0.16 (15 s of calibration: 0.37): do not read waveforms from it.")
+
+
 def provenance_lines(config: dict[str, Any]) -> list[str]:
     """Plain sentences on the data the model saw; never hides simulated data."""
     t = config.get("trained_on", {}) or {}
@@ -122,7 +128,12 @@ def provenance_lines(config: dict[str, Any]) -> list[str]:
     if pre:
         kind = "SIMULATED" if pre.get("simulated") else "real"
         lines.append(f"Pretrained across subjects on {kind} data: {pre.get('description', pre)}.")
-    if cal:
+    if cal and cal.get("intracranial_recording") is False:
+        lines.append("No intracranial recording of this patient: contacts placed from their positions in "
+                     f"{Path(str(cal.get('electrodes'))).name} and decoded zero-shot from "
+                     f"{', '.join(Path(f).name for f in cal.get('files', []))}; nothing "
+                     "was measured on this patient.")
+    elif cal:
         kind = "SIMULATED (ieegrecon digital twin)" if cal.get("simulated") else "real"
         lines.append(f"Calibrated on {cal.get('minutes')} min of {kind} paired scalp/iEEG "
                      f"from {', '.join(Path(f).name for f in cal.get('files', []))}.")
@@ -383,6 +394,7 @@ def write_report(report_dir: str | Path, *, config: dict[str, Any], model, resul
             or config.get("extra", {}).get("simulated_data")),
         "provenance": provenance_lines(config),
         "evaluation": config.get("extra", {}).get("evaluation"),
+        "zero_shot": bool(config.get("extra", {}).get("zero_shot")),
         "reliability_thresholds": {label: lo for lo, label in RELIABILITY_CLASSES if np.isfinite(lo)},
         "reliability_rule": "class of the held-out r rounded to the printed decimals",
         "spectral_warning": spectral,
@@ -573,6 +585,8 @@ def _html(summary: dict[str, Any], model, traces: dict[str, Any], holdout: Path 
         limits.append(f"<li><b>Clipping:</b> {clip['total_samples']} samples ({100 * clip['fraction']:.1f} %) on "
                       f"{clip['n_channels']} channel(s) exceed the EDF's range and are flat at its limits in the "
                       "EDF (see Recording).</li>")
+    if summary.get("zero_shot"):
+        limits.append(f"<li><b>Zero-shot:</b> {_e(ZERO_SHOT_NOTE)}</li>")
     if rec["gaps"]:
         limits.append(f"<li><b>Gaps:</b> the recording has {len(rec['gaps'])} gap(s) (EDF+D; see Recording).</li>")
     parts.append("<div class='warn'><b>Limits of this surrogate</b><ul style='margin:4px 0'>"
