@@ -192,3 +192,21 @@ def test_shipped_cast_model_calibrates_and_reconstructs_the_real_edf(mb0400fu, t
         assert f.signals_in_file == len(cfg["contacts"]["ch_names"]) and "SURROGATE" in f.getRecordingAdditional()
         texts = " ".join(f.readAnnotations()[2])
     assert "calibrated on SIMULATED" in texts and "pretrained on SIMULATED" in texts
+
+
+def test_upper_case_modern_named_copy_reconstructs_with_a_default_model(ridge_model, mb0400fu, tmp_path):
+    """A copy of MB0400FU with HUP-style labels (FP1, CZ, T7, P7, A1 ... upper case, modern names) fits a model
+    calibrated on old 10-20 names with ear references (the default)."""
+    from ieegrecon.io.edf import write_edf
+    from ieegrecon.io.read import read_recording
+
+    rec = read_recording(mb0400fu)
+    rec = rec.pick([n for n, t in zip(rec.ch_names, rec.ch_types) if t == "eeg"])
+    labels = [n.upper() for n in rec.ch_names]  # the reader already maps T3->T7, T5->P7 ...
+    assert {"FP1", "CZ", "T7", "P7", "A1", "A2"} <= set(labels)
+    write_edf(tmp_path / "upper.edf", rec.data, rec.sfreq, labels)
+    model, _ = ridge_model
+    assert {"A1", "A2"} <= set(json.loads((model / "config.json").read_text())["scalp_names"])
+    res = run("reconstruct", tmp_path / "upper.edf", "--model", model, "--out", tmp_path / "u.edf", "--json")
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["outputs"][0]["ch_names"]) == 48
