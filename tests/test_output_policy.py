@@ -318,20 +318,55 @@ def test_sigterm_exits_143_and_leaves_no_temporary(tmp_path):
 
 
 def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
+    from ieegrecon.io.atomic import HOST
+
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / f".x.edf.ieegrecon-{dead.pid}-00ff.tmp"
+    stale = tmp_path / f".x.edf.ieegrecon-{HOST}-{dead.pid}-00ff.tmp"
     stale.write_bytes(b"half")
-    stale_dir = tmp_path / f".pm.ieegrecon-{dead.pid}-0a0b.tmp"
+    stale_dir = tmp_path / f".pm.ieegrecon-{HOST}-{dead.pid}-0a0b.tmp"
     stale_dir.mkdir()
     (stale_dir / "config.json").write_text("{}")
-    alive = tmp_path / f".y.edf.ieegrecon-{os.getppid()}-00aa.tmp"  # a live process: kept
+    alive = tmp_path / f".y.edf.ieegrecon-{HOST}-{os.getppid()}-00aa.tmp"  # a live process: kept
     alive.write_bytes(b"in progress")
+    other_host = tmp_path / f".z.edf.ieegrecon-{HOST}x-{dead.pid}-00bb.tmp"  # another machine's: kept
+    other_host.write_bytes(b"written from a cluster node")
     foreign = tmp_path / ".notes.txt.tmp"  # not ieegrecon's pattern: never touched
     foreign.write_text("mine")
     with atomic_path(tmp_path / "new.json") as tmp:
         tmp.write_text("{}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, foreign.name, "new.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other_host.name, foreign.name,
+                                                                 "new.json"])
+
+
+def test_sigterm_between_the_renames_of_a_folder_replacement_keeps_a_model(tmp_path, monkeypatch):
+    """A termination while an old patient model is swapped for a new one never loses both."""
+    import ieegrecon.io.atomic as atomic
+    from ieegrecon.cli.app import Terminated
+
+    target = tmp_path / "pm"
+    target.mkdir()
+    (target / "config.json").write_text("old")
+    real_rename, calls = os.rename, []
+
+    def rename(a, b):
+        calls.append((a, b))
+        real_rename(a, b)
+        if len(calls) == 1:  # the signal arrives right after the old model was moved aside
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(atomic.os, "rename", rename)
+    old_handler = signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(Terminated()))
+    try:
+        with pytest.raises(Terminated):
+            with atomic.atomic_dir(target, overwrite=True) as tmp:
+                (tmp / "config.json").write_text("new")
+    finally:
+        signal.signal(signal.SIGTERM, old_handler)
+    assert (target / "config.json").read_text() == "new"  # both renames ran before the signal was delivered
+    monkeypatch.undo()
+    atomic.clean_stale_temps(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pm"]
 
 
 # --------------------------------------------------------------------------- option values

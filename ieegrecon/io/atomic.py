@@ -26,6 +26,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
+import socket
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +36,11 @@ from typing import Any, Callable, Iterator
 
 from ..errors import OutputError
 
-#: ieegrecon's own temporary names: ``.NAME.ieegrecon-PID-RAND.tmp`` (files and folders).
-TMP_PATTERN = re.compile(r"^\..*\.ieegrecon-(\d+)-[0-9a-f]+\.tmp$")
+#: ieegrecon's own temporary names: ``.NAME.ieegrecon-HOST-PID-RAND.tmp`` (files and folders).
+TMP_PATTERN = re.compile(r"^\..*\.ieegrecon-(?:([A-Za-z0-9-]+)-)?(\d+)-[0-9a-f]+\.tmp$")
+#: This machine's name as it goes into temporary names: processes of other hosts sharing a folder
+#: (cluster jobs on a network file system) are never judged by this host's pid table.
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
 #: Lock files of folder publication: ``.NAME.ieegrecon-lock`` (holds the pid).
 LOCK_SUFFIX = ".ieegrecon-lock"
 #: How long to wait for another live process's folder lock, in seconds.
@@ -56,9 +62,9 @@ def current_umask() -> int:
 
 
 def temp_name(target: str | Path) -> Path:
-    """A fresh temporary path beside ``target``: ``.NAME.ieegrecon-PID-RAND.tmp``."""
+    """A fresh temporary path beside ``target``: ``.NAME.ieegrecon-HOST-PID-RAND.tmp``."""
     target = Path(target)
-    return target.with_name(f".{target.name}.ieegrecon-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    return target.with_name(f".{target.name}.ieegrecon-{HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
 def pid_alive(pid: int) -> bool:
@@ -72,6 +78,29 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT back while the block runs, then deliver them to the usual handlers.
+
+    Python runs signal handlers in the main thread whichever thread the OS
+    chose, so the handlers themselves are swapped for a recorder (blocking
+    the signal in one thread would not do: BLAS and torch threads exist).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    sigs = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
 
 
 def clean_stale_temps(folder: str | Path) -> list[Path]:
@@ -93,7 +122,9 @@ def clean_stale_temps(folder: str | Path) -> list[Path]:
     for e in entries:
         m = TMP_PATTERN.match(e.name)
         if m:
-            pid = int(m.group(1))
+            if m.group(1) != HOST:  # another machine's (or an older unnamed) temporary: not ours to judge
+                continue
+            pid = int(m.group(2))
         elif e.name.startswith(".") and e.name.endswith(LOCK_SUFFIX):
             pid = _lock_pid(Path(e.path))
             if not pid and _age_s(e) < LOCK_WAIT_S:  # just created, its pid not yet written
@@ -313,10 +344,13 @@ def atomic_dir(target: str | Path, *, overwrite: bool,
                         raise OutputError("already exists; pass --overwrite to replace it", target)
                     if check is not None:
                         check(target)
-                    old = temp_name(target)
-                    os.rename(target, old)
-                    os.rename(tmp, target)
-                    shutil.rmtree(old, ignore_errors=True)
+                    # not of TMP_PATTERN: a run killed between the two renames leaves the old model under
+                    # this name for a person to restore, never for the stale-temp cleaner to delete
+                    old = target.with_name(f".{target.name}.ieegrecon-old-{os.getpid()}")
+                    with _signals_deferred():  # SIGTERM/SIGINT wait until the swap is done
+                        os.rename(target, old)
+                        os.rename(tmp, target)
+                        shutil.rmtree(old, ignore_errors=True)
                 else:
                     os.rename(tmp, target)
     finally:
