@@ -119,8 +119,11 @@ ZERO_SHOT_NOTE = ("the model was not calibrated on this patient's intracranial r
                   "reaches a mean Pearson r of 0.16 (15 s of calibration: 0.37): do not read waveforms from it.")
 
 
-def provenance_lines(config: dict[str, Any]) -> list[str]:
-    """Plain sentences on the data the model saw; never hides simulated data."""
+def provenance_lines(config: dict[str, Any], *, anonymize: bool = False) -> list[str]:
+    """Plain sentences on the data the model saw; never hides simulated data.
+
+    With ``anonymize`` the patient's calibration file names are left out.
+    """
     t = config.get("trained_on", {}) or {}
     cal = t.get("calibration") or {}
     pre = t.get("pretrain")
@@ -128,15 +131,16 @@ def provenance_lines(config: dict[str, Any]) -> list[str]:
     if pre:
         kind = "SIMULATED" if pre.get("simulated") else "real"
         lines.append(f"Pretrained across subjects on {kind} data: {pre.get('description', pre)}.")
+    files = "" if anonymize else ", ".join(Path(f).name for f in cal.get("files", []))
     if cal and cal.get("intracranial_recording") is False:
-        lines.append("No intracranial recording of this patient: contacts placed from their positions in "
-                     f"{Path(str(cal.get('electrodes'))).name} and decoded zero-shot from "
-                     f"{', '.join(Path(f).name for f in cal.get('files', []))}; nothing "
-                     "was measured on this patient.")
+        where = "" if anonymize else f" in {Path(str(cal.get('electrodes'))).name}"
+        lines.append(f"No intracranial recording of this patient: contacts placed from their positions{where} "
+                     f"and decoded zero-shot{' from ' + files if files else ''}; nothing was measured on this "
+                     "patient.")
     elif cal:
         kind = "SIMULATED (ieegrecon digital twin)" if cal.get("simulated") else "real"
-        lines.append(f"Calibrated on {cal.get('minutes')} min of {kind} paired scalp/iEEG "
-                     f"from {', '.join(Path(f).name for f in cal.get('files', []))}.")
+        lines.append(f"Calibrated on {cal.get('minutes')} min of {kind} paired scalp/iEEG"
+                     + (f" from {files}." if files else "."))
     if config.get("extra", {}).get("zero_shot"):
         lines.append("Zero-shot: no calibration on this patient's intracranial data was used to fit the model.")
     if not lines:
@@ -202,7 +206,8 @@ def recording_facts(input_rec: Recording, model, result: ReconstructionResult, *
         used = match_scalp_channels(scalp, list(model.scalp_names))
     except ModelInputMismatch:  # the reconstruction already checked; a report must not fail on it
         used = [n for n in scalp.ch_names if n in set(model.scalp_names)]
-    gaps = [{"onset_s": float(on), "duration_s": float(dur)} for on, dur in getattr(input_rec, "gaps", []) or []]
+    # wall-clock onsets, as the surrogate's GAP annotations (the reader's input_rec.gaps are on the sample time base)
+    gaps = [{"onset_s": float(on), "duration_s": float(dur)} for on, dur in result.gaps]
     clipped = {c: int(n) for c, n in result.n_clipped.items() if n}
     facts = {
         "file": None if anonymize else name,
@@ -375,6 +380,9 @@ def write_report(report_dir: str | Path, *, config: dict[str, Any], model, resul
     folder = config.get("folder")
     spectral = spectral_check(Path(folder) / HOLDOUT_NAME) if folder else None
     trained_on = public_trained_on(config)
+    if anonymize and trained_on and trained_on.get("calibration"):  # the patient's own file names: withheld
+        trained_on["calibration"] = {k: v for k, v in trained_on["calibration"].items()
+                                     if k not in ("files", "file_sha256", "electrodes")}
     r_map = config.get("extra", {}).get("heldout_r", {}) or {}
     output = {k: v for k, v in result.to_dict().items() if k not in ("input", "output", "report")}
     output.update(output_file=recording["output_file"], n_clipped_total=recording["clipping"]["total_samples"],
@@ -392,7 +400,7 @@ def write_report(report_dir: str | Path, *, config: dict[str, Any], model, resul
             (config.get("trained_on") or {}).get("calibration", {}).get("simulated")
             or ((config.get("trained_on") or {}).get("pretrain") or {}).get("simulated")
             or config.get("extra", {}).get("simulated_data")),
-        "provenance": provenance_lines(config),
+        "provenance": provenance_lines(config, anonymize=anonymize),
         "evaluation": config.get("extra", {}).get("evaluation"),
         "zero_shot": bool(config.get("extra", {}).get("zero_shot")),
         "reliability_thresholds": {label: lo for lo, label in RELIABILITY_CLASSES if np.isfinite(lo)},
@@ -413,7 +421,9 @@ def write_report(report_dir: str | Path, *, config: dict[str, Any], model, resul
     traces = _trace_data(recon, result, input_rec, recording["scalp_channels_used"],
                          config.get("extra", {}).get("preprocessing"))
     write_json_atomic(summary, report_dir / "report.json")
-    pd.DataFrame(regions).to_csv(report_dir / "regions.tsv", sep="\t", index=False, na_rep="n/a")
+    # atomic like every output: a symlink planted at regions.tsv is replaced, its target never written
+    write_text_atomic(report_dir / "regions.tsv",
+                      pd.DataFrame(regions).to_csv(sep="\t", index=False, na_rep="n/a"))
     page = _html(summary, model, traces, Path(folder) / HOLDOUT_NAME if folder else None, r_map)
     write_text_atomic(html_path, page)
     return html_path
@@ -435,11 +445,13 @@ def _trace_data(recon: np.ndarray | None, result: ReconstructionResult, input_re
         return {"recon": None, "source": "the surrogate was streamed to disk and could not be read back"}
     traces_in_memory = source.startswith("a stretch")
     recon = np.asarray(recon)
-    n_win = min(recon.shape[1], int(round(TRACE_S * fs)))
+    # the window stays in the first gap-free segment, where wall-clock and input sample times agree
+    n_seg = min([recon.shape[1]] + [int(round(on * fs)) for on, _ in result.gaps])
+    n_win = min(n_seg, int(round(TRACE_S * fs)))
     start = 0
-    if recon.shape[1] > n_win and traces_in_memory:
+    if n_seg > n_win and traces_in_memory:
         # the window whose median amplitude over contacts is the median over windows
-        starts = np.arange(0, recon.shape[1] - n_win + 1, max(1, n_win // 2))
+        starts = np.arange(0, n_seg - n_win + 1, max(1, n_win // 2))
         amp = np.array([np.median(recon[:, s:s + n_win].std(axis=1)) for s in starts])
         start = int(starts[np.argmin(np.abs(amp - np.median(amp)))])
     t0 = start / fs

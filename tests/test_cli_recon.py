@@ -210,3 +210,31 @@ def test_upper_case_modern_named_copy_reconstructs_with_a_default_model(ridge_mo
     res = run("reconstruct", tmp_path / "upper.edf", "--model", model, "--out", tmp_path / "u.edf", "--json")
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.stdout)["outputs"][0]["ch_names"]) == 48
+
+
+def test_markup_like_text_in_paths_and_annotations_is_shown_not_parsed(ridge_model, mb0400fu, tmp_path):
+    """'[/x]' in an output folder or '[artifact]' in an annotation once ended in exit 1 (rich markup)."""
+    from ieegrecon.io.edf import write_edf
+    from ieegrecon.io.read import read_recording
+    from ieegrecon.recording import Annotation
+
+    model, _ = ridge_model
+    out = tmp_path / "q[" / "x]" / "o.edf"  # a folder path reading 'q[/x]': a closing tag for rich
+    out.parent.mkdir(parents=True)
+    res = run("reconstruct", mb0400fu, "--model", model, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "q[/x]" in res.stderr
+    rec = read_recording(mb0400fu)
+    write_edf(tmp_path / "a.edf", rec.data[:4], rec.sfreq, rec.ch_names[:4],
+              annotations=[Annotation(1.0, 0.0, "[/] Pt [artifact] Doe")])
+    res = run("info", tmp_path / "a.edf")
+    assert res.exit_code == 0, res.output
+    assert "[/] Pt [artifact] Doe" in res.stdout
+
+
+def test_batch_out_that_is_an_existing_file_is_a_usage_error(ridge_model, mb0400fu, tmp_path):
+    model, _ = ridge_model
+    (tmp_path / "outfile").write_text("keep")
+    res = run("reconstruct", mb0400fu, tmp_path / "b" / "x.edf", "--model", model, "--out", tmp_path / "outfile")
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
+    assert (tmp_path / "outfile").read_text() == "keep"

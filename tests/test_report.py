@@ -47,7 +47,7 @@ def _case(tmp_path, *, r=0.5996, n_clipped=None, gaps=None, recon="array"):
         "trained_on": {
             "pretrain": {"simulated": True, "description": f"9 subjects (SIMULATED) from {tmp_path}/cohort9",
                          "sessions": [f"{tmp_path}/cohort9/sub-01/ses-01"]},
-            "calibration": {"files": [str(tmp_path / "cal" / "sub-01_eeg.edf")], "minutes": 2.0,
+            "calibration": {"files": [str(tmp_path / "cal" / "DOE_JOHN_calibration_eeg.edf")], "minutes": 2.0,
                             "simulated": True}},
         "extra": {"heldout_r": {"A1c": r, "A2c": r, "B1": 0.2}, "evaluation": "held-out tail: 60.0 s",
                   "preprocessing": {"sfreq": FS, "l_freq": 0.5, "line_freq": 50.0, "scalp_reference": "average"},
@@ -59,12 +59,13 @@ def _case(tmp_path, *, r=0.5996, n_clipped=None, gaps=None, recon="array"):
                     meas_date=dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), source_path=str(src),
                     source_sha256="cd" * 32,
                     quirks=[f"{NAME}: EDF+D (discontinuous): 1 record start later than nominal"])
-    if gaps is not None:
-        rec.gaps = gaps  # Recording.gaps arrives with another branch; the report reads it with getattr
+    if gaps is not None:  # the reader's gaps are on the sample time base: (onset minus earlier gaps, duration)
+        rec.gaps = [(on - sum(d for o, d in gaps if o < on), dur) for on, dur in gaps]
     out = tmp_path / "out" / "PATIENT_DOE_0042_recon.edf"
     y = rng.normal(size=(3, N)) * 30e-6
     result = ReconstructionResult(str(src), str(out), N, FS, CONTACTS, n_clipped or {c: 0 for c in CONTACTS},
-                                  notes=["input sampled at 256 Hz, resampled to the model's 200 Hz"])
+                                  notes=["input sampled at 256 Hz, resampled to the model's 200 Hz"],
+                                  gaps=list(gaps or []))  # the surrogate's gaps: wall-clock onsets
     if recon == "edf":
         from ieegrecon.io.edf import write_edf
 
@@ -115,6 +116,14 @@ def test_clipping_and_gaps_are_shown(tmp_path):
     assert "at 1.00 s, 0.14 s long" in page
 
 
+def test_gaps_are_given_at_their_wall_clock_time(tmp_path):
+    """Two gaps: the second's onset is stated as in the surrogate's GAP annotation (wall clock), not on the
+    input's sample time base (which leaves out the first gap)."""
+    page, rep = _write(tmp_path, gaps=[(1.0, 0.5), (2.5, 0.5)])
+    assert [g["onset_s"] for g in rep["gaps"]] == [1.0, 2.5]
+    assert "at 2.50 s, 0.50 s long" in page
+
+
 def test_no_clipping_says_none(tmp_path):
     page, rep = _write(tmp_path)
     assert rep["clipping"]["total_samples"] == 0
@@ -146,6 +155,7 @@ def test_anonymize_hides_name_and_start(tmp_path):
     text = (tmp_path / "rep" / "report.json").read_text()
     for body in (page, text):
         assert "PATIENT_DOE_0042" not in body and "2020-01-02" not in body
+        assert "DOE_JOHN" not in body  # the patient's calibration files are not named either
     assert rep["recording"]["id"] == "sha256:" + "cd" * 6 and "sha256:cdcdcdcdcdcd" in page
     assert rep["recording"]["file"] is None and rep["recording"]["start"] is None
     assert "1 record start later than nominal" in page  # the quirk stays, its file name does not

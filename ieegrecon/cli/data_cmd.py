@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import OutputError, UsageError
@@ -50,8 +51,15 @@ def _info_obj(path: Path, ieeg_channels: str | None) -> dict:
     return dict(kind="bids", root=str(path), n_sessions=len(sessions), sessions=sessions)
 
 
+class _PlainTable(Table):
+    """A rich Table whose cells are shown as written (labels and annotations may contain '[...]')."""
+
+    def add_row(self, *cells, **kw):  # type: ignore[override]
+        super().add_row(*(escape(c) if isinstance(c, str) else c for c in cells), **kw)
+
+
 def _print_rec(title: str, r: dict) -> None:
-    t = Table(title=title, show_header=True)
+    t = _PlainTable(title=escape(title), show_header=True)
     for c in ("field", "value"):
         t.add_column(c)
     t.add_row("sfreq", f"{r['sfreq']:g} Hz")
@@ -93,7 +101,8 @@ def info(
             out_console.print(f"quirk: {q}", markup=False)
         return
     for s in obj["sessions"]:
-        out_console.print(f"[bold]sub-{s['subject']} ses-{s['session'] or '-'}[/bold]  {s['path']}")
+        out_console.print(f"[bold]sub-{escape(str(s['subject']))} ses-{escape(str(s['session'] or '-'))}[/bold]  "
+                          f"{escape(s['path'])}")
         for part in ("scalp", "ieeg"):
             if s[part]:
                 _print_rec(part, s[part])

@@ -8,9 +8,11 @@ from typing import Iterator, List, Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import IeegreconError, UsageError
+from ..io.atomic import output_errors
 from ..models.base import method_names
 from .app import STATE, command, err_console, out_console, print_json
 
@@ -82,12 +84,12 @@ def calibrate_cmd(
                                   "depth_class": r["depth_class"], "heldout_r": res.r.get(r["name"])}
                                  for r in rows]})
         return
-    table = Table(title=f"{res.method} patient model -> {res.out}  ({res.evaluation})")
+    table = Table(title=escape(f"{res.method} patient model -> {res.out}  ({res.evaluation})"))
     for col in ("contact", "region", "depth", "held-out r", "reliability"):
         table.add_column(col)
     for r in rows:
         v = res.r.get(r["name"])
-        table.add_row(r["name"], str(r["region_key"]), str(r["depth_class"]),
+        table.add_row(escape(str(r["name"])), escape(str(r["region_key"])), str(r["depth_class"]),
                       "n/a" if v is None else f"{v:.2f}", reliability_class(v))
     out_console.print(table)
     if res.extra["simulated_data"]:
@@ -126,13 +128,16 @@ def reconstruct_cmd(
             raise UsageError(f"--out {out} is a file but {len(scalp)} inputs were given; pass a folder")
         if not many and out.suffix.lower() != ".edf" and not out.is_dir():
             raise UsageError(f"--out {out} must end in .edf (or be an existing folder)")
+        if many and out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out} is an existing file but {len(scalp)} inputs were given; pass a folder")
+        if many or out.is_dir():
+            with output_errors(out):
+                out.mkdir(parents=True, exist_ok=True)
     except IeegreconError as err:
         if as_json:  # every input failed: the summary still goes to stdout
             print_json({"model": str(model), "outputs": [], "failures": [
-                {"input": str(p), "error": str(err), "exit_code": err.exit_code} for p in scalp]})
+                _failure(k, p, err, anonymize) for k, p in enumerate(scalp)]})
         raise
-    if many or out.is_dir():
-        out.mkdir(parents=True, exist_ok=True)
     for k, path in enumerate(scalp):
         target = out / f"{path.stem}_recon.edf" if (many or out.is_dir()) else out
         rep_dir = None if report is None else (report / path.stem if many else report)
@@ -142,15 +147,15 @@ def reconstruct_cmd(
                                        forbidden=tuple(scalp), anonymize=anonymize, samples=samples, progress=update)
             results.append(res.to_dict())
             if not as_json:
-                err_console.print(f"[green]wrote[/] {res.output} ({len(res.ch_names)} contacts, "
+                err_console.print(f"[green]wrote[/] {escape(res.output)} ({len(res.ch_names)} contacts, "
                                   f"{res.n_times / res.sfreq:.1f} s at {res.sfreq:g} Hz)"
-                                  + (f"; report {res.report}" if res.report else ""))
+                                  + (f"; report {escape(res.report)}" if res.report else ""))
                 for note in res.notes:
                     err_console.print(f"  note: {note}", markup=False)
         except IeegreconError as err:
             if STATE.debug:
                 raise
-            failures.append({"input": str(path), "error": str(err), "exit_code": err.exit_code})
+            failures.append(_failure(k, path, err, anonymize))
             if not many:
                 if as_json:
                     print_json({"model": str(model), "outputs": results, "failures": failures})
@@ -161,3 +166,10 @@ def reconstruct_cmd(
     if failures:
         err_console.print(f"ieegrecon: {len(failures)} of {len(scalp)} inputs failed", markup=False)
         raise typer.Exit(max(f["exit_code"] for f in failures))
+
+
+def _failure(k: int, path: Path, err: IeegreconError, anonymize: bool) -> dict:
+    """One failed input for the --json summary; with --anonymize neither its path nor its name."""
+    if anonymize:
+        return {"input": f"input {k + 1}", "error": err.message, "exit_code": err.exit_code}
+    return {"input": str(path), "error": str(err), "exit_code": err.exit_code}
