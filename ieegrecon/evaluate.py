@@ -793,7 +793,10 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
     if any(M < 0 for M in cfg.calibration_minutes) or not cfg.calibration_minutes:
         raise UsageError("--calibration-minutes must be a non-empty list of numbers ≥ 0")
     if out is not None:
+        from ._checks import check_not_input
+
         out = Path(out)
+        check_not_input(out, (root, *cfg.pretrained.values()))  # never into the dataset or a model
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (overwrite or resume))):
             raise OutputError("results folder exists and is not empty; pass --overwrite", out)
     subjects = discover_subjects(root)

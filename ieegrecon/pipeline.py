@@ -13,6 +13,7 @@ report (:mod:`ieegrecon.report`). It knows files; models do not.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from .channels import is_reference_name, normalize_ch_name, strip_label
 from .errors import InputError, ModelFileError, ModelInputMismatch, OutputError, UsageError
 from .io.atomic import atomic_dir
 from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
-from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class
+from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class, method_names
 from .models.ridge import pearson_r
 from .preprocessing import Preprocessing, apply_preprocessing, extend_by_reflection
 from .recording import INTRACRANIAL_TYPES, Annotation, Recording
@@ -497,17 +498,16 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
     ------
     InputError, UsageError, OutputError, ModelInputMismatch
     """
-    from ._checks import check_out_path, check_own_model
+    from ._checks import check_option, check_out_path, check_own_model
     from .models.io import save_model
 
     say = progress or (lambda msg, frac: None)
+    check_option("method", method, method_names())
+    if pretrained is None and get_model_class(method).supports_pretrain:
+        pretrained = default_model(method)  # an input too: never the output
     out = check_out_path(out, overwrite=overwrite, inputs=(patient, ieeg, electrodes, pretrained), kind="model")
     if minutes is not None and minutes < 0:
         raise UsageError(f"--minutes must be ≥ 0, got {minutes}")
-    from .models.base import method_names
-
-    if method not in method_names():
-        raise UsageError(f"invalid value for --method: {method!r} (allowed: {', '.join(method_names())})")
     if line_freq is not None:
         if line_freq not in LINE_FREQS:
             raise UsageError(f"invalid value for --line-freq: {line_freq:g} (allowed: 50, 60)")
@@ -911,6 +911,12 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
                      "zeros and annotated GAP; each segment reconstructed on its own")
     if abs(picked.sfreq - prep.sfreq) > 1e-9:
         notes.append(f"input sampled at {picked.sfreq:g} Hz, resampled to the model's {prep.sfreq:g} Hz")
+    if n_out / prep.sfreq > STREAM_OVER_S and phys is None and not samples:
+        # no calibration range (a zero-shot model from positions): fixed from the first piece, as wide
+        first = next(pieces)
+        peak = np.maximum(np.abs(first).max(axis=-1) * 1e6, 1.0)  # µV per contact
+        phys = [(-STREAM_RANGE_SCALE * m, STREAM_RANGE_SCALE * m) for m in peak]
+        pieces = itertools.chain([first], pieces)
     if n_out / prep.sfreq <= STREAM_OVER_S or phys is None:
         say("reconstructing", 0.3)
         y = np.concatenate(list(pieces), axis=-1)

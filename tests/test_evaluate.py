@@ -231,3 +231,15 @@ def test_evaluate_flow_from_scratch_reports_coverage_and_draw_metrics(cohort, tm
     s = pd.read_csv(out / "summary.tsv", sep="\t")
     row = s[(s["method"] == "flow") & (s["subset"] == "all")].iloc[0]
     assert 0.5 < row["coverage90"] <= 1.0
+
+
+def test_evaluate_never_writes_into_its_dataset(cohort):
+    """`evaluate ROOT --out ROOT/results --overwrite` used to write tables into the input dataset."""
+    from ieegrecon.recording import sha256_file
+
+    before = {p: sha256_file(p) for p in cohort.rglob("*") if p.is_file()}
+    res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge", "--calibration-minutes", "0.25",
+                                   "--out", str(cohort / "results"), "--overwrite"])
+    assert res.exit_code == 5, res.output
+    assert "inside the input folder" in res.stderr
+    assert {p: sha256_file(p) for p in cohort.rglob("*") if p.is_file()} == before

@@ -21,7 +21,7 @@ def run(*args: object):
 
 
 @pytest.mark.slow  # loads the shipped cast model and reconstructs 29 s (~20 s)
-def test_scalp_only_zero_shot_model_reconstructs_and_says_nothing_was_measured(tmp_path):
+def test_scalp_only_zero_shot_model_reconstructs_and_says_nothing_was_measured(tmp_path, monkeypatch):
     need(SCALP)
     pm = tmp_path / "pm"
     res = run("calibrate", SCALP, "--electrodes", ELECTRODES, "--minutes", "0", "--method", "cast",
@@ -39,6 +39,14 @@ def test_scalp_only_zero_shot_model_reconstructs_and_says_nothing_was_measured(t
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "No intracranial recording of this patient" in html and "Zero-shot:" in html
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["zero_shot"] is True
+    # long outputs stream with bounded memory even without a calibration range (fixed from the first piece)
+    import ieegrecon.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "STREAM_OVER_S", 10.0)
+    res = run("reconstruct", SCALP, "--model", pm, "--out", tmp_path / "s.edf", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)["outputs"][0]
+    assert any(n.startswith("streamed") for n in out["notes"]) and sum(out["n_clipped"].values()) == 0
 
 
 def test_scalp_only_needs_a_zero_shot_method(tmp_path):

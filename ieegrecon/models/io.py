@@ -132,7 +132,7 @@ def _check_config(config: dict[str, Any], cfg_path: Path) -> None:
     if prep is not None:
         if not isinstance(prep, dict):
             raise bad("'extra.preprocessing' is not an object")
-        for k in ("sfreq", "l_freq", "line_freq"):
+        for k in ("sfreq", "l_freq", "line_freq", "notch_width"):
             v = prep.get(k)
             if (k == "sfreq" or v is not None) and k in prep and not (_is_number(v) and v > 0):
                 raise bad(f"'extra.preprocessing.{k}' is {v!r}, not a positive number")
