@@ -49,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ieegrecon.io.validate import signal_field_spans
+
 ROOT = Path(__file__).resolve().parents[1]
 SESSION = ROOT / "examples" / "calibration" / "sub-01" / "ses-01"
 
@@ -140,14 +142,6 @@ def rand_json(r: random.Random, depth: int = 0):
 
 # --------------------------------------------------------------------------- mutations
 
-def _signal_fields(b: bytes) -> list[tuple[int, int]]:
-    ns = int(b[252:256])
-    out, off = [], 256
-    for width in (16, 80, 8, 8, 8, 8, 8, 80, 8, 32):
-        out += [(off + i * width, width) for i in range(ns)]
-        off += width * ns
-    return out
-
 
 FIXED = [(0, 8), (8, 80), (88, 80), (168, 8), (176, 8), (184, 8), (192, 44), (236, 8), (244, 8), (252, 4)]
 
@@ -160,7 +154,7 @@ def mutate_edf(r: random.Random, base: bytes) -> tuple[bytes, str]:
         kind = r.choice(["field", "field", "field", "flip", "version", "truncate", "append", "label", "rename"])
         notes.append(kind)
         if kind == "field":
-            off, width = r.choice(FIXED + _signal_fields(base))
+            off, width = r.choice(FIXED + signal_field_spans(base))
             b[off:off + width] = rand_text(r, width)[:width].ljust(width).encode("latin-1", "replace")[:width]
         elif kind == "flip":
             hdr = min(len(b), 256 * (1 + int(base[252:256])))

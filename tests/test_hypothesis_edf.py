@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ieegrecon.cli import app
+from ieegrecon.io.validate import signal_field_spans
 from ieegrecon.errors import IeegreconError
 from ieegrecon.io.edf import write_edf
 from ieegrecon.io.read import read_recording
@@ -49,20 +50,10 @@ numberish = st.one_of(ascii_text, st.integers(-10**7, 10**7).map(str),
                       st.floats(allow_nan=True, allow_infinity=True).map(lambda v: f"{v:.6g}"))
 
 
-def signal_fields(b: bytes) -> list[tuple[int, int]]:
-    """(offset, width) of every per-signal header field."""
-    ns = int(b[252:256])
-    out, off = [], 256
-    for width in (16, 80, 8, 8, 8, 8, 8, 80, 8, 32):
-        out += [(off + i * width, width) for i in range(ns)]
-        off += width * ns
-    return out
-
-
 @st.composite
 def mutated(draw, base: bytes) -> bytes:
     b = bytearray(base)
-    fields = FIXED_FIELDS + signal_fields(base)
+    fields = FIXED_FIELDS + signal_field_spans(base)
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["field", "flip", "truncate", "label", "append"]))
         if kind == "field":

@@ -52,6 +52,22 @@ _SIGNAL_FIELDS = (  # (name, width) of the per-signal header fields, in file ord
 _DIGITAL_LIMITS = {"EDF": (-32768, 32767), "BDF": (-8388608, 8388607)}
 
 
+def signal_field_spans(header: bytes) -> list[tuple[int, int]]:
+    """(offset, width) in bytes of every per-signal field of an EDF/BDF header, in file order.
+
+    Parameters
+    ----------
+    header : bytes
+        The file's first ``256 * (ns + 1)`` bytes (at least 256: ``ns`` is read from bytes 252-256).
+    """
+    ns = int(header[252:256])
+    spans, off = [], 256
+    for _, width in _SIGNAL_FIELDS:
+        spans += [(off + i * width, width) for i in range(ns)]
+        off += width * ns
+    return spans
+
+
 def one_line(exc: BaseException, limit: int = 200) -> str:
     """An exception as one short line for an error message: ``'ParserError: Expected 7 fields'``."""
     txt = str(exc).strip()
