@@ -147,6 +147,11 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
         if ieeg is not None and electrodes is not None:
             ieeg_rec = _contacts_from_electrodes(ieeg_rec, electrodes)
     check_enough_good_scalp(scalp_rec)  # bad: flat, saturated or status=bad in channels.tsv
+    if not _same_gaps(scalp_rec.gaps, ieeg_rec.gaps):
+        # calibration pairs samples by position: different EDF+D gaps would pair different moments
+        raise InputError(f"the scalp and intracranial recordings have different recording gaps "
+                         f"({len(scalp_rec.gaps)} vs {len(ieeg_rec.gaps)}, EDF+D); calibration needs simultaneous "
+                         "samples: export both without gaps", ieeg_rec.source_path)
     scalp = _good_channels(scalp_rec.pick_types(("eeg",)))
     if not scalp.ch_names:
         raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
@@ -188,6 +193,11 @@ def _contacts_from_electrodes(rec: Recording, electrodes: str | Path) -> Recordi
         return rec
     bads = {names[rec.ch_names.index(k)]: v for k, v in rec.bads.items() if k in rec.ch_names}
     return replace(rec, ch_names=names, ch_types=types, renamed=renamed, bads=bads)
+
+
+def _same_gaps(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+    """Whether two recordings' EDF+D gaps (onset, duration in s) agree to a microsecond."""
+    return len(a) == len(b) and bool(np.allclose(np.reshape(a, (-1, 2)), np.reshape(b, (-1, 2)), atol=1e-6))
 
 
 def _good_channels(rec: Recording) -> Recording:

@@ -220,3 +220,17 @@ def test_streamed_output_keeps_a_2_h_gap(small_model, tmp_path):
     assert edf.duration == 7220.0
     assert [o for o, _, t in anns if t == "SEIZURE_ONSET"] == [pytest.approx(7207.5)]
     assert [(o, d) for o, d, t in anns if t.startswith("GAP:")] == [(5.0, 7200.0)]
+
+
+def test_calibrate_refuses_scalp_and_ieeg_with_different_gaps(tmp_path):
+    """Calibration pairs samples by position: a gap in one file only would pair different moments."""
+    from ieegrecon.errors import InputError
+    from ieegrecon.io.edf import write_edf
+    from ieegrecon.pipeline import calibrate
+
+    scalp = make_edf_plus(tmp_path / "scalp.edf", n_records=30, gap_after=10, gap_s=5.0)
+    ieeg = tmp_path / "ieeg.edf"
+    write_edf(ieeg, np.random.default_rng(2).normal(size=(2, 30 * 200)) * 30e-6, 200.0, ["LH1", "LH2"])
+    with pytest.raises(InputError, match="different recording gaps"):
+        calibrate(scalp, ieeg=ieeg, ieeg_channels="^LH", method="ridge", minutes=0.25, out=tmp_path / "pm")
+    assert not (tmp_path / "pm").exists()

@@ -130,3 +130,13 @@ def test_streamed_reconstruction_reports_clipping(model, mb0400fu, tmp_path, mon
     assert n > 0 and any(f"{n} samples in" in note for note in res.notes)
     texts = " ".join(mne.io.read_raw_edf(tmp_path / "s.edf", verbose=False).annotations.description)
     assert f"CLIPPED: {n} samples" in texts
+
+
+def test_only_surrogates_lose_the_label_marker(tmp_path):
+    """A recording that is not an ieegrecon surrogate keeps a label ending in ' SUR' (e.g. a vendor's name)."""
+    from ieegrecon.io.read import read_recording
+
+    x = np.random.default_rng(0).normal(size=(2, 400)) * 20e-6
+    write_edf(tmp_path / "plain.edf", x, 200.0, ["Cz", "LA1 SUR"])
+    rec = read_recording(tmp_path / "plain.edf")
+    assert rec.ch_names[1] == "LA1 SUR" and not any("surrogate marker" in q for q in rec.quirks)

@@ -113,6 +113,14 @@ def _edf_content_kind(path: Path) -> str | None:
     return edf_kind(head) if head else None
 
 
+def _is_surrogate_edf(path: Path) -> bool:
+    """Whether ``path`` is an EDF/BDF written by ieegrecon as a surrogate (its recording field says so)."""
+    if path.suffix.lower() not in (".edf", ".bdf"):
+        return False
+    with open(path, "rb") as f:
+        return b"SURROGATE" in f.read(256)[88:168]
+
+
 def _read_raw(path: Path, preload: bool = True, kind: str | None = None):
     """MNE Raw of ``path``; ``kind`` ('EDF'/'BDF') forces the EDF or BDF reader whatever the extension.
 
@@ -241,8 +249,9 @@ def read_recording(
             quirks.append(f"the header's version field says {kind} but the file is named {path.suffix!r}: "
                           f"read as {kind} ({'24' if kind == 'BDF' else '16'}-bit samples)")
     raw = _read_raw(path, preload, kind)
-    # a surrogate's labels carry ' SURROGATE' (shown beside each trace in EDF viewers): match on the contact
-    orig = [strip_surrogate_label(n) for n in raw.ch_names]
+    # a surrogate's labels carry ' SURROGATE' (shown beside each trace in EDF viewers): match on the contact.
+    # Only in ieegrecon's own surrogates (SURROGATE in the EDF+ recording field): other files keep their labels.
+    orig = [strip_surrogate_label(n) for n in raw.ch_names] if _is_surrogate_edf(path) else list(raw.ch_names)
     if orig != list(raw.ch_names):
         quirks.append(f"{sum(a != b for a, b in zip(orig, raw.ch_names))} label(s) carry the surrogate marker "
                       "(' SURROGATE'), stripped to the contact name")
