@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from .channels import is_reference_name, normalize_ch_name, strip_label
-from .errors import InputError, ModelFileError, ModelInputMismatch, OutputError, UsageError
+from .errors import InputError, ModelFileError, ModelInputMismatch, UsageError
 from .io.atomic import atomic_dir
 from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class, method_names
@@ -938,7 +938,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
             notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
         say("writing EDF", 0.7)
         rep = write_edf(out, y, prep.sfreq, labels, meas_date=meas_date, annotations=anns,
-                        overwrite=overwrite, forbidden=(scalp_path, *forbidden), **header)
+                        overwrite=overwrite, forbidden=(scalp_path, *forbidden), **header,
+                        verify=lambda tmp: verify_edf(tmp, labels, n_out, prep.sfreq, y))
         n_clipped, padded, y_report = rep.n_clipped, rep.padded_samples, y
         if samples:
             write_uncertainty_h5(unc_path, lo, hi, y, prep.sfreq, contacts.ch_names, BAND_Q)
@@ -958,18 +959,12 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: dict[str
                 y_report = piece if y_report is None else y_report
                 say("reconstructing (streamed)", 0.1 + 0.7 * writer.n_written / n_out)
             writer.annotate(anns)
-            padded = writer.close()
+            padded = writer.close(verify=lambda tmp: verify_edf(tmp, labels, n_out, prep.sfreq, None))
         except BaseException:
             writer.abort()
             raise
         n_clipped, y = writer.n_clipped, None
         notes.append(f"streamed in {CHUNK_S:g}-s chunks (output longer than {STREAM_OVER_S:g} s)")
-    say("verifying EDF with pyedflib", 0.85)
-    try:
-        verify_edf(out, labels, n_out, prep.sfreq, y)
-    except OutputError:
-        out.unlink(missing_ok=True)
-        raise
     if padded:
         notes.append(f"{padded} zero samples pad the last EDF record (annotated)")
     n_clipped = {c: int(n_clipped[lab]) for c, lab in zip(contacts.ch_names, labels)}

@@ -238,3 +238,22 @@ def test_batch_out_that_is_an_existing_file_is_a_usage_error(ridge_model, mb0400
     res = run("reconstruct", mb0400fu, tmp_path / "b" / "x.edf", "--model", model, "--out", tmp_path / "outfile")
     assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
     assert (tmp_path / "outfile").read_text() == "keep"
+
+
+def test_an_output_that_fails_verification_is_never_published(ridge_model, mb0400fu, tmp_path, monkeypatch):
+    """pyedflib's re-read runs on the temporary file: a failure leaves the previous output as it was."""
+    import ieegrecon.io.edf as edf
+    from ieegrecon.errors import OutputError
+
+    model, _ = ridge_model
+    out = tmp_path / "recon.edf"
+    assert run("reconstruct", mb0400fu, "--model", model, "--out", out).exit_code == 0
+    before = sha256_file(out)
+
+    def fail(path, *a, **k):
+        raise OutputError("re-read differs", path)
+
+    monkeypatch.setattr(edf, "verify_edf", fail)
+    res = run("reconstruct", mb0400fu, "--model", model, "--out", out, "--overwrite")
+    assert res.exit_code == 5, res.output
+    assert sha256_file(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["recon.edf"]

@@ -10,7 +10,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -154,6 +154,7 @@ def write_edf(
     prefiltering: str = "",
     overwrite: bool = False,
     forbidden: Iterable[str | Path] = (),
+    verify: Callable[[Path], None] | None = None,
 ) -> EdfWriteReport:
     """Write signals to an EDF+C file, atomically.
 
@@ -190,6 +191,9 @@ def write_edf(
         Replace an existing file.
     forbidden : iterable of path-like
         Paths that must not be written (the inputs).
+    verify : callable | None
+        ``verify(tmp_path)`` on the finished file before it is published (e.g.
+        :func:`verify_edf`); an exception leaves ``path`` as it was.
 
     Returns
     -------
@@ -269,6 +273,8 @@ def write_edf(
     )
     with atomic_path(path) as tmp:
         edf.write(tmp)
+        if verify is not None:  # on the finished temporary: a file that fails is never published
+            verify(tmp)
     return report
 
 

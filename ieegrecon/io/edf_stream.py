@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -148,7 +148,7 @@ class StreamedEdfWriter:
         """Queue EDF+ annotations (written on :meth:`close`)."""
         self._annotations.extend(annotations)
 
-    def close(self) -> int:
+    def close(self, verify: Callable[[Path], None] | None = None) -> int:
         """Pad the last record, write annotations (and ``CLIPPED: ...`` if anything was), close, fsync, rename.
 
         Returns
@@ -170,6 +170,8 @@ class StreamedEdfWriter:
             for part in split_annotation(_ascii(a.description)):
                 self._w.writeAnnotation(a.onset, a.duration if a.duration > 0 else -1, part)
         self._w.close()
+        if verify is not None:  # on the finished temporary: a file that fails is never published
+            verify(self._tmp)
         with output_errors(self.path):
             with open(self._tmp, "rb") as f:
                 os.fsync(f.fileno())
