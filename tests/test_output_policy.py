@@ -381,3 +381,18 @@ def test_check_option_names_the_parameter(bids):
                               "but got 'x' instead.")
     el = next((bids / "sub-01" / "ses-01" / "ieeg").glob("*_electrodes.tsv"))
     one_error_line(cli("map", el, "--json", "--atlas", "nope"), 2, "'atlas' parameter", "'nope'")
+
+
+def test_calibrate_never_overwrites_the_default_pretrained_model(tmp_path, monkeypatch):
+    """The shipped model used when --model is not given is an input too (here a copy stands in for it)."""
+    import ieegrecon.pipeline as pipeline
+
+    shipped = tmp_path / "cast-sim9"
+    shutil.copytree(ROOT / "models" / "cast-sim9", shipped)
+    monkeypatch.setattr(pipeline, "default_model", lambda method: shipped if method == "cast" else None)
+    before = sha256_file(shipped / "model.safetensors")
+    res = cli("calibrate", EXAMPLE_BIDS / "sub-01" / "ses-01", "--method", "cast", "--minutes", "1",
+              "--out", shipped, "--overwrite")
+    assert res.exit_code == 5, res.output
+    assert "is one of the inputs" in res.stderr
+    assert sha256_file(shipped / "model.safetensors") == before
