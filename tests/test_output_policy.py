@@ -396,3 +396,28 @@ def test_calibrate_never_overwrites_the_default_pretrained_model(tmp_path, monke
     assert res.exit_code == 5, res.output
     assert "is one of the inputs" in res.stderr
     assert sha256_file(shipped / "model.safetensors") == before
+
+
+def test_a_stale_lock_taken_over_meanwhile_is_not_removed(tmp_path, monkeypatch):
+    """Two waiters find the same dead pid; the first takes the lock: the second must not delete that live lock."""
+    import ieegrecon.io.atomic as atomic
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    target = tmp_path / "pm"
+    lock = tmp_path / f".pm{atomic.LOCK_SUFFIX}"
+    lock.write_text(str(dead.pid))
+    live = os.getppid()
+    real_alive = atomic.pid_alive
+
+    def alive(pid):
+        if pid == dead.pid and lock.read_text() == str(dead.pid):  # the other waiter wins the race right now
+            lock.unlink()
+            lock.write_text(str(live))
+        return real_alive(pid)
+
+    monkeypatch.setattr(atomic, "pid_alive", alive)
+    with pytest.raises(OutputError, match=f"pid {live}"):
+        with atomic.folder_lock(target, wait_s=0.3):
+            pass
+    assert lock.read_text() == str(live)  # the live owner still holds its lock

@@ -268,6 +268,26 @@ def _lock_pid(lock: Path) -> int:
         return 0
 
 
+def _remove_stale_lock(lock: Path, dead_pid: int) -> None:
+    """Remove ``lock`` if it still belongs to ``dead_pid``; never another process's fresh lock.
+
+    Two waiters may both find the same dead pid: the lock is first renamed to
+    a private name (atomic: one rename wins), then judged; a lock that turns
+    out to be a live process's (taken meanwhile) is put back, no-clobber.
+    """
+    grave = lock.with_name(f"{lock.name}.stale-{HOST}-{os.getpid()}")
+    try:
+        os.rename(lock, grave)
+    except FileNotFoundError:  # another waiter removed it first
+        return
+    if _lock_pid(grave) != dead_pid:  # not the dead one's: give it back to its live owner
+        try:
+            os.link(grave, lock)
+        except FileExistsError:
+            pass
+    grave.unlink(missing_ok=True)
+
+
 @contextmanager
 def folder_lock(target: str | Path, *, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
     """Hold ``.NAME.ieegrecon-lock`` beside ``target`` (exclusive create; stale locks of dead pids removed).
@@ -288,7 +308,7 @@ def folder_lock(target: str | Path, *, wait_s: float = LOCK_WAIT_S) -> Iterator[
         except FileExistsError:
             pid = _lock_pid(lock)
             if pid and not pid_alive(pid):
-                lock.unlink(missing_ok=True)
+                _remove_stale_lock(lock, pid)
                 continue
             if time.monotonic() > deadline:
                 raise OutputError(f"another ieegrecon process (pid {pid}) is writing here", target) from None
