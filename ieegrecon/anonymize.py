@@ -62,3 +62,28 @@ def anonymize_text(text: str) -> str:
     """
     found = [_CANON[m.group(1).lower()] for m in _PATTERN.finditer(text)]
     return " ".join(found) if found else REDACTED
+
+
+#: An absolute path inside free text (POSIX or Windows), up to the next blank, quote, bracket or separator.
+_ABS_PATH = re.compile(r"(?<![\w.~/<-])(?:[A-Za-z]:[\\/]|/)(?:[^\s/\\'\"<>,;()\[\]]+[\\/])*[^\s/\\'\"<>,;()\[\]]+")
+
+
+def _short(match: re.Match) -> str:
+    parts = [p for p in re.split(r"[\\/]", match.group(0)) if p and not p.endswith(":")]
+    return "/".join(parts[-2:]) if parts[-1].startswith("ses-") and len(parts) > 1 else parts[-1]
+
+
+def strip_paths(obj):
+    """``obj`` (str, or lists/dicts of them) with every absolute path reduced to its last part.
+
+    A BIDS session path keeps its last two parts (``sub-XX/ses-YY``). Model
+    provenance and reports travel with the surrogate; the folders of whoever
+    trained, calibrated or ran the model (user names, patient folders) must not.
+    """
+    if isinstance(obj, str):
+        return _ABS_PATH.sub(_short, obj)
+    if isinstance(obj, dict):
+        return {k: strip_paths(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strip_paths(v) for v in obj]
+    return obj

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +23,7 @@ import numpy as np
 from . import __version__
 from .channels import is_reference_name, normalize_ch_name, strip_label
 from .errors import InputError, ModelFileError, ModelInputMismatch, UsageError
+from .anonymize import strip_paths
 from .io.atomic import atomic_dir
 from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class, method_names
@@ -508,8 +508,7 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
     ------
     InputError, UsageError, OutputError, ModelInputMismatch
     """
-    from ._checks import check_option, check_out_path, check_own_model
-    from .models.io import save_model
+    from ._checks import check_option, check_out_path
 
     say = progress or (lambda msg, frac: None)
     check_option("method", method, method_names())
@@ -522,8 +521,8 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
         if line_freq not in LINE_FREQS:
             raise UsageError(f"invalid value for --line-freq: {line_freq:g} (allowed: 50, 60)")
         prep, line_source = replace(prep, line_freq=float(line_freq)), "--line-freq"
-    elif bids_line_freq(patient) is not None:
-        prep, line_source = replace(prep, line_freq=bids_line_freq(patient)), "BIDS PowerLineFrequency"
+    elif (sidecar_freq := bids_line_freq(patient)) is not None:
+        prep, line_source = replace(prep, line_freq=sidecar_freq), "BIDS PowerLineFrequency"
     else:
         line_source = "default"
     say("reading", 0.05)
@@ -543,8 +542,6 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
     regions = map_regions(intra, atlas)
     contacts = contact_info(intra, regions)
     say("preprocessing", 0.25)
-    if pretrained is None and get_model_class(method).supports_pretrain:
-        pretrained = default_model(method)
     pre_names: list[str] = []
     if pretrained is not None:
         from .models.io import read_model_config
@@ -603,26 +600,16 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
         lo, _, hi = model.bands(ev_seg.scalp, n_samples=32, q=(0.05, 0.95), seed=seed)
         coverage = _coverage(ev_seg.ieeg, lo, hi)
     simulated = is_simulated(scalp) or is_simulated(intra)
-    pre = getattr(model, "_pretrained_cfg", None)
-    model.trained_on = {
-        "pretrain": _strip_dirs((pre or {}).get("trained_on", {}).get("pretrain")) if pre else None,
-        "calibration": {  # base names and sha256 only: folder names often hold the patient's name
-            "files": sorted({Path(r.source_path).name for r in (scalp, intra) if r.source_path}),
-            "sha256": sorted({h for h in (scalp.source_sha256, intra.source_sha256) if h}),
-            "file_sha256": {Path(r.source_path).name: r.source_sha256 for r in (scalp, intra)
-                            if r.source_path and r.source_sha256},
-            "minutes": minutes,
-            "simulated": simulated,
-        },
-    }
-    true_sd = ev_seg.ieeg.std(axis=1)
-    extra = {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "preprocessing": prep.to_dict(),
-        "line_freq_source": line_source,
+    model.trained_on = _trained_on(model, {  # base names and sha256 only: folder names often hold the patient's name
+        "files": sorted({Path(r.source_path).name for r in (scalp, intra) if r.source_path}),
+        "sha256": sorted({h for h in (scalp.source_sha256, intra.source_sha256) if h}),
+        "file_sha256": {Path(r.source_path).name: r.source_sha256 for r in (scalp, intra)
+                        if r.source_path and r.source_sha256},
         "minutes": minutes,
-        "atlas": atlas,
-        "evaluation": evaluation,
+        "simulated": simulated,
+    })
+    true_sd = ev_seg.ieeg.std(axis=1)
+    extra = _model_extra(model, prep, line_source, minutes, atlas, evaluation, pretrained) | {
         "heldout_r": {c: (None if not np.isfinite(v) else float(v)) for c, v in zip(contacts.ch_names, r)},
         "heldout_nmse": {c: float(np.mean((a - b) ** 2) / max(np.var(a), 1e-300))
                          for c, a, b in zip(contacts.ch_names, ev_seg.ieeg, y_hat)},
@@ -632,16 +619,48 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
         "heldout_coverage90": None if coverage is None else
         {c: float(v) for c, v in zip(contacts.ch_names, coverage)},
         "zero_shot": zero_shot,
+    }
+    say("saving patient model", 0.9)
+    _publish_patient_model(out, model, extra, regions, overwrite=overwrite,
+                           holdout=lambda path: _write_holdout(path, ev_seg, y_hat))
+    say("done", 1.0)
+    return CalibrationResult(out, method, extra["heldout_r"], evaluation, regions, extra)
+
+
+def _trained_on(model: ReconModel, calibration: dict[str, Any]) -> dict[str, Any]:
+    """A patient model's ``trained_on``: its pretrained model's pretraining (folders stripped) and ``calibration``."""
+    pre = getattr(model, "_pretrained_cfg", None)
+    return {"pretrain": strip_paths((pre or {}).get("trained_on", {}).get("pretrain")) if pre else None,
+            "calibration": calibration}
+
+
+def _model_extra(model: ReconModel, prep: Preprocessing, line_source: str, minutes: float, atlas: str,
+                 evaluation: str, pretrained: str | Path | None) -> dict[str, Any]:
+    """The ``extra`` fields every patient model carries (held-out figures are added by the caller)."""
+    pre = getattr(model, "_pretrained_cfg", None)
+    return {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "preprocessing": prep.to_dict(),
+        "line_freq_source": line_source,
+        "minutes": minutes,
+        "atlas": atlas,
+        "evaluation": evaluation,
         "pretrained_model": Path(pretrained).resolve().name if pretrained else None,
         "pretrained_sha256": (pre or {}).get("sha256") if pre else None,
     }
-    say("saving patient model", 0.9)
+
+
+def _publish_patient_model(out: Path, model: ReconModel, extra: dict[str, Any], regions, *, overwrite: bool,
+                           holdout: Callable[[Path], None] | None = None) -> None:
+    """Write a patient model folder (weights, config, regions.tsv, optional holdout.h5) and publish it whole."""
+    from ._checks import check_own_model
+    from .models.io import save_model
+
     with atomic_dir(out, overwrite=overwrite, check=check_own_model) as tmp:  # exclusive publication
         save_model(model, tmp, extra=extra, overwrite=True, kind="patient-model")
         regions.to_csv(tmp / "regions.tsv", sep="\t", index=False, na_rep="n/a")
-        _write_holdout(tmp / HOLDOUT_NAME, ev_seg, y_hat)
-    say("done", 1.0)
-    return CalibrationResult(out, method, extra["heldout_r"], evaluation, regions, extra)
+        if holdout is not None:
+            holdout(tmp / HOLDOUT_NAME)
 
 
 def _calibrate_from_positions(scalp_rec: Recording, electrodes: str | Path, *, method: str, out: Path,
@@ -663,9 +682,8 @@ def _calibrate_from_positions(scalp_rec: Recording, electrodes: str | Path, *, m
     InputError
         No usable scalp channel, or an unusable electrodes file.
     """
-    from ._checks import check_own_model
     from .io.bids import read_electrodes
-    from .models.io import read_model_config, save_model
+    from .models.io import read_model_config
 
     if not get_model_class(method).supports_zero_shot:
         raise UsageError(f"method {method!r} cannot run without calibration (--minutes 0); "
@@ -682,8 +700,6 @@ def _calibrate_from_positions(scalp_rec: Recording, electrodes: str | Path, *, m
     say("mapping contacts to atlas regions", 0.15)
     regions = map_regions(intra, atlas)
     contacts = contact_info(intra, regions)
-    if pretrained is None and get_model_class(method).supports_pretrain:
-        pretrained = default_model(method)
     pre_names = list((read_model_config(pretrained) if pretrained is not None else {}).get("scalp_names") or [])
     _, names = scalp_array(scalp.crop(0, min(2.0, scalp.n_times / scalp.sfreq)), None, prep,
                            drop_references=drop_references and not any(is_reference_name(n) for n in pre_names))
@@ -691,50 +707,22 @@ def _calibrate_from_positions(scalp_rec: Recording, electrodes: str | Path, *, m
                         contacts)
     say(f"setting up zero-shot {method}", 0.5)
     model = fit_model(method, pretrained, seg, True, 0, scalp_rec.source_path)
-    pre = getattr(model, "_pretrained_cfg", None)
     simulated = is_simulated(scalp_rec)
-    model.trained_on = {
-        "pretrain": _strip_dirs((pre or {}).get("trained_on", {}).get("pretrain")) if pre else None,
-        "calibration": {"files": [Path(scalp_rec.source_path).name] if scalp_rec.source_path else [],
-                        "electrodes": Path(electrodes).name,
-                        "sha256": [scalp_rec.source_sha256] if scalp_rec.source_sha256 else [],
-                        "minutes": 0.0, "simulated": simulated, "intracranial_recording": False},
-    }
+    model.trained_on = _trained_on(model, {
+        "files": [Path(scalp_rec.source_path).name] if scalp_rec.source_path else [],
+        "electrodes": Path(electrodes).name,
+        "sha256": [scalp_rec.source_sha256] if scalp_rec.source_sha256 else [],
+        "minutes": 0.0, "simulated": simulated, "intracranial_recording": False})
     evaluation = ("zero-shot from contact positions alone: no intracranial recording of this patient, "
                   "so nothing was measured (held-out r not available)")
-    extra = {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "preprocessing": prep.to_dict(), "line_freq_source": line_source, "minutes": 0.0, "atlas": atlas,
-        "evaluation": evaluation, "heldout_r": dict.fromkeys(contacts.ch_names), "simulated_data": simulated,
+    extra = _model_extra(model, prep, line_source, 0.0, atlas, evaluation, pretrained) | {
+        "heldout_r": dict.fromkeys(contacts.ch_names), "simulated_data": simulated,
         "heldout_coverage90": None, "zero_shot": True,
-        "pretrained_model": Path(pretrained).resolve().name if pretrained else None,
-        "pretrained_sha256": (pre or {}).get("sha256") if pre else None,
     }
     say("saving patient model", 0.9)
-    with atomic_dir(out, overwrite=overwrite, check=check_own_model) as tmp:
-        save_model(model, tmp, extra=extra, overwrite=True, kind="patient-model")
-        regions.to_csv(tmp / "regions.tsv", sep="\t", index=False, na_rep="n/a")
+    _publish_patient_model(out, model, extra, regions, overwrite=overwrite)
     say("done", 1.0)
     return CalibrationResult(out, method, extra["heldout_r"], evaluation, regions, extra)
-
-
-def _strip_dirs(value: Any) -> Any:
-    """``value`` (JSON-like) with every absolute path reduced to its last part (session paths to their
-    last two, ``sub-XX/ses-YY``): no folder of this machine goes into a model's provenance."""
-    if isinstance(value, dict):
-        return {k: _strip_dirs(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip_dirs(v) for v in value]
-    if isinstance(value, str):
-        def short(m: re.Match) -> str:
-            parts = Path(m.group(0)).parts
-            return "/".join(parts[-2:]) if parts[-1].startswith("ses-") else parts[-1]
-
-        return _ABS_PATH.sub(short, value)
-    return value
-
-
-_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\][^\s,;:'\"]+")
 
 
 def _write_holdout(path: Path, seg: PairedSegment, y_hat: np.ndarray) -> None:

@@ -18,13 +18,13 @@ import base64
 import hashlib
 import html
 import io
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
+from .anonymize import strip_paths
 from .errors import ModelInputMismatch
 from .pipeline import (
     HOLDOUT_NAME,
@@ -151,24 +151,6 @@ def provenance_lines(config: dict[str, Any], *, anonymize: bool = False) -> list
 
 
 # --------------------------------------------------------------------------- facts
-_ABS_PATH = re.compile(r"(?<![\w.~/<-])(?:[A-Za-z]:[\\/]|/)(?:[^\s/\\'\"<>,;()\[\]]+[\\/])*([^\s/\\'\"<>,;()\[\]]+)")
-
-
-def strip_paths(obj: Any) -> Any:
-    """Replace every absolute path inside ``obj`` (str, list, dict) by its last component.
-
-    A report travels with the surrogate; the folders of whoever trained,
-    calibrated or ran the model (user names, patient folders) must not.
-    """
-    if isinstance(obj, str):
-        return _ABS_PATH.sub(lambda m: m.group(1), obj)
-    if isinstance(obj, dict):
-        return {k: strip_paths(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strip_paths(v) for v in obj]
-    return obj
-
-
 def recording_id(input_rec: Recording, name: str) -> str:
     """An anonymous identifier of the input: the first 12 hex digits of its SHA-256 (of its name if unhashed)."""
     digest = input_rec.source_sha256 or hashlib.sha256(name.encode()).hexdigest()
