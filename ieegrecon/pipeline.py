@@ -1041,7 +1041,7 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     power-line sinusoids continued), and the first and last chunks are
     processed exactly like interior ones; the filters' and the model's
     transients fall into the discarded extension. For a recording with gaps
-    (EDF+D), call this once per contiguous segment (:func:`predict_segment`).
+    (EDF+D), call this once per contiguous segment (as :func:`reconstruct_file` does).
 
     Parameters
     ----------
@@ -1089,30 +1089,6 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
         piece = y[..., out_a:out_a + (out_stop - done)]
         done += piece.shape[-1]
         yield piece
-
-
-def predict_segment(x: np.ndarray, sfreq: float, model: ReconModel, prep: Preprocessing, *,
-                    predict_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
-    """Reconstruct one contiguous, in-memory segment with :func:`predict_chunked`'s border rule.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_scalp, n_times)
-        The model's scalp channels, in order, volts at ``sfreq``; no gap inside.
-    sfreq : float
-        Rate of ``x`` in Hz.
-    model : ReconModel
-    prep : Preprocessing
-    predict_fn : callable | None
-        As in :func:`predict_chunked`.
-
-    Returns
-    -------
-    y : ndarray, shape (..., n_contacts, round(n_times * prep.sfreq / sfreq))
-        Volts at ``prep.sfreq``.
-    """
-    pieces = predict_chunked(lambda a, b: x[:, a:b], x.shape[1], sfreq, model, prep, predict_fn=predict_fn)
-    return np.concatenate(list(pieces), axis=-1)
 
 
 def _prefilter_text(prep: Preprocessing) -> str:
