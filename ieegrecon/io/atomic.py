@@ -205,6 +205,20 @@ def publish_file(tmp: str | Path, target: str | Path, *, overwrite: bool) -> Non
     tmp.unlink()
 
 
+def finish_file(tmp: str | Path, target: str | Path, *, overwrite: bool) -> None:
+    """Fsync a finished temporary file, give it the usual permissions (0666 less the umask), publish it.
+
+    Raises
+    ------
+    OutputError
+        As :func:`publish_file`.
+    """
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o666 & ~current_umask())
+    publish_file(tmp, target, overwrite=overwrite)
+
+
 @contextmanager
 def atomic_path(target: str | Path, *, overwrite: bool | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; on success it is published as ``target``.
@@ -240,10 +254,7 @@ def atomic_path(target: str | Path, *, overwrite: bool | None = None) -> Iterato
     try:
         with output_errors(target):
             yield tmp
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~current_umask())
-            publish_file(tmp, target, overwrite=overwrite)
+            finish_file(tmp, target, overwrite=overwrite)
     finally:
         if os.path.lexists(tmp):
             tmp.unlink()

@@ -59,6 +59,12 @@ def signal_range_uv(x_uv: np.ndarray) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
+def count_clipped(x: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
+    """Samples of ``x`` outside ``[lo, hi]`` and the index of the first one (0 when there is none)."""
+    out = (x < lo) | (x > hi)
+    return int(np.count_nonzero(out)), int(np.argmax(out))
+
+
 def clipping_text(n_clipped: dict[str, int], first_s: float | None = None) -> str | None:
     """The annotation that says how much was clipped, or None when nothing was.
 
@@ -237,10 +243,8 @@ def write_edf(
         else:
             lo, hi = (float(v) for v in physical_range_uv[i])
         lo, hi = _edf_range(lo, hi)
-        out = (x < lo) | (x > hi)
-        n_clip = int(np.count_nonzero(out))
+        n_clip, k = count_clipped(x, lo, hi)
         if n_clip:
-            k = int(np.argmax(out))
             first_clip = k if first_clip is None else min(first_clip, k)
         x = np.clip(x, lo, hi)
         if pad:

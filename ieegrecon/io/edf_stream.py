@@ -14,7 +14,6 @@ same onset (nothing is truncated).
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -22,8 +21,8 @@ import numpy as np
 
 from ..errors import OutputError
 from ..recording import Annotation
-from .atomic import clean_stale_temps, current_umask, output_errors, publish_file, temp_name
-from .edf import _ascii, _edf_range, _edf_word, check_edf_labels, clipping_text
+from .atomic import clean_stale_temps, finish_file, output_errors, temp_name
+from .edf import _ascii, _edf_range, _edf_word, check_edf_labels, clipping_text, count_clipped
 
 
 #: EDFlib's limit on one annotation's text (characters).
@@ -130,11 +129,10 @@ class StreamedEdfWriter:
         if not np.all(np.isfinite(uv)):
             raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
         for i, (lo, hi) in enumerate(self.ranges):
-            out = (uv[i] < lo) | (uv[i] > hi)
-            n_out = int(np.count_nonzero(out))
+            n_out, first = count_clipped(uv[i], lo, hi)
             if n_out:
                 self.n_clipped[self.ch_names[i]] += n_out
-                t = (self.n_written + int(np.argmax(out))) / self.sfreq
+                t = (self.n_written + first) / self.sfreq
                 self.first_clipped_s = t if self.first_clipped_s is None else min(self.first_clipped_s, t)
             np.clip(uv[i], lo, hi, out=uv[i])
         self.n_written += uv.shape[1]
@@ -173,10 +171,7 @@ class StreamedEdfWriter:
         if verify is not None:  # on the finished temporary: a file that fails is never published
             verify(self._tmp)
         with output_errors(self.path):
-            with open(self._tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.chmod(self._tmp, 0o666 & ~current_umask())
-            publish_file(self._tmp, self.path, overwrite=self.overwrite)  # no-clobber unless --overwrite
+            finish_file(self._tmp, self.path, overwrite=self.overwrite)  # no-clobber unless --overwrite
         return pad
 
     def abort(self) -> None:
