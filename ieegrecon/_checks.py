@@ -99,13 +99,9 @@ def is_dataset_folder(path: str | Path) -> bool:
 
 
 def _edf_ours(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(256)
-    except OSError:
-        return False
-    rec = head[88:168].decode("ascii", "replace")
-    return len(head) == 256 and any(w in rec for w in ("ieegrecon", "SURROGATE", "SIMULATED"))
+    from .io.edf import recording_field
+
+    return any(w in recording_field(path) for w in ("ieegrecon", "SURROGATE", "SIMULATED"))
 
 
 def _hdf5_ours(path: Path) -> bool:

@@ -83,12 +83,9 @@ def is_simulated(rec: Recording) -> bool:
     if any(a.description.upper().startswith("SIMULATED") for a in rec.annotations):
         return True
     if rec.source_path and str(rec.source_path).lower().endswith((".edf", ".bdf")):
-        try:
-            from .io.edf import read_edf_header_text
+        from .io.edf import recording_field
 
-            return "SIMULATED" in read_edf_header_text(rec.source_path)[88:168]
-        except (InputError, OSError):
-            return False
+        return "SIMULATED" in recording_field(rec.source_path)
     return False
 
 

@@ -364,6 +364,17 @@ def verify_edf(path: str | Path, ch_names: Sequence[str], n_times: int, sfreq: f
         reader.close()
 
 
+def recording_field(path: str | Path) -> str:
+    """The EDF/BDF header's local recording field (bytes 88-168), or ``""`` when there is none to read.
+
+    ieegrecon marks what it writes there (``SURROGATE``, ``SIMULATED``); never raises.
+    """
+    try:
+        return read_edf_header_text(path)[88:168]
+    except (InputError, OSError):
+        return ""
+
+
 def read_edf_header_text(path: str | Path) -> str:
     """The 256-byte fixed EDF header as text (for checks and ``info``).
 

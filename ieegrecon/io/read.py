@@ -23,7 +23,7 @@ import numpy as np
 from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch_names
 from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
-from .edf import strip_surrogate_label
+from .edf import recording_field, strip_surrogate_label
 from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
     control_characters, edf_kind, find_bad_channels, one_line
 
@@ -115,10 +115,7 @@ def _edf_content_kind(path: Path) -> str | None:
 
 def _is_surrogate_edf(path: Path) -> bool:
     """Whether ``path`` is an EDF/BDF written by ieegrecon as a surrogate (its recording field says so)."""
-    if path.suffix.lower() not in (".edf", ".bdf"):
-        return False
-    with open(path, "rb") as f:
-        return b"SURROGATE" in f.read(256)[88:168]
+    return path.suffix.lower() in (".edf", ".bdf") and "SURROGATE" in recording_field(path)
 
 
 def _read_raw(path: Path, preload: bool = True, kind: str | None = None):
