@@ -23,7 +23,7 @@ import numpy as np
 from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch_names
 from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
-from .edf import recording_field, strip_surrogate_label
+from .edf import strip_surrogate_label
 from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
     control_characters, edf_kind, find_bad_channels, one_line
 
@@ -90,32 +90,6 @@ def channels_tsv_quirks(rows: dict[str, dict[str, str]], path: Path) -> list[str
             f"{r['high_cutoff']}-{r['low_cutoff']} Hz band-pass)"
         )
     return quirks
-
-
-def _edf_subtype(path: Path) -> str | None:
-    """'EDF+C', 'EDF+D', 'BDF+C'... from the header's reserved field, or None."""
-    if path.suffix.lower() not in (".edf", ".bdf"):
-        return None
-    with open(path, "rb") as f:
-        head = f.read(256)
-    if len(head) < 256:
-        return None
-    reserved = head[192:236].decode("ascii", "replace").strip()
-    return reserved or None
-
-
-def _edf_content_kind(path: Path) -> str | None:
-    """'EDF' or 'BDF' as the header's version field says, for ``.edf``/``.bdf`` files; else None."""
-    if path.suffix.lower() not in (".edf", ".bdf"):
-        return None
-    with open(path, "rb") as f:
-        head = f.read(8)
-    return edf_kind(head) if head else None
-
-
-def _is_surrogate_edf(path: Path) -> bool:
-    """Whether ``path`` is an EDF/BDF written by ieegrecon as a surrogate (its recording field says so)."""
-    return path.suffix.lower() in (".edf", ".bdf") and "SURROGATE" in recording_field(path)
 
 
 def _read_raw(path: Path, preload: bool = True, kind: str | None = None):
@@ -234,21 +208,23 @@ def read_recording(
             raise InputError(f"channel {k!r}: unknown type {v!r}; allowed: {', '.join(CH_TYPES)}", path)
 
     quirks: list[str] = []
-    subtype = _edf_subtype(path)
-    kind = None
+    head = b""  # the 256-byte fixed header of an EDF/BDF, read once
     if path.suffix.lower() in (".edf", ".bdf"):
         try:
             quirks += check_edf_header(path)  # MNE reads truncated/out-of-spec headers silently
-            kind = _edf_content_kind(path)
+            with open(path, "rb") as f:
+                head = f.read(256)
         except OSError as exc:
             raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
-        if kind is not None and path.suffix.lower() != "." + kind.lower():
-            quirks.append(f"the header's version field says {kind} but the file is named {path.suffix!r}: "
-                          f"read as {kind} ({'24' if kind == 'BDF' else '16'}-bit samples)")
+    subtype = head[192:236].decode("ascii", "replace").strip() or None  # 'EDF+C', 'EDF+D', 'BDF+C'...
+    kind = edf_kind(head) if head else None  # the version field decides EDF vs BDF, not the extension
+    if kind is not None and path.suffix.lower() != "." + kind.lower():
+        quirks.append(f"the header's version field says {kind} but the file is named {path.suffix!r}: "
+                      f"read as {kind} ({'24' if kind == 'BDF' else '16'}-bit samples)")
     raw = _read_raw(path, preload, kind)
     # a surrogate's labels carry ' SURROGATE' (shown beside each trace in EDF viewers): match on the contact.
     # Only in ieegrecon's own surrogates (SURROGATE in the EDF+ recording field): other files keep their labels.
-    orig = [strip_surrogate_label(n) for n in raw.ch_names] if _is_surrogate_edf(path) else list(raw.ch_names)
+    orig = [strip_surrogate_label(n) for n in raw.ch_names] if b"SURROGATE" in head[88:168] else list(raw.ch_names)
     if orig != list(raw.ch_names):
         quirks.append(f"{sum(a != b for a, b in zip(orig, raw.ch_names))} label(s) carry the surrogate marker "
                       "(' SURROGATE'), stripped to the contact name")
