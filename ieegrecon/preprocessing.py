@@ -8,7 +8,7 @@ resampling use MNE (``mne.filter``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ class Preprocessing:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocessing":
         """Inverse of :meth:`to_dict`."""
-        kw = {k: d[k] for k in ("sfreq", "l_freq", "line_freq", "scalp_reference", "notch_width") if k in d}
+        kw = {f.name: d[f.name] for f in fields(cls) if f.name in d}
         kw.setdefault("notch_width", None)  # saved before notch_width existed: MNE's default width
         return cls(**kw)
 
