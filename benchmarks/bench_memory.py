@@ -84,7 +84,7 @@ def write_long_edf(path: Path, hours: float, names=STANDARD_1020_19, seed: int =
 
 def build_models(workdir: Path, methods: list[str], n_contacts: int = 48) -> dict[str, Path]:
     from ieegrecon.models import get_model_class, save_model
-    from ieegrecon.pipeline import default_model, fit_model
+    from ieegrecon.workflow.factory import default_model, fit_model
     from ieegrecon.models.base import PairedSegment
     from ieegrecon.preprocessing import Preprocessing
 

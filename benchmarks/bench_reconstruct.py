@@ -11,7 +11,7 @@ values do not matter for speed). For every method, in the same run:
 - calibration time on ``--cal-minutes`` (cross-subject methods: loaded from
   ``--pretrained`` and calibrated; skipped without it);
 - reconstruction throughput of ``model.predict`` alone and of the full
-  reconstruct path (:func:`ieegrecon.pipeline.predict_chunked`:
+  reconstruct path (:func:`ieegrecon.workflow.chunking.predict_chunked`:
   preprocessing + model, chunked);
 
 and the classical anchor on the same input: building an eLORETA inverse
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--pretrained", action="append", default=[], help="METHOD=DIR (cross-subject methods)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    from ieegrecon.pipeline import predict_chunked
+    from ieegrecon.workflow.chunking import predict_chunked
     from ieegrecon.preprocessing import Preprocessing
 
     pre = dict(p.split("=", 1) for p in args.pretrained)

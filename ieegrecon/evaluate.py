@@ -6,7 +6,7 @@ Protocol (per test subject, per method, per calibration length M):
    (``ses-01``); M = 0 is zero-shot for methods that support it.
 2. Confidence, fixed before the test data are seen: Pearson r of the
    calibrated model on the rest of the calibration session (the held-out
-   tail, when ≥ :data:`ieegrecon.pipeline.MIN_HOLDOUT_S`), otherwise blocked
+   tail, when ≥ :data:`ieegrecon.workflow.confidence.MIN_HOLDOUT_S`), otherwise blocked
    5-fold cross-validation within the M minutes (as ``ieegrecon calibrate``).
 3. Test on the subject's second session (``ses-02``). A subject with one
    session is tested on the part after the LARGEST requested M, or after
@@ -51,9 +51,13 @@ import numpy as np
 
 from .channels import normalize_ch_name
 from .errors import InputError, OutputError, UsageError
-from .metrics import contact_metrics, pearson_r
+from .metrics import contact_metrics
 from .models.base import PairedSegment, ReconModel, get_model_class
 from .preprocessing import Preprocessing, apply_preprocessing
+from .workflow.chunking import ARRAY_CHUNK_S, MARGIN_S, chunk_bounds, predict_array
+from .workflow.confidence import CV_FOLDS, held_out
+from .workflow.factory import fit_model as _fit
+from .workflow.inputs import contact_info, load_paired_recordings, make_segment, map_regions
 
 #: Ground-truth derivative folder written by ``ieegrecon simulate``.
 GROUNDTRUTH_DERIV = Path("derivatives") / "ieegrecon-sim"
@@ -61,8 +65,6 @@ ORACLE = "oracle"
 LIMIT = "ridge-limit"
 #: Subsets reported beside "all" ("hipp_amyg": contacts whose region is a hippocampus or an amygdala).
 SUBSETS = ("all", "viable", "superficial", "deep", "hipp_amyg")
-#: Prediction chunk and context (s), bounding the memory of lagged features.
-PRED_CHUNK_S, PRED_MARGIN_S = 120.0, 10.0
 
 Progress = Callable[[str], None]
 
@@ -191,13 +193,6 @@ def discover_subjects(root: str | Path) -> dict[str, list[Path]]:
 
 
 def _read_session(path: Path, cfg: EvalConfig, subject: str):
-    from .pipeline import (
-        contact_info,
-        load_paired_recordings,
-        make_segment,
-        map_regions,
-    )
-
     scalp, intra = load_paired_recordings(path)
     regions = map_regions(intra, cfg.atlas)
     return make_segment(scalp, intra, contact_info(intra, regions), cfg.prep, subject), regions
@@ -384,76 +379,32 @@ def _pretrained_folder(method: str, subject: str, cfg: EvalConfig) -> Path:
 def fit_model(method: str, seg: PairedSegment | None, cfg: EvalConfig, subject: str,
               zero_shot_seg: PairedSegment | None = None) -> ReconModel:
     """Calibrate ``method`` on ``seg`` (or set zero-shot targets from ``zero_shot_seg``)."""
-    from .pipeline import fit_model
-
     cls = get_model_class(method)
     use = cls.supports_pretrain and (cls.requires_pretrain or method in cfg.pretrained)
     pre = _pretrained_folder(method, subject, cfg) if use else None
     if seg is None:
-        return fit_model(method, pre, zero_shot_seg, True, cfg.seed)
-    return fit_model(method, pre, seg, False, cfg.seed)
-
-
-def predict_long(model: ReconModel, scalp: np.ndarray, sfreq: float) -> np.ndarray:
-    """``model.predict`` in :data:`PRED_CHUNK_S` pieces with context, bounding memory.
-
-    Parameters
-    ----------
-    model : ReconModel
-    scalp : ndarray, shape (n_scalp, n_times)
-    sfreq : float
-
-    Returns
-    -------
-    ndarray, shape (n_contacts, n_times)
-    """
-    n = scalp.shape[1]
-    if n <= int(PRED_CHUNK_S * sfreq) + 2 * int(PRED_MARGIN_S * sfreq):
-        return model.predict(scalp)
-    return np.concatenate([model.predict(scalp[:, lo:hi])[:, keep] for _, _, lo, hi, keep in _pieces(n, sfreq)],
-                          axis=1)
-
-
-def _pieces(n: int, sfreq: float) -> list[tuple[int, int, int, int, slice]]:
-    """:data:`PRED_CHUNK_S` pieces ``a:b`` of ``n`` samples, each with its context ``lo:hi``
-    (:data:`PRED_MARGIN_S` either side) and the slice of ``lo:hi`` that is ``a:b``."""
-    step, margin = int(PRED_CHUNK_S * sfreq), int(PRED_MARGIN_S * sfreq)
-    out = []
-    for a in range(0, n, step):
-        b = min(n, a + step)
-        lo, hi = max(0, a - margin), min(n, b + margin)
-        out.append((a, b, lo, hi, slice(a - lo, a - lo + (b - a))))
-    return out
+        return _fit(method, pre, zero_shot_seg, True, cfg.seed)
+    return _fit(method, pre, seg, False, cfg.seed)
 
 
 def _confidence(method: str, sub: _Subject, n_fit: int, model: ReconModel, cfg: EvalConfig
                 ) -> tuple[np.ndarray, str]:
-    from .pipeline import CV_FOLDS, MIN_HOLDOUT_S
-
+    """Held-out r of the calibrated ``model`` by the calibrate command's protocol
+    (:func:`ieegrecon.workflow.confidence.held_out`), on the calibration session only."""
     fs = sub.cal.sfreq
-    n_cap = _test_cap(cfg, fs)
-    if n_fit == 0:
-        seg = sub.cal.crop_samples(0, sub.cal_stop if n_cap is None else min(sub.cal_stop, n_cap))
-        return pearson_r(seg.ieeg, predict_long(model, seg.scalp, fs)), "zero-shot: whole calibration session"
-    if sub.cal_stop - n_fit >= MIN_HOLDOUT_S * fs:
-        tail = sub.cal.crop_samples(n_fit, sub.cal_stop if n_cap is None else min(sub.cal_stop, n_fit + n_cap))
-        return pearson_r(tail.ieeg, predict_long(model, tail.scalp, fs)), "calibration-session tail"
-    fit = sub.cal.crop_samples(0, n_fit)
-    y_hat = np.zeros_like(fit.ieeg)
-    for test in np.array_split(np.arange(n_fit), CV_FOLDS):
-        a, b = test[0], test[-1] + 1
-        train = PairedSegment(np.concatenate([fit.scalp[:, :a], fit.scalp[:, b:]], 1),
-                              np.concatenate([fit.ieeg[:, :a], fit.ieeg[:, b:]], 1),
-                              fs, fit.scalp_names, fit.contacts, fit.subject)
-        y_hat[:, a:b] = fit_model(method, train, cfg, sub.label).predict(fit.scalp[:, a:b])
-    return pearson_r(fit.ieeg, y_hat), f"blocked {CV_FOLDS}-fold CV within calibration"
+    held = held_out(sub.cal.crop_samples(0, sub.cal_stop), n_fit,
+                    lambda train, zs: fit_model(method, train, cfg, sub.label), model=model,
+                    predict=lambda m, x: predict_array(m, x, fs), max_test=_test_cap(cfg, fs))
+    text = {"zero-shot": "zero-shot: whole calibration session", "tail": "calibration-session tail",
+            "cv": f"blocked {CV_FOLDS}-fold CV within calibration"}[held.kind]
+    return held.r, text
 
 
 def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq: float, *, n_draws: int = 32,
                       n_metric_draws: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
     """Coverage of the 90 % bands and surrogate metrics of posterior draws (sampling methods).
 
-    The recording is drawn in :data:`PRED_CHUNK_S` pieces with context (the
+    The recording is drawn in :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S` pieces with context (the
     draws of consecutive pieces are independent); only ``n_metric_draws``
     draws are kept whole, as float32, so memory stays bounded.
 
@@ -483,7 +434,8 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
     n = scalp.shape[1]
     inside = np.zeros(y.shape[0])
     keep = np.zeros((n_metric_draws,) + y.shape, np.float32)
-    for k, (a, b, lo_i, hi_i, sl) in enumerate(_pieces(n, sfreq)):
+    for k, (a, b, lo_i, hi_i) in enumerate(chunk_bounds(n, int(ARRAY_CHUNK_S * sfreq), int(MARGIN_S * sfreq))):
+        sl = slice(a - lo_i, b - lo_i)
         draws, lo, _, hi = model.posterior(scalp[:, lo_i:hi_i], n_samples=n_draws, seed=seed + k)
         inside += ((y[:, a:b] >= lo[:, sl]) & (y[:, a:b] <= hi[:, sl])).sum(axis=1)
         keep[:, :, a:b] = draws[:n_metric_draws, :, sl]
@@ -551,7 +503,7 @@ def evaluate_subject(sub: _Subject, root: Path, cfg: EvalConfig, say: Progress) 
         t0 = time.perf_counter()
         model = fit_model("ridge", sub.cal.crop_samples(0, n_lim), cfg, sub.label)
         fit_s = time.perf_counter() - t0
-        rows += _rows(sub, LIMIT, n_lim / fs / 60, predict_long(model, sub.test.scalp, fs), None, "", cfg,
+        rows += _rows(sub, LIMIT, n_lim / fs / 60, predict_array(model, sub.test.scalp, fs), None, "", cfg,
                       {"fit_s": fit_s, "train_minutes": n_lim / fs / 60})
         if n_lim < cfg.limit_minutes * 60 * fs:
             skipped.append(f"sub-{sub.label}: {LIMIT} trained on {n_lim / fs / 60:.2f} min only "
@@ -575,7 +527,7 @@ def evaluate_subject(sub: _Subject, root: Path, cfg: EvalConfig, say: Progress) 
                 model = fit_model(method, sub.cal.crop_samples(0, n_fit), cfg, sub.label)
             fit_s = time.perf_counter() - t0
             conf, src = _confidence(method, sub, n_fit, model, cfg)
-            y_hat = predict_long(model, sub.test.scalp, fs)
+            y_hat = predict_array(model, sub.test.scalp, fs)
             post = None
             if hasattr(model, "posterior"):
                 say(f"sub-{sub.label}: {method} {cfg.n_draws} posterior draws")

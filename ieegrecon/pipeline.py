@@ -21,26 +21,23 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__
-from .channels import is_reference_name, normalize_ch_name, strip_label
+from .channels import is_reference_name, normalize_ch_name
 from .errors import InputError, ModelFileError, ModelInputMismatch, UsageError
 from .anonymize import strip_paths
 from .io.atomic import atomic_dir
 from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
-from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class, method_names
-from .models.ridge import pearson_r
-from .preprocessing import Preprocessing, apply_preprocessing, extend_by_reflection
+from .models.base import PairedSegment, ReconModel, get_model_class, method_names
+from .preprocessing import Preprocessing
 from .recording import INTRACRANIAL_TYPES, Annotation, Recording
+from .workflow.chunking import CHUNK_S, predict_chunked
+from .workflow.inputs import (LINE_FREQS, _good_channels, bids_line_freq, contact_info, is_simulated,  # noqa: F401
+                               load_paired_recordings, make_segment, map_regions, match_scalp_channels,
+                               scalp_array, subset_scalp)
+from .workflow.confidence import CV_FOLDS, auto_fit_samples, held_out
+from .workflow.factory import default_model, fit_model
 
-#: Shortest held-out tail (s) used for evaluation; below it, blocked CV.
-MIN_HOLDOUT_S = 10.0
-#: Folds of blocked cross-validation when the tail is too short.
-CV_FOLDS = 5
 #: Seconds of held-out signal kept in the patient model for report figures.
 HOLDOUT_KEEP_S = 20.0
-#: Reliability classes (lower bound of held-out Pearson r, label), best first.
-RELIABILITY_CLASSES = ((0.6, "high"), (0.3, "moderate"), (0.1, "low"), (-np.inf, "unreliable"))
-#: Decimals every held-out r is printed with; its class is that of the printed value.
-RELIABILITY_DIGITS = 2
 HOLDOUT_NAME = "holdout.h5"
 #: Quantiles of the uncertainty band written with ``--samples``.
 BAND_Q = (0.05, 0.95)
@@ -56,257 +53,6 @@ MAX_GAP_S = 24 * 3600.0
 Progress = Callable[[str, float], None]
 
 
-def format_r(r: float | None) -> str:
-    """A held-out Pearson r as printed everywhere: :data:`RELIABILITY_DIGITS` decimals, ``'n/a'`` if unmeasured."""
-    if r is None or not np.isfinite(r):
-        return "n/a"
-    return f"{r:.{RELIABILITY_DIGITS}f}"
-
-
-def reliability_class(r: float | None) -> str:
-    """Map a held-out Pearson r to a class; thresholds in :data:`RELIABILITY_CLASSES`.
-
-    The class is that of the printed value (:func:`format_r`), so a table never
-    shows "0.60" beside "moderate": r = 0.5996 prints "0.60" and is "high".
-    """
-    if r is None or not np.isfinite(r):
-        return "not measured"
-    shown = float(format_r(r))
-    for lo, label in RELIABILITY_CLASSES:
-        if shown >= lo:
-            return label
-    return "unreliable"  # pragma: no cover
-
-
-def is_simulated(rec: Recording) -> bool:
-    """Whether a recording was produced by ``ieegrecon simulate`` (its marking)."""
-    if any(a.description.upper().startswith("SIMULATED") for a in rec.annotations):
-        return True
-    if rec.source_path and str(rec.source_path).lower().endswith((".edf", ".bdf")):
-        from .io.edf import recording_field
-
-        return "SIMULATED" in recording_field(rec.source_path)
-    return False
-
-
-# --------------------------------------------------------------------------- inputs
-def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = None,
-                           electrodes: str | Path | None = None,
-                           ieeg_channels: str | None = None) -> tuple[Recording, Recording]:
-    """Read a patient's simultaneous scalp EEG and iEEG.
-
-    Parameters
-    ----------
-    patient : path-like
-        A BIDS session folder (``eeg/`` + ``ieeg/``), or one file holding both
-        scalp and intracranial channels, or the scalp file when ``ieeg`` is given.
-    ieeg : path-like | None
-        Separate intracranial file, recorded simultaneously.
-    electrodes : path-like | None
-        Contact positions (BIDS ``electrodes.tsv``, session, or FIF + transform);
-        overrides positions found in the inputs.
-    ieeg_channels : str | None
-        Regular expression naming intracranial channels in a mixed file.
-
-    Returns
-    -------
-    scalp : Recording
-        Scalp EEG channels only (type ``'eeg'``).
-    intracranial : Recording
-        Intracranial contacts only, positions in MNI metres where known.
-
-    Raises
-    ------
-    InputError
-        When a file is unreadable or holds no scalp / intracranial channels,
-        or when its bad channels (flat, saturated, ``status=bad`` in a BIDS
-        channels.tsv; all dropped) leave fewer than 4 good scalp channels.
-    """
-    from .io.bids import read_bids_session
-    from .io.read import read_recording
-
-    patient = Path(patient)
-    if not patient.exists():
-        raise InputError("no such file or folder", patient)
-    if patient.is_dir():
-        if ieeg is not None:
-            raise UsageError("--ieeg is only for a scalp file, not a BIDS session folder")
-        ses = read_bids_session(patient)
-        if ses.scalp is None:
-            raise InputError("BIDS session has no scalp EEG recording (eeg/*_eeg.*)", patient)
-        if ses.ieeg is None:
-            raise InputError("BIDS session has no intracranial recording (ieeg/*_ieeg.*)", patient)
-        scalp_rec, ieeg_rec = ses.scalp, ses.ieeg
-    else:
-        rec = read_recording(patient, ieeg_channels=ieeg_channels)
-        scalp_rec = rec
-        ieeg_rec = read_recording(Path(ieeg), ieeg_channels=ieeg_channels) if ieeg is not None else rec
-        if ieeg is not None and electrodes is not None:
-            ieeg_rec = _contacts_from_electrodes(ieeg_rec, electrodes)
-    check_enough_good_scalp(scalp_rec)  # bad: flat, saturated or status=bad in channels.tsv
-    if not _same_gaps(scalp_rec.gaps, ieeg_rec.gaps):
-        # calibration pairs samples by position: different EDF+D gaps would pair different moments
-        raise InputError(f"the scalp and intracranial recordings have different recording gaps "
-                         f"({len(scalp_rec.gaps)} vs {len(ieeg_rec.gaps)}, EDF+D); calibration needs simultaneous "
-                         "samples: export both without gaps", ieeg_rec.source_path)
-    scalp = _good_channels(scalp_rec.pick_types(("eeg",)))
-    if not scalp.ch_names:
-        raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
-    intra = _good_channels(ieeg_rec.pick_types(INTRACRANIAL_TYPES))
-    if not intra.ch_names:
-        raise InputError("no usable intracranial channels found (name them with --ieeg-channels REGEX)",
-                         ieeg_rec.source_path)
-    check_min_duration(scalp)
-    check_min_duration(intra)
-    if electrodes is not None:
-        intra = _attach_positions(intra, electrodes)
-    return scalp, intra
-
-
-def _contacts_from_electrodes(rec: Recording, electrodes: str | Path) -> Recording:
-    """A separate iEEG file's channels that the electrodes file lists are contacts.
-
-    Plain EDF carries no channel types, and clinical exports label contacts
-    like ``'EEG LA1-Ref'`` (typed ``misc`` by the label rule). A label whose
-    core (:func:`ieegrecon.channels.strip_label`) is a contact of the
-    electrodes file is typed ``'seeg'`` (unless already intracranial) and
-    takes the electrodes file's name.
-    """
-    from .io.bids import read_electrodes
-
-    listed = set(read_electrodes(electrodes).names)
-    names, types = list(rec.ch_names), list(rec.ch_types)
-    renamed = dict(rec.renamed)
-    for i, (n, t) in enumerate(zip(rec.ch_names, rec.ch_types)):
-        core = strip_label(n)
-        if n not in listed and (core not in listed or core in names):
-            continue
-        if n not in listed:
-            names[i] = core
-            renamed[n] = core
-        if t not in INTRACRANIAL_TYPES:
-            types[i] = "seeg"
-    if names == rec.ch_names and types == rec.ch_types:
-        return rec
-    bads = {names[rec.ch_names.index(k)]: v for k, v in rec.bads.items() if k in rec.ch_names}
-    return replace(rec, ch_names=names, ch_types=types, renamed=renamed, bads=bads)
-
-
-def _same_gaps(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
-    """Whether two recordings' EDF+D gaps (onset, duration in s) agree to a microsecond."""
-    return len(a) == len(b) and bool(np.allclose(np.reshape(a, (-1, 2)), np.reshape(b, (-1, 2)), atol=1e-6))
-
-
-def _good_channels(rec: Recording) -> Recording:
-    """Drop the channels the reader found flat or saturated (``rec.bads``, also in its quirks)."""
-    return rec.pick([n for n in rec.ch_names if n not in rec.bads]) if rec.bads else rec
-
-
-def _attach_positions(intra: Recording, electrodes: str | Path) -> Recording:
-    from dataclasses import replace
-
-    from .io.bids import read_electrodes
-
-    el = read_electrodes(electrodes)
-    pos = dict(zip(el.names, el.positions))
-    missing = [n for n in intra.ch_names if n not in pos]
-    if len(missing) == len(intra.ch_names):
-        raise InputError(f"none of the {len(missing)} contacts is listed in the electrodes file", electrodes)
-    arr = np.array([pos.get(n, [np.nan] * 3) for n in intra.ch_names], float)
-    return replace(intra, positions=arr, coord_frame="mni")
-
-
-def map_regions(intra: Recording, atlas: str = "desikan_killiany"):
-    """Atlas regions of the contacts (a DataFrame, one row per contact; see :mod:`ieegrecon.atlas`)."""
-    from .atlas import map_contacts
-
-    pos = intra.positions if (intra.positions is not None and intra.coord_frame == "mni") else \
-        np.full((len(intra.ch_names), 3), np.nan)
-    return map_contacts(intra.ch_names, pos, atlas=atlas)
-
-
-def contact_info(intra: Recording, regions) -> ContactInfo:
-    """Build the model's :class:`ContactInfo` from contacts and their regions table."""
-    pos = intra.positions if (intra.positions is not None and intra.coord_frame == "mni") else \
-        np.full((len(intra.ch_names), 3), np.nan)
-    return ContactInfo(list(intra.ch_names), pos, list(regions["region_key"].astype(str)),
-                       list(regions["depth_class"].astype(str)))
-
-
-def scalp_array(scalp: Recording, names: list[str] | None, prep: Preprocessing, *,
-                drop_references: bool = False) -> tuple[np.ndarray, list[str]]:
-    """Pick, order and preprocess scalp channels.
-
-    Parameters
-    ----------
-    scalp : Recording
-        Scalp EEG (names already normalized by the reader).
-    names : list of str | None
-        Channels the model needs, in order; None keeps every channel.
-    prep : Preprocessing
-    drop_references : bool
-        With ``names=None``, leave out ear/mastoid references
-        (:data:`ieegrecon.channels.REFERENCE_NAMES`).
-
-    Returns
-    -------
-    data : ndarray, shape (n_scalp, n_times_out)
-        Volts at ``prep.sfreq``.
-    names : list of str
-
-    Raises
-    ------
-    ModelInputMismatch
-        If channels the model needs are absent.
-    InputError
-        If ``drop_references`` leaves no channel.
-    """
-    if names is None:
-        names = [normalize_ch_name(n) for n in scalp.ch_names
-                 if not (drop_references and is_reference_name(n))]
-        if not names:
-            raise InputError("only reference channels (A1/A2/M1/M2) among the scalp channels", scalp.source_path)
-    picked = scalp.pick(match_scalp_channels(scalp, names))
-    return apply_preprocessing(picked.data, picked.sfreq, prep, reference=True), list(names)
-
-
-def match_scalp_channels(scalp: Recording, names: list[str]) -> list[str]:
-    """Labels of ``scalp`` that hold the model's channels ``names``, in that order.
-
-    Raises
-    ------
-    ModelInputMismatch
-        Naming the channels the model needs that are absent.
-    """
-    by_norm = {normalize_ch_name(n): n for n in scalp.ch_names}
-    missing = [n for n in names if normalize_ch_name(n) not in by_norm]
-    if missing:
-        raise ModelInputMismatch(_missing_text(missing, len(by_norm), True), scalp.source_path)
-    return [by_norm[normalize_ch_name(n)] for n in names]
-
-
-def _missing_text(missing: list[str], n_present: int, patient_model: bool = False) -> str:
-    """One short line naming the missing channels (not the whole list present)."""
-    hint = ("; to use recordings without ear electrodes, recalibrate with --drop-references"
-            if patient_model and all(is_reference_name(n) for n in missing) else "")
-    return (f"the model needs scalp channel(s) {', '.join(map(repr, missing))} that are absent "
-            f"({n_present} scalp channels present){hint}")
-
-
-def make_segment(scalp: Recording, intra: Recording, contacts: ContactInfo, prep: Preprocessing,
-                 subject: str = "patient", *, drop_references: bool = False) -> PairedSegment:
-    """Preprocess simultaneous scalp EEG and iEEG into one :class:`PairedSegment`.
-
-    Both are resampled to ``prep.sfreq`` and cut to their common length
-    (they are assumed to start together, as in ds004752). ``drop_references``
-    leaves ear/mastoid reference channels out of the scalp set (calibration does).
-    """
-    x, names = scalp_array(scalp, None, prep, drop_references=drop_references)
-    y = apply_preprocessing(intra.data, intra.sfreq, prep, reference=False)
-    n = min(x.shape[1], y.shape[1])
-    return PairedSegment(x[:, :n], y[:, :n], prep.sfreq, names, contacts, subject)
-
-
 # --------------------------------------------------------------------------- calibrate
 @dataclass
 class CalibrationResult:
@@ -318,129 +64,6 @@ class CalibrationResult:
     evaluation: str
     regions: Any
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-#: Models shipped in the repository's ``models/`` folder, used when ``--model`` is not given.
-DEFAULT_MODELS = {"cast": "cast-sim9"}
-
-
-def default_model(method: str) -> Path | None:
-    """The shipped default pretrained model folder of ``method``, or None.
-
-    Looks in ``models/`` beside the ``ieegrecon`` package (a clone or an
-    editable install, as the README installs it).
-    """
-    name = DEFAULT_MODELS.get(method)
-    if name is None:
-        return None
-    folder = Path(__file__).resolve().parents[1] / "models" / name
-    return folder if (folder / "config.json").is_file() else None
-
-
-def _new_model(method: str, pretrained: str | Path | None, sfreq: float) -> ReconModel:
-    from .models.io import load_model
-
-    if pretrained is not None:
-        model, cfg = load_model(pretrained)
-        if model.method != method:
-            raise UsageError(f"--model {pretrained} is a {model.method!r} model, not {method!r}")
-        model._pretrained_cfg = cfg  # type: ignore[attr-defined]
-        return model
-    cls = get_model_class(method)
-    if cls.requires_pretrain:
-        raise UsageError(f"method {method!r} needs a pretrained model: pass --model models/NAME")
-    return cls(sfreq=sfreq)
-
-
-def fit_model(method: str, pretrained, seg: PairedSegment, zero_shot: bool, seed: int,
-              source: str | Path | None = None) -> ReconModel:
-    """A new (or pretrained) model of ``method``, calibrated on ``seg`` or set up zero-shot.
-
-    Parameters
-    ----------
-    method : str
-        Registered method.
-    pretrained : path-like | None
-        Pretrained model folder (cross-subject methods).
-    seg : PairedSegment
-        Calibration data (only its contacts and scalp names when ``zero_shot``).
-    zero_shot : bool
-        Decode without calibration (methods with ``supports_zero_shot``).
-    seed : int
-        Seed for methods that train.
-    source : path-like | None
-        The recording ``seg`` came from, named in the error when it is unusable.
-
-    Raises
-    ------
-    UsageError
-        Zero-shot with a method that cannot, or a pretrained model of another method.
-    InputError
-        When the calibration data are unusable (e.g. too short).
-    """
-    model = _new_model(method, pretrained, seg.sfreq)
-    if zero_shot:
-        if not model.supports_zero_shot:
-            raise UsageError(f"method {method!r} cannot run without calibration (--minutes 0)")
-        model.set_targets(seg.contacts, scalp_names=seg.scalp_names)  # type: ignore[attr-defined]
-        return model
-    kwargs = {"seed": seed} if model.supports_pretrain else {}
-    try:
-        model.calibrate(seg, **kwargs)
-    except ValueError as exc:
-        raise InputError(str(exc), source) from None
-    return model
-
-
-def subset_scalp(seg: PairedSegment, names: list[str]) -> PairedSegment:
-    """The segment with only the scalp channels ``names``, in that order.
-
-    Raises
-    ------
-    ModelInputMismatch
-        If some are absent.
-    """
-    have = {normalize_ch_name(n): i for i, n in enumerate(seg.scalp_names)}
-    missing = [n for n in names if normalize_ch_name(n) not in have]
-    if missing:
-        raise ModelInputMismatch("pretrained model: " + _missing_text(missing, len(have)))
-    idx = [have[normalize_ch_name(n)] for n in names]
-    return PairedSegment(seg.scalp[idx], seg.ieeg, seg.sfreq, list(names), seg.contacts, seg.subject)
-
-
-#: Share of the recording held out when ``minutes`` is not given (at least :data:`MIN_HOLDOUT_S`).
-AUTO_HOLDOUT_FRACTION = 0.2
-#: Mains frequencies ``calibrate`` accepts (Hz).
-LINE_FREQS = (50.0, 60.0)
-
-
-def bids_line_freq(session: str | Path) -> float | None:
-    """``PowerLineFrequency`` of a BIDS session's scalp (else iEEG) sidecar, or None.
-
-    Parameters
-    ----------
-    session : path-like
-        A BIDS session folder (``eeg/*_eeg.json``, ``ieeg/*_ieeg.json``); a file gives None.
-
-    Returns
-    -------
-    float | None
-        Hz, when a sidecar states a number.
-    """
-    import json
-
-    session = Path(session)
-    if not session.is_dir():
-        return None
-    for pattern in ("eeg/*_eeg.json", "ieeg/*_ieeg.json"):
-        for side in sorted(session.glob(pattern)):
-            try:
-                value = json.loads(side.read_text(encoding="utf-8-sig")).get("PowerLineFrequency")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(value, (int, float)) and value > 0:
-                return float(value)
-    return None
 
 
 def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: str | Path,
@@ -554,41 +177,25 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
     n_all = seg.scalp.shape[1]
     auto = minutes is None
     if minutes is None:  # use what is there, keeping a held-out tail
-        hold = max(int(round(AUTO_HOLDOUT_FRACTION * n_all)), int(round(MIN_HOLDOUT_S * fs)))
-        n_fit = n_all - hold if n_all - hold >= MIN_HOLDOUT_S * fs else n_all  # too short: blocked CV on all
-        minutes = n_fit / fs / 60
+        minutes = auto_fit_samples(n_all, fs) / fs / 60
     n_fit = int(round(minutes * 60 * fs))
     if n_fit > n_all:
         raise InputError(f"recording is {n_all / fs / 60:.2f} min long, shorter than --minutes {minutes}",
                          patient)
     zero_shot = n_fit == 0
     say(f"calibrating {method}", 0.35)
-    if zero_shot:
-        model = fit_model(method, pretrained, seg, True, seed, patient)
-        ev_seg, evaluation = seg, "zero-shot: whole recording held out"
-        y_hat = model.predict(ev_seg.scalp)
-    elif n_all - n_fit >= MIN_HOLDOUT_S * fs:
-        model = fit_model(method, pretrained, seg.crop_samples(0, n_fit), False, seed, patient)
-        ev_seg = seg.crop_samples(n_fit, n_all)
-        evaluation = f"held-out tail: {ev_seg.scalp.shape[1] / fs:.1f} s after the calibration minutes"
-        y_hat = model.predict(ev_seg.scalp)
-    else:
-        fit_seg = seg.crop_samples(0, n_fit)
-        y_hat = np.zeros_like(fit_seg.ieeg)
-        for k, test in enumerate(np.array_split(np.arange(n_fit), CV_FOLDS)):
-            say(f"blocked cross-validation fold {k + 1}/{CV_FOLDS}", 0.35 + 0.1 * k)
-            a, b = test[0], test[-1] + 1
-            train = PairedSegment(np.concatenate([fit_seg.scalp[:, :a], fit_seg.scalp[:, b:]], 1),
-                                  np.concatenate([fit_seg.ieeg[:, :a], fit_seg.ieeg[:, b:]], 1),
-                                  fs, fit_seg.scalp_names, contacts, fit_seg.subject)
-            y_hat[:, a:b] = fit_model(method, pretrained, train, False, seed, patient).predict(fit_seg.scalp[:, a:b])
-        model = fit_model(method, pretrained, fit_seg, False, seed, patient)
-        ev_seg = fit_seg
-        evaluation = f"blocked {CV_FOLDS}-fold cross-validation within the calibration minutes"
+    held = held_out(seg, n_fit, lambda train, zs: fit_model(method, pretrained, train, zs, seed, patient),
+                    say=lambda k: say(f"blocked cross-validation fold {k + 1}/{CV_FOLDS}", 0.35 + 0.1 * k))
+    model, ev_seg, y_hat = held.model, held.segment, held.y_hat
+    evaluation = {
+        "zero-shot": "zero-shot: whole recording held out",
+        "tail": f"held-out tail: {ev_seg.scalp.shape[1] / fs:.1f} s after the calibration minutes",
+        "cv": f"blocked {CV_FOLDS}-fold cross-validation within the calibration minutes",
+    }[held.kind]
     if auto:
         evaluation = (f"--minutes not given: calibrated on the first {minutes:.2f} of {n_all / fs / 60:.2f} min; "
                       + evaluation)
-    r = pearson_r(ev_seg.ieeg, y_hat)
+    r = held.r
     coverage = None
     if hasattr(model, "bands"):
         from .uncertainty import coverage as _coverage
@@ -1013,79 +620,6 @@ def _predict_segments(rec: Recording, layout, model: ReconModel, prep: Preproces
 def _check_finite(y: np.ndarray, path) -> None:
     if not np.all(np.isfinite(y)):
         raise InputError("reconstruction produced NaN/Inf (check the input for NaN samples)", path)
-
-
-#: Length of one processing chunk for long recordings, in seconds.
-CHUNK_S = 600.0
-#: Context added on both sides of a chunk (filters, resampling, model windows), in seconds.
-MARGIN_S = 10.0
-
-
-def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, sfreq: float,
-                    model: ReconModel, prep: Preprocessing, *, chunk_s: float | None = None,
-                    margin_s: float | None = None, predict_fn: Callable[[np.ndarray], np.ndarray] | None = None):
-    """Preprocess and reconstruct a long recording chunk by chunk, with bounded memory.
-
-    Each chunk is processed with ``margin_s`` of context on both sides
-    (read, resampled, filtered, referenced, reconstructed), and only its
-    middle is kept, so the output matches whole-recording processing up to
-    filter transients that have decayed within the margin.
-
-    Border rule (the same for every method): samples ``[0, n_times)`` are
-    one contiguous segment. Where the segment ends, there is no context to
-    read, so the missing context is its mirror image
-    (:func:`~ieegrecon.preprocessing.extend_by_reflection`: even reflection,
-    power-line sinusoids continued), and the first and last chunks are
-    processed exactly like interior ones; the filters' and the model's
-    transients fall into the discarded extension. For a recording with gaps
-    (EDF+D), call this once per contiguous segment (as :func:`reconstruct_file` does).
-
-    Parameters
-    ----------
-    get_chunk : callable
-        ``get_chunk(start, stop)`` returns the model's scalp channels, in
-        order, samples ``[start, stop)`` at ``sfreq``, in volts.
-    n_times : int
-        Samples in the input.
-    sfreq : float
-        Input rate in Hz.
-    model : ReconModel
-    prep : Preprocessing
-    chunk_s, margin_s : float | None
-        Chunk length and context in seconds (default: the model's ``max_chunk_s`` or
-        :data:`CHUNK_S`, and :data:`MARGIN_S`).
-    predict_fn : callable | None
-        Replaces ``model.predict``; may return extra leading axes (e.g. bands),
-        time is always the last axis.
-
-    Yields
-    ------
-    y : ndarray, shape (n_contacts, n_chunk_out)
-        Consecutive pieces of the reconstruction at ``prep.sfreq`` (volts);
-        concatenated they have ``round(n_times * prep.sfreq / sfreq)`` samples.
-    """
-    if chunk_s is None:  # a model may ask for shorter chunks (memory of its predict grows with length)
-        chunk_s = model.max_chunk_s or CHUNK_S
-    margin_s = MARGIN_S if margin_s is None else margin_s
-    ratio = prep.sfreq / sfreq
-    n_out = int(round(n_times * ratio))
-    step = max(1, int(round(chunk_s * sfreq)))
-    margin = int(round(margin_s * sfreq))
-    done = 0
-    for a in range(0, n_times, step):
-        b = min(n_times, a + step)
-        lo, hi = max(0, a - margin), min(n_times, b + margin)
-        # border rule: where the segment ends, its mirror image stands in for the missing context, so
-        # every chunk (first and last too) is processed as an interior chunk: margin on both sides
-        raw = extend_by_reflection(get_chunk(lo, hi), margin - (a - lo), (b + margin) - hi,
-                                   sfreq=sfreq, line_freq=prep.line_freq)
-        x = apply_preprocessing(raw, sfreq, prep, reference=True)
-        y = (predict_fn or model.predict)(x)
-        out_a = int(round(margin * ratio))
-        out_stop = n_out if b == n_times else int(round(b * ratio))
-        piece = y[..., out_a:out_a + (out_stop - done)]
-        done += piece.shape[-1]
-        yield piece
 
 
 def _prefilter_text(prep: Preprocessing) -> str:

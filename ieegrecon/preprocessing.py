@@ -139,7 +139,7 @@ def extend_by_reflection(data: np.ndarray, n_left: int, n_right: int, *, odd: bo
     recording's border and ring there (zeros after a DC offset, a step, a
     truncated lag window). Processing the mirrored extension instead and
     keeping only the real samples moves those transients into the discarded
-    part: the border rule of :func:`ieegrecon.pipeline.predict_chunked`.
+    part: the border rule of :func:`ieegrecon.workflow.chunking.predict_chunked`.
 
     Power-line interference is not mirrored but continued: a mirrored
     sinusoid breaks its phase at the border, and the narrow notch filter

@@ -26,18 +26,11 @@ import numpy as np
 from . import __version__
 from .anonymize import strip_paths
 from .errors import ModelInputMismatch
-from .pipeline import (
-    HOLDOUT_NAME,
-    RELIABILITY_CLASSES,
-    ReconstructionResult,
-    format_r,
-    match_scalp_channels,
-    model_id,
-    reliability_class,
-)
+from .pipeline import HOLDOUT_NAME, ReconstructionResult, match_scalp_channels, model_id
 from .io.atomic import write_json_atomic, write_text_atomic
 from .preprocessing import Preprocessing, apply_preprocessing
 from .recording import Recording
+from .workflow.confidence import RELIABILITY_CLASSES, format_r, reliability_class
 
 #: Seconds of surrogate traces shown per region.
 TRACE_S = 10.0

@@ -173,7 +173,7 @@ def test_shipped_cast_model_calibrates_and_reconstructs_the_real_edf(mb0400fu, t
 
     import pyedflib
 
-    from ieegrecon.pipeline import default_model
+    from ieegrecon.workflow.factory import default_model
 
     shipped = default_model("cast")
     assert shipped is not None and shipped.name == "cast-sim9" and (shipped / "MODEL_CARD.md").is_file()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ieegrecon import pipeline
+from ieegrecon.workflow import factory
 from ieegrecon.models import save_model
 from ieegrecon.models.flow import FlowModel
 from ieegrecon.preprocessing import Preprocessing
@@ -65,7 +66,7 @@ def test_flow_calibrates_without_a_pretrained_model(linear_session, tmp_path):
     assert isinstance(model, FlowModel) and model.loc_ is not None and model.window_chol_ is not None
     assert model.trained_on["pretrain"] is None and model.trained_on["calibration"]["minutes"] == 1
     with pytest.raises(pipeline.UsageError, match="needs a pretrained model"):
-        pipeline._new_model("cast", None, 200.0)
+        factory.new_model("cast", None, 200.0)
 
 
 def test_too_short_calibration_names_the_recording(linear_session, tmp_path):

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from ieegrecon.models.base import ContactInfo
-from ieegrecon.pipeline import ReconstructionResult, format_r, reliability_class
+from ieegrecon.pipeline import ReconstructionResult
+from ieegrecon.workflow.confidence import format_r, reliability_class
 from ieegrecon.recording import Recording
 from ieegrecon.report import write_report
 

@@ -14,6 +14,7 @@ from ieegrecon.io.read import read_recording
 from ieegrecon.models import load_model
 from ieegrecon.preprocessing import Preprocessing, extend_by_reflection
 from ieegrecon.recording import Annotation
+from ieegrecon.workflow.chunking import predict_chunked
 
 FS = 200
 
@@ -47,7 +48,7 @@ def test_crop_borders_look_like_the_same_seconds_inside_the_recording(model, mb0
     scalp = rec.pick_types(("eeg",))
     x = scalp.pick(pipeline.match_scalp_channels(scalp, mdl.scalp_names)).data
     def predict(seg):  # one contiguous segment through the pipeline's chunking and border rule
-        pieces = pipeline.predict_chunked(lambda i, j: seg[:, i:j], seg.shape[1], FS, mdl, prep)
+        pieces = predict_chunked(lambda i, j: seg[:, i:j], seg.shape[1], FS, mdl, prep)
         return np.concatenate(list(pieces), axis=-1)
 
     full = _per_second(predict(x))

@@ -61,7 +61,8 @@ def calibrate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Calibrate a patient model on the first M minutes of a paired recording."""
-    from ..pipeline import calibrate, reliability_class
+    from ..pipeline import calibrate
+    from ..workflow.confidence import reliability_class
 
     with _progress("calibrate") as update:
         res = calibrate(patient, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
