@@ -467,7 +467,7 @@ def _find_subject(subjects_dir: Path) -> str:
     subs = sorted(p.parent.parent.parent.name for p in subjects_dir.glob("*/mri/transforms/talairach.xfm"))
     if len(subs) != 1:
         raise InputError(f"expected one FreeSurfer subject with mri/transforms/talairach.xfm, found {subs}; "
-                         "pass subject=", subjects_dir)
+                         "set the 'subject' parameter", subjects_dir)
     return subs[0]
 
 

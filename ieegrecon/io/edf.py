@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import OVERWRITE_HINT, InputError, OutputError
 from ..recording import Annotation
 from .atomic import atomic_path
 
@@ -218,7 +218,7 @@ def write_edf(
         if Path(f).resolve() == path.resolve():
             raise OutputError("output path is one of the inputs; refusing to overwrite an input", path)
     if path.exists() and not overwrite:
-        raise OutputError("output exists; pass --overwrite to replace it", path)
+        raise OutputError(f"output exists; {OVERWRITE_HINT}", path)
     if not path.parent.is_dir():
         raise OutputError("output folder does not exist", path.parent)
     data = np.asarray(data, dtype=float)

@@ -202,7 +202,8 @@ def read_recording(
     try:
         pattern = re.compile(ieeg_channels) if ieeg_channels else None
     except re.error as exc:
-        raise InputError(f"invalid --ieeg-channels regex {ieeg_channels!r}: {exc}", path) from None
+        raise InputError(f"Invalid value for the 'ieeg_channels' parameter: not a regular expression "
+                         f"({exc}), but got {ieeg_channels!r} instead.", path) from None
     for k, v in (ch_types or {}).items():
         if v not in CH_TYPES:
             raise InputError(f"channel {k!r}: unknown type {v!r}; allowed: {', '.join(CH_TYPES)}", path)
