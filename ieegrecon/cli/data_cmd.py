@@ -168,7 +168,7 @@ def map_(
         list_atlases,
         map_contacts,
     )
-    from ..io.bids import read_electrodes
+    from ..io.electrodes import read_electrodes
 
     from .._checks import check_option, check_out_path, marker
 
