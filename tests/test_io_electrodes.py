@@ -61,3 +61,39 @@ def test_sample_ecog_fif_to_mni_with_talairach():
     assert np.abs(el.positions).max() < 0.12
     # the transform is not the identity: MRI and MNI positions differ
     assert np.median(np.linalg.norm(el.positions - el.mri_positions, axis=1)) > 0.002
+
+
+# --------------------------------------------------------------------------- the table's stages, called through read_electrodes
+def _table(tmp_path, rows: str, coordsystem: str | None = None, name: str = "sub-1_electrodes.tsv") -> Path:
+    (tmp_path / name).write_text("name\tx\ty\tz\n" + rows)
+    if coordsystem is not None:
+        (tmp_path / "sub-1_coordsystem.json").write_text(coordsystem)
+    return tmp_path / name
+
+
+def test_units_from_coordsystem_or_inferred(tmp_path):
+    cs = '{"iEEGCoordinateSystem": "MNI152NLin2009aSym", "iEEGCoordinateUnits": "cm"}'
+    el = read_electrodes(_table(tmp_path, "A1\t1\t2\t3\n", cs))
+    np.testing.assert_allclose(el.positions, [[0.01, 0.02, 0.03]])
+    (tmp_path / "b").mkdir()
+    el = read_electrodes(_table(tmp_path / "b", "A1\t10\t20\t30\n", name="sub-1_space-MNI152_electrodes.tsv"))
+    np.testing.assert_allclose(el.positions, [[0.01, 0.02, 0.03]])  # no coordsystem.json: space- says MNI, mm inferred
+    assert any("MNI inferred from space-MNI152" in q for q in el.quirks)
+    assert any("mm inferred from the values" in q for q in el.quirks)
+
+
+@pytest.mark.parametrize("rows,cs,match", [
+    ("A1\t1\t2\t3\n", '{"iEEGCoordinateSystem": "MNI152", "iEEGCoordinateUnits": "inch"}', "unknown coordinate units"),
+    ("A1\t300\t2\t3\n", '{"iEEGCoordinateSystem": "MNI152", "iEEGCoordinateUnits": "mm"}', "outside any head"),
+    ("A1\t1\t2\t3\n", None, "nothing says the coordinates are MNI"),
+    ("A1\tn/a\tn/a\tn/a\n", '{"iEEGCoordinateSystem": "MNI152"}', "no row holds three finite coordinates"),
+    ("A1\t1\t2\t3\nA1\t1\t2\t4\n", '{"iEEGCoordinateSystem": "MNI152"}', "duplicate contact names"),
+])
+def test_table_refusals(rows, cs, match, tmp_path):
+    with pytest.raises(InputError, match=match):
+        read_electrodes(_table(tmp_path, rows, cs))
+
+
+def test_contact_side_conventions():
+    assert contact_side("ECOG_RIGHT_0") == "R" and contact_side("ECOG_LEFT_3") == "L"
+    assert contact_side("mAHL1") == "L" and contact_side("LA3") is None and contact_side("G12") is None
