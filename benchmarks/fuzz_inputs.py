@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ieegrecon.io.validate import signal_field_spans
+from ieegrecon.io.edf_header import signal_field_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSION = ROOT / "examples" / "calibration" / "sub-01" / "ses-01"

@@ -25,8 +25,9 @@ from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
 from .edf import strip_surrogate_label
 from .sidecars import bids_channels_tsv, channels_tsv_quirks, read_channels_tsv
-from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
-    control_characters, edf_kind, find_bad_channels, one_line
+from .edf_header import check_edf_header, control_characters, edf_kind
+from .validate import bad_channels_quirk, check_duplicate_labels, check_finite, check_units, find_bad_channels, \
+    one_line
 
 #: File extensions :func:`read_recording` accepts (lower case).
 SUPPORTED_EXTENSIONS = (".edf", ".bdf", ".vhdr", ".fif", ".set", ".gdf")
@@ -118,7 +119,7 @@ def read_recording(
     ------
     InputError
         Missing, unreadable, truncated or empty file; EDF/BDF header out of
-        spec (:func:`~ieegrecon.io.validate.check_edf_header`); duplicate
+        spec (:func:`~ieegrecon.io.edf_header.check_edf_header`); duplicate
         labels after normalization; NaN/Inf samples in EEG or intracranial
         channels; scalp amplitudes that cannot be volts
         (:func:`~ieegrecon.io.validate.check_units`); bad ``ieeg_channels``
