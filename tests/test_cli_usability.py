@@ -104,7 +104,7 @@ def test_untyped_ieeg_edf_with_electrodes_calibrates(tmp_path):
     """
     from ieegrecon.io.edf import write_edf
     from ieegrecon.io.read import read_recording
-    from ieegrecon.preprocessing import Preprocessing, apply_preprocessing
+    from ieegrecon.preprocessing import Preprocessing
 
     scalp = read_recording(next((SESSION / "eeg").glob("*_eeg.edf"))).crop(0, 60)
     ieeg = read_recording(next((SESSION / "ieeg").glob("*_ieeg.edf"))).crop(0, 60)
