@@ -8,17 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DS004752 as DS
+from conftest import SHARED as DATA
 
 from ieegrecon.errors import InputError
 from ieegrecon.io.electrodes import contact_side, read_electrodes
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DS = DATA / "ds004752"
 needs_ds = pytest.mark.skipif(not DS.is_dir(), reason="ds004752 sidecars not found in ../shared/data")
 
 
-def _ses(sub, ses="01"):
-    return DS / f"sub-{sub}" / f"ses-{ses}"
+def _ses(sub: str) -> Path:
+    """ds004752 sub-``sub`` ses-01."""
+    return DS / f"sub-{sub}" / "ses-01"
 
 
 @needs_ds
