@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ieegrecon.io.validate import signal_field_spans
+from ieegrecon.io.edf_header import signal_field_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSION = ROOT / "examples" / "calibration" / "sub-01" / "ses-01"
@@ -314,7 +314,8 @@ def run(n: int = 10_000, *, cli_every: int = 25, seed: int = 0, workdir: str | P
 
     from ieegrecon.cli import app
     from ieegrecon.errors import IeegreconError
-    from ieegrecon.io.bids import read_bids_session, read_electrodes
+    from ieegrecon.io.bids import read_bids_session
+    from ieegrecon.io.electrodes import read_electrodes
     from ieegrecon.io.read import read_recording
     from ieegrecon.models.io import load_model
 

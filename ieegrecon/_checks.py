@@ -3,13 +3,19 @@
 Modelled on MNE's ``mne/utils/check.py``: small functions that raise one
 :mod:`ieegrecon.errors` class with one line naming the parameter or path.
 
+Message convention (issue #15): library code never names a command-line flag.
+A message names the Python parameter in MNE's wording, ``the 'line_freq'
+parameter`` (matched by :data:`PARAMETER_WORDING`); the CLI
+(:mod:`ieegrecon.cli.app`) rewrites it into the running command's flag
+(``--line-freq``), so command-line users still read flags.
+
 The output policy (:func:`check_out_path`, documented in docs/cli.md,
 "Output policy"):
 
 1. Paths are compared after resolving symlinks. An output that is an input,
    a folder that contains an input, or a path inside an input folder is
-   refused (:class:`OutputError`, exit 5), with or without ``--overwrite``.
-2. An existing output is refused without ``--overwrite``. With it, only what
+   refused (:class:`OutputError`, exit 5), with or without ``overwrite``.
+2. An existing output is refused without ``overwrite``. With it, only what
    ieegrecon itself wrote is replaced, and only by the same kind of output:
    a model folder (its ``config.json``), an EDF whose header recording field
    says ``ieegrecon``/``SURROGATE``/``SIMULATED``, an HDF5 file with
@@ -25,12 +31,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .errors import OutputError, UsageError
+from .errors import OVERWRITE_HINT, OutputError, UsageError
 
+#: How a message names a function parameter: ``the 'line_freq' parameter`` (group 1: the name).
+PARAMETER_WORDING = re.compile(r"the '([A-Za-z_][A-Za-z0-9_]*)' parameter")
 #: Written into ieegrecon's own JSON manifests (model ``config.json``): ``{"name": "ieegrecon", "kind": ...}``.
 MARKER_KEY = "written_by"
 #: Kinds of output :func:`check_out_path` knows (folders first).
@@ -42,19 +51,81 @@ REPORT_FILES = ("report.json", "regions.tsv", "report.html")
 SPACE_MARGIN = 16 * 1024 * 1024
 
 
+def parameter(name: str) -> str:
+    """How a message names the parameter ``name``: ``the 'name' parameter`` (see :data:`PARAMETER_WORDING`)."""
+    return f"the {name!r} parameter"
+
+
 def check_option(name: str, value: Any, allowed: Sequence[Any]) -> Any:
     """Return ``value`` if it is one of ``allowed``, else raise UsageError naming ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, as the function spells it (``'line_freq'``).
+    value : object
+        What was given.
+    allowed : sequence
+        The values accepted.
 
     Raises
     ------
     UsageError
-        ``Invalid value for the 'method' parameter. Allowed values are 'a', 'b', but got 'x' instead.``
+        ``Invalid value for the 'method' parameter: allowed values are 'a', 'b', but got 'x' instead.``
     """
     if value in allowed:
         return value
     options = ", ".join(repr(a) for a in allowed)
-    raise UsageError(f"Invalid value for the {name!r} parameter. Allowed values are {options}, "
+    raise UsageError(f"Invalid value for {parameter(name)}: allowed values are {options}, "
                      f"but got {value!r} instead.")
+
+
+def check_range(name: str, value: float, *, low: float | None = None, high: float | None = None,
+                low_inclusive: bool = True, high_inclusive: bool = True,
+                path: str | Path | None = None) -> float:
+    """Return ``value`` if it lies in the range, else raise UsageError naming ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name (``'minutes'``).
+    value : float
+        What was given (NaN is always refused).
+    low, high : float | None
+        Bounds; ``None`` leaves that side open.
+    low_inclusive, high_inclusive : bool
+        Whether a bound itself is allowed (``>=``/``<=``) or not (``>``/``<``).
+    path : path-like | None
+        The file the value belongs to, if any (prefixes the message).
+
+    Raises
+    ------
+    UsageError
+        ``Invalid value for the 'minutes' parameter: must be >= 0, but got -1.0 instead.``
+    """
+    ok = value == value  # NaN fails every comparison
+    bounds = []
+    if low is not None:
+        ok = ok and (value >= low if low_inclusive else value > low)
+        bounds.append(f"{'>=' if low_inclusive else '>'} {low:g}")
+    if high is not None:
+        ok = ok and (value <= high if high_inclusive else value < high)
+        bounds.append(f"{'<=' if high_inclusive else '<'} {high:g}")
+    if ok:
+        return value
+    raise UsageError(f"Invalid value for {parameter(name)}: must be {' and '.join(bounds)}, "
+                     f"but got {value!r} instead.", path)
+
+
+def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    """Return ``value`` if it is > 0 (``>= 0`` with ``allow_zero``), else raise UsageError naming ``name``.
+
+    Raises
+    ------
+    UsageError
+        ``Invalid value for the 'tr' parameter: must be > 0, but got -1.0 instead.``
+    """
+    return check_range(name, value, low=0.0, low_inclusive=allow_zero)
 
 
 def marker(kind: str) -> dict[str, str]:
@@ -216,7 +287,7 @@ def check_out_path(path: str | Path, *, overwrite: bool, inputs: Iterable[str | 
     path : path-like
         The output (file or folder).
     overwrite : bool
-        ``--overwrite`` was given.
+        Replace an existing output (only one ieegrecon wrote, of the same kind).
     inputs : iterable of path-like | None
         Every input of the command (files and folders; ``None`` skipped).
     kind : str
@@ -242,7 +313,7 @@ def check_out_path(path: str | Path, *, overwrite: bool, inputs: Iterable[str | 
     p = Path(path)
     check_not_input(p, inputs)
     if kind == "report" and is_model_folder(p):
-        raise OutputError("is a model folder; refusing to write a report into it (pass another --report folder)", p)
+        raise OutputError("is a model folder; refusing to write a report into it (give another report folder)", p)
     if kind == "model" and is_report_folder(p):
         raise OutputError("is a report folder; refusing to write a model into it", p)
     if kind == "report":  # a folder that may hold other files: only the report's own files are replaced
@@ -250,10 +321,10 @@ def check_out_path(path: str | Path, *, overwrite: bool, inputs: Iterable[str | 
             raise OutputError("exists and is not a folder", p)
         there = [n for n in REPORT_FILES if os.path.lexists(p / n)]
         if there and not overwrite:
-            raise OutputError(f"holds a report ({there[0]}); pass --overwrite to replace it", p)
+            raise OutputError(f"holds a report ({there[0]}); {OVERWRITE_HINT}", p)
         if there and not is_report_folder(p):
             raise OutputError(f"holds {there[0]} that is not part of a report ieegrecon wrote; "
-                              "refusing to replace it even with --overwrite", p)
+                              f"refusing to replace it even with {parameter('overwrite')} set", p)
     elif kind in FOLDER_KINDS:
         if p.is_dir() and not any(p.iterdir()):
             pass  # an empty folder (made for us) is fine
@@ -271,11 +342,12 @@ def _check_existing(p: Path, overwrite: bool, kind: str) -> None:
     if not os.path.lexists(p):
         return
     if not overwrite:
-        raise OutputError("already exists; pass --overwrite to replace it", p)
+        raise OutputError(f"already exists; {OVERWRITE_HINT}", p)
     if owned_kind(p) != kind:
         what = {"hdf5": "an HDF5 file", "edf": "an EDF", "json": "a JSON sidecar", "bold": "a BOLD file",
                 "regions": "a regions table"}.get(kind, f"a {kind} folder")
-        raise OutputError(f"exists and is not {what} ieegrecon wrote; refusing to replace it even with --overwrite", p)
+        raise OutputError(f"exists and is not {what} ieegrecon wrote; refusing to replace it even with "
+                          f"{parameter('overwrite')} set", p)
 
 
 def check_writable(folder: str | Path, need_bytes: int = 0) -> None:

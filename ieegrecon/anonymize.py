@@ -1,8 +1,8 @@
-"""Strip free text from annotations before they leave with a surrogate (``--anonymize``).
+"""Strip free text from annotations before they leave with a surrogate (``anonymize=True``).
 
 Clinical annotations are free text typed at the bedside and often hold the
 patient's name, birth date or record number ("Pt John Doe DOB 23.07.1961").
-With ``reconstruct --anonymize`` every input annotation keeps its onset and
+With ``anonymize=True`` (``reconstruct --anonymize``) every input annotation keeps its onset and
 duration, but its text is replaced by the allow-listed event words it
 contains (:data:`EVENT_WORDS`, matched as whole words, case-insensitively,
 written in the list's spelling, in order of appearance), or by

@@ -425,7 +425,8 @@ def brainnetome_agreement(root: str | Path, *, atlas: str = "desikan_killiany", 
         ``frac_within``, ``n_compared`` (both labelled), ``n_agree``, ``agreement``,
         and ``per_class`` {class: [n_agree, n_compared]} keyed by the Brainnetome class.
     """
-    from .io.bids import find_sessions, read_electrodes
+    from .io.bids import find_sessions
+    from .io.electrodes import read_electrodes
 
     seen: set[str] = set()
     n = n_within = n_cmp = n_agree = 0
@@ -523,7 +524,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.cmd == "agreement":
         res = brainnetome_agreement(args.root, atlas=args.atlas, max_distance_mm=args.max_distance)
     else:
-        from .io.bids import read_electrodes
+        from .io.electrodes import read_electrodes
 
         el = read_electrodes(args.fif, subjects_dir=args.subjects_dir)
         res = aparc_agreement(el, max_distance_mm=args.max_distance)

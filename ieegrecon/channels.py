@@ -160,7 +160,7 @@ BIDS_TYPES = {
 #: The channel-typing rule, in words (used in docs and ``info``).
 TYPING_RULE = (
     "1) an explicit ch_types entry wins; 2) else the BIDS channels.tsv type; "
-    "3) else a label matching --ieeg-channels (regex, searched in the original label) is 'seeg'; "
+    "3) else a label matching the ieeg_channels regex (``--ieeg-channels``; searched in the original label) is 'seeg'; "
     "4) else a non-EEG type already stored in the file (FIF/BrainVision: ecog, seeg, misc...) is kept; "
     "5) else a standard 10-05 scalp label (after stripping vendor prefix/suffix) is 'eeg'; "
     "6) else a label with a vendor prefix (POL, ECG, EMG, EOG, SaO2, DC...) takes that prefix's type "

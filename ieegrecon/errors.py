@@ -20,6 +20,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: The end of every "output exists" message; names the parameter, as every
+#: library message does (the CLI shows ``pass --overwrite to replace it``).
+OVERWRITE_HINT = "set the 'overwrite' parameter to replace it"
+
 
 class IeegreconError(Exception):
     """Base class of all errors a user can cause; carries an exit code."""
@@ -33,7 +37,7 @@ class IeegreconError(Exception):
 
 
 class UsageError(IeegreconError):
-    """Incoherent options (for example ``--out`` a file for many inputs)."""
+    """Incoherent arguments (for example an output file for many inputs)."""
 
     exit_code = 2
 
@@ -51,7 +55,7 @@ class ModelInputMismatch(IeegreconError):
 
 
 class OutputError(IeegreconError):
-    """The output cannot be written (exists without ``--overwrite``, is an input...)."""
+    """The output cannot be written (exists without ``overwrite``, is an input...)."""
 
     exit_code = 5
 

@@ -286,7 +286,7 @@ def _calibrate_from_positions(scalp_rec: Recording, electrodes: str | Path, *, m
     InputError
         No usable scalp channel, or an unusable electrodes file.
     """
-    from .io.bids import read_electrodes
+    from .io.electrodes import read_electrodes
     from .models.io import read_model_config
 
     if not get_model_class(method).supports_zero_shot:

@@ -26,7 +26,7 @@ class Preprocessing:
     l_freq : float | None
         High-pass cutoff in Hz (None: no high-pass).
     line_freq : float | None
-        Power-line frequency in Hz (50 or 60; ``calibrate --line-freq``); it
+        Power-line frequency in Hz (50 or 60); it
         and its harmonics below Nyquist are notch-filtered (None: no notch).
     scalp_reference : str
         ``'average'``: common average over the model's scalp channels.

@@ -84,7 +84,7 @@ def test_ds004752_coverage_and_agreement():
 
 @pytest.mark.skipif(not (DATA / "sample_ecog").is_dir(), reason="sample_ecog not found")
 def test_sample_ecog_agrees_with_own_aparc():
-    from ieegrecon.io.bids import read_electrodes
+    from ieegrecon.io.electrodes import read_electrodes
 
     res = aparc_agreement(read_electrodes(DATA / "sample_ecog" / "sample_ecog_ieeg.fif"))
     assert res["n_compared"] > 300

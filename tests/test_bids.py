@@ -1,4 +1,4 @@
-"""BIDS sessions and electrodes: one test per ds004752 / pyneuromod / sample_ecog quirk."""
+"""BIDS sessions (io/bids.py): one test per ds004752 / pyneuromod quirk; electrodes in test_io_electrodes.py."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import pandas as pd
 import pytest
 
 from ieegrecon.errors import InputError
-from ieegrecon.io.bids import (
-    contact_side,
-    find_sessions,
-    read_bids_session,
-    read_electrodes,
-)
+from ieegrecon.io.bids import find_sessions, read_bids_session
+from ieegrecon.io.electrodes import read_electrodes
 from ieegrecon.io.edf import write_edf
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -55,33 +51,10 @@ def test_old_1020_names():
 
 
 @needs_ds
-def test_no_label_found_and_no_coordsystem():
-    el = read_electrodes(_ses("01"))
-    assert el.coord_frame == "mni"
-    assert any("no coordsystem.json" in q and "MNI" in q for q in el.quirks)
-    assert any("no_label_found" in q for q in el.quirks)
-    assert np.nanmax(np.abs(el.positions)) < 0.1  # mm were converted to metres
-    assert "AnatomicalLocation" in el.table
-
-
-@needs_ds
 def test_epoched_and_different_sfreq():
     q = read_bids_session(_ses("01")).quirks
     assert any("epoched" in x for x in q)
     assert any("200 Hz" in x and "2000 Hz" in x for x in q)
-
-
-@needs_ds
-def test_left_right_name_disagreeing_with_x(tmp_path):
-    src = next((_ses("02") / "ieeg").glob("*_electrodes.tsv"))
-    shutil.copy(src.with_suffix(".json"), tmp_path / src.with_suffix(".json").name)
-    df = pd.read_csv(src, sep="\t")
-    assert contact_side(df["name"][0]) in ("L", "R")
-    df.loc[0, "x"] = -df.loc[0, "x"]
-    df.to_csv(tmp_path / src.name, sep="\t", index=False)
-    el = read_electrodes(tmp_path / src.name)
-    assert any("Left/Right name disagrees" in q and df["name"][0] in q for q in el.quirks)
-    assert not any("Left/Right" in q for q in read_electrodes(src).quirks)
 
 
 @needs_ds
@@ -113,13 +86,6 @@ def test_not_a_session(tmp_path):
         find_sessions(tmp_path)
 
 
-def test_non_mni_coordsystem_refused(tmp_path):
-    (tmp_path / "sub-1_electrodes.tsv").write_text("name\tx\ty\tz\nA1\t1\t2\t3\n")
-    (tmp_path / "sub-1_coordsystem.json").write_text('{"iEEGCoordinateSystem": "ACPC", "iEEGCoordinateUnits": "mm"}')
-    with pytest.raises(InputError, match="not an MNI"):
-        read_electrodes(tmp_path / "sub-1_electrodes.tsv")
-
-
 @pytest.mark.skipif(not (DATA / "pyneuromod_ecog").is_dir(), reason="pyneuromod_ecog not found")
 def test_pyneuromod_metres_and_other_space_mni():
     ses = DATA / "pyneuromod_ecog" / "sub-testsub" / "ses-EphysMedOff"
@@ -130,15 +96,3 @@ def test_pyneuromod_metres_and_other_space_mni():
     s = read_bids_session(ses)
     assert s.scalp is None and s.ieeg is not None and s.ieeg.coord_frame == "mni"
     assert np.isnan(s.ieeg.positions[s.ieeg.ch_names.index("MOV_RIGHT")]).all()
-
-
-@pytest.mark.skipif(not (DATA / "sample_ecog").is_dir(), reason="sample_ecog not found")
-def test_sample_ecog_fif_to_mni_with_talairach():
-    el = read_electrodes(DATA / "sample_ecog" / "sample_ecog_ieeg.fif")
-    assert len(el.names) == 394 and el.coord_frame == "mni" and el.subject == "sample_ecog"
-    assert any("talairach" in q for q in el.quirks)
-    # the implant is over the right hemisphere: MNI x > 0 for nearly every contact
-    assert np.mean(el.positions[:, 0] > 0) > 0.95
-    assert np.abs(el.positions).max() < 0.12
-    # the transform is not the identity: MRI and MNI positions differ
-    assert np.median(np.linalg.norm(el.positions - el.mri_positions, axis=1)) > 0.002

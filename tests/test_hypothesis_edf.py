@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ieegrecon.cli import app
-from ieegrecon.io.validate import signal_field_spans
+from ieegrecon.io.edf_header import signal_field_spans
 from ieegrecon.errors import IeegreconError
 from ieegrecon.io.edf import write_edf
 from ieegrecon.io.read import read_recording

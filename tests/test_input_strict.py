@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from conftest import EXAMPLES, make_linear_bids_session
 from ieegrecon.cli import app
 from ieegrecon.errors import InputError, ModelFileError
-from ieegrecon.io.bids import read_bids_session, read_electrodes
+from ieegrecon.io.bids import read_bids_session
+from ieegrecon.io.electrodes import read_electrodes
 from ieegrecon.io.edf import write_edf
 from ieegrecon.io.read import read_recording
 

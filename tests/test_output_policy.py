@@ -371,16 +371,18 @@ def test_sigterm_between_the_renames_of_a_folder_replacement_keeps_a_model(tmp_p
 
 # --------------------------------------------------------------------------- option values
 def test_check_option_names_the_parameter(bids):
+    """The library names the parameter (tests/test_checks.py); the CLI shows the flag."""
     from ieegrecon._checks import check_option
     from ieegrecon.errors import UsageError
 
     assert check_option("method", "a", ("a", "b")) == "a"
     with pytest.raises(UsageError) as err:
         check_option("method", "x", ("a", "b"))
-    assert str(err.value) == ("Invalid value for the 'method' parameter. Allowed values are 'a', 'b', "
+    assert str(err.value) == ("Invalid value for the 'method' parameter: allowed values are 'a', 'b', "
                               "but got 'x' instead.")
     el = next((bids / "sub-01" / "ses-01" / "ieeg").glob("*_electrodes.tsv"))
-    one_error_line(cli("map", el, "--json", "--atlas", "nope"), 2, "'atlas' parameter", "'nope'")
+    line = one_error_line(cli("map", el, "--json", "--atlas", "nope"), 2, "Invalid value for --atlas:", "'nope'")
+    assert "parameter" not in line
 
 
 def test_calibrate_never_overwrites_the_default_pretrained_model(tmp_path, monkeypatch):

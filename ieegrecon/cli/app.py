@@ -9,12 +9,19 @@ both unwind the atomic writers, so no temporary or partial output is left. Typer
 pretty exceptions never print local variables (they may hold patient data).
 Command-line mistakes (missing or unknown options, bad values) are one line too,
 ``ieegrecon: error: CMD: problem``, exit 2 (:class:`OneLineErrorsGroup`).
+
+Library messages name Python parameters (``the 'line_freq' parameter``, see
+:mod:`ieegrecon._checks`); :func:`flag_wording` rewrites each one the running
+command has as an option into its flag (``--line-freq``), so the command line
+speaks in flags and the library in parameters, from one message.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+import re
 import signal
 import sys
 import threading
@@ -25,7 +32,12 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from .. import __version__
+from .._checks import PARAMETER_WORDING
 from ..errors import IeegreconError
+
+#: ``set the 'overwrite' parameter`` (a flag option: shown as ``pass --overwrite``).
+_SET_PARAMETER = re.compile(r"set (" + PARAMETER_WORDING.pattern + ")")
+
 
 class OneLineErrorsGroup(TyperGroup):
     """Typer's group, with every command-line error printed as one line.
@@ -97,9 +109,67 @@ def _main(
     STATE.debug = debug
 
 
+def running_command() -> Any:
+    """The click command being run (its ``params`` are the options and arguments), or None.
+
+    Typer >= 0.2x carries its own copy of click (``typer._click``), older
+    typers use click itself: whichever is there holds the context.
+    """
+    for module in ("typer._click.globals", "click"):
+        try:
+            get_current_context = importlib.import_module(module).get_current_context
+        except (ImportError, AttributeError):
+            continue
+        ctx = get_current_context(silent=True)
+        if ctx is not None:
+            return ctx.command
+    return None
+
+
+def flag_wording(message: str, command: Any = None) -> str:
+    """``message`` with every ``the '<name>' parameter`` of ``command``'s options written as its flag.
+
+    Parameters
+    ----------
+    message : str
+        A library message naming parameters (``... the 'line_freq' parameter ...``).
+    command : click.Command | None
+        The command whose options are mapped; ``None`` takes the running one
+        (:func:`running_command`; none running: ``message`` unchanged).
+
+    Returns
+    -------
+    str
+        ``the 'line_freq' parameter`` -> ``--line-freq`` (the option's first
+        flag) for each name the command has as an option; ``set the
+        'overwrite' parameter`` -> ``pass --overwrite`` for an on/off flag.
+        Other names (arguments, parameters the command has not) are kept.
+    """
+    command = command if command is not None else running_command()
+    if command is None:
+        return message
+    flags = {p.name: p for p in command.params if getattr(p, "param_type_name", "") == "option" and p.opts}
+
+    def on_off(m: re.Match) -> str:
+        opt = flags.get(m.group(2))
+        return f"pass {opt.opts[0]}" if opt is not None and getattr(opt, "is_flag", False) else m.group(0)
+
+    def flag(m: re.Match) -> str:
+        opt = flags.get(m.group(1))
+        return opt.opts[0] if opt is not None else m.group(0)
+
+    return PARAMETER_WORDING.sub(flag, _SET_PARAMETER.sub(on_off, message))
+
+
+def error_line(err: IeegreconError) -> str:
+    """``str(err)`` with the running command's parameters written as flags (:func:`flag_wording`)."""
+    message = flag_wording(err.message)
+    return f"{err.path}: {message}" if err.path else message
+
+
 def fail(err: IeegreconError) -> None:
-    """Print ``err`` as one line on stderr (no markup) and exit with its code."""
-    err_console.print(f"ieegrecon: error: {err}", markup=False, soft_wrap=True)
+    """Print ``err`` as one line on stderr (no markup), parameters as flags, and exit with its code."""
+    err_console.print(f"ieegrecon: error: {error_line(err)}", markup=False, soft_wrap=True)
     raise typer.Exit(err.exit_code)
 
 
@@ -138,7 +208,7 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., A
                 if STATE.debug:
                     raise
                 err_console.print(
-                    f"ieegrecon: internal error: {type(exc).__name__}: {exc} "
+                    f"ieegrecon: internal error: {type(exc).__name__}: {flag_wording(str(exc))} "
                     "(this is a bug; rerun with --debug for the traceback)",
                     markup=False,
                     soft_wrap=True,

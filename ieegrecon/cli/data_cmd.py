@@ -168,15 +168,16 @@ def map_(
         list_atlases,
         map_contacts,
     )
-    from ..io.bids import read_electrodes
+    from ..io.electrodes import read_electrodes
 
     from .._checks import check_option, check_out_path, marker
 
     if out is None and not as_json:
-        raise UsageError("give --out regions.tsv and/or --json")
+        raise UsageError("give the 'out' parameter (a regions.tsv) and/or the 'as_json' parameter")
     if out is not None:
         if out.suffix.lower() != ".tsv":  # the .json sidecar is written beside it: never the same file
-            raise UsageError(f"--out {out} must end in .tsv (its .json sidecar is written beside it)")
+            raise UsageError(f"Invalid value for the 'out' parameter: must end in .tsv (its .json sidecar is "
+                             f"written beside it), but got {str(out)!r} instead.")
         if not out.parent.is_dir():
             raise OutputError("output folder does not exist", out.parent)
         for p, kind in ((out, "regions"), (out.with_suffix(".json"), "json")):

@@ -1,14 +1,14 @@
-"""``ieegrecon fmri``, ``fmri-simulate``, ``fmri-train``: EEG-conditioned BOLD frames on fsaverage5."""
+"""``ieegrecon fmri``, ``fmri-simulate``, ``fmri-train``, ``fmri-evaluate``: EEG-conditioned BOLD on fsaverage5."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import typer
 
-from .._checks import check_out_path
-from ..errors import UsageError
+from .._checks import check_out_path, check_positive, check_range
 from .app import command, err_console, out_console, print_json
 
 
@@ -27,8 +27,7 @@ def fmri(
     """Generate SURROGATE BOLD frames from EEG; measured frames are kept exactly."""
     from ..fmri.pipeline import eeg_to_bold
 
-    if tr <= 0:
-        raise UsageError("--tr must be positive")
+    check_positive("tr", tr)
     from ..fmri.io import hemi_paths
 
     targets = [out] if out.name.endswith((".nii", ".nii.gz")) else list(hemi_paths(out))
@@ -62,8 +61,8 @@ def fmri_simulate(
     from ..fmri.simulate import simulate_subject
     from ..io.edf import write_edf
 
-    if duration <= tr or tr <= 0:
-        raise UsageError("--duration must exceed --tr > 0")
+    check_positive("tr", tr)
+    check_range("duration", duration, low=tr, low_inclusive=False)
     for t, kind in ((out / "eeg.edf", "edf"), (out / "bold.lh.func.gii", "bold"), (out / "bold.rh.func.gii", "bold")):
         check_out_path(t, overwrite=overwrite, kind=kind)
     out.mkdir(parents=True, exist_ok=True)
@@ -110,3 +109,22 @@ def fmri_train(
         print_json({"model": str(out), **m.config()})
     else:
         out_console.print(f"wrote {out} (alpha {m.alpha:g}, mu {m.mu:g}, kernel {m.kernel})", markup=False)
+
+
+@command("fmri-evaluate")
+def fmri_evaluate(
+    subjects: int = typer.Option(4, "--subjects", min=1, help="Training subjects."),
+    test_subjects: int = typer.Option(2, "--test-subjects", min=1, help="Held-out subjects."),
+    seed: int = typer.Option(0, "--seed", help="Master seed."),
+    duration: float = typer.Option(240.0, "--duration", help="Seconds per subject."),
+) -> None:
+    """Reproducible evaluation on held-out simulated subjects: a Markdown table, then the JSON results."""
+    from ..fmri.evaluate import evaluate
+
+    check_positive("duration", duration)
+    res = evaluate(subjects, test_subjects, seed, duration)
+    lines = ["| missing | method | Pearson r | MSE (%²) | SSIM |", "|---|---|---|---|---|"]
+    lines += [f"| {r['missing']:.0%} | {r['method']} | {r['r']:.3f} | {r['mse']:.4f} | {r['ssim']:.3f} |"
+              for r in res["rows"]]
+    typer.echo("\n".join(lines))
+    typer.echo(json.dumps(res, indent=1))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import UsageError
+from .._checks import check_positive
 from .app import command, err_console, out_console, print_json
 
 
@@ -28,8 +28,8 @@ def simulate(
     """Simulate paired scalp EEG and iEEG (TVB dynamics, MNE sphere model) as a BIDS dataset."""
     from ..simulate import simulate_dataset
 
-    if minutes <= 0 or scalp_sfreq <= 0 or ieeg_sfreq <= 0:
-        raise UsageError("--minutes, --scalp-sfreq and --ieeg-sfreq must be positive")
+    for name, value in (("minutes", minutes), ("scalp_sfreq", scalp_sfreq), ("ieeg_sfreq", ieeg_sfreq)):
+        check_positive(name, value)
     t0 = time.perf_counter()
     folders = simulate_dataset(
         layout, out, n_subjects=subjects, minutes=minutes, seed=seed, n_sessions=sessions,

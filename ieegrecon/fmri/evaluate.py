@@ -1,8 +1,9 @@
 """Reproducible evaluation on held-out simulated subjects.
 
-``python -m ieegrecon.fmri.evaluate --subjects 4 --test-subjects 2 --seed 0``
+``ieegrecon fmri-evaluate --subjects 4 --test-subjects 2 --seed 0`` runs
+:func:`evaluate` (:mod:`ieegrecon.cli.fmri_cmd`).
 
-Trains :class:`~ieegrecon.fmri.model.FmriModel` on ``--subjects`` simulated
+Trains :class:`~ieegrecon.fmri.model.FmriModel` on ``n_train`` simulated
 subjects, then for each held-out subject and missing fraction (25/50/75 %,
 frames dropped at random) compares on the missing frames: EEG-only
 prediction, linear temporal interpolation and completion. Pearson r is per
@@ -11,9 +12,6 @@ missing frames; SSIM over the whole time x vertex map (cortical vertices).
 """
 
 from __future__ import annotations
-
-import argparse
-import json
 
 import numpy as np
 
@@ -27,6 +25,19 @@ from .simulate import simulate_subject
 def evaluate(n_train: int = 4, n_test: int = 2, seed: int = 0, duration_s: float = 240.0, tr: float = 0.8,
              fractions: tuple[float, ...] = (0.25, 0.5, 0.75)) -> dict:
     """Train, then score EEG-only / interpolation / completion on held-out subjects.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Training and held-out simulated subjects (seeds ``seed * 1000 + i``).
+    seed : int
+        Master seed (subjects, the model's fit, the random masks).
+    duration_s : float
+        Seconds per subject.
+    tr : float
+        Repetition time in seconds.
+    fractions : tuple of float
+        Fractions of frames missing at random, each scored.
 
     Returns
     -------
@@ -60,22 +71,3 @@ def evaluate(n_train: int = 4, n_test: int = 2, seed: int = 0, duration_s: float
              "mse": float(np.mean([v[1] for v in vals])), "ssim": float(np.mean([v[2] for v in vals]))}
             for (f, m), vals in acc.items()]
     return {"rows": rows, "model": model.config()}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry: print a Markdown table and the JSON results."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--subjects", type=int, default=4, help="training subjects")
-    p.add_argument("--test-subjects", type=int, default=2, help="held-out subjects")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--duration", type=float, default=240.0, help="seconds per subject")
-    a = p.parse_args(argv)
-    res = evaluate(a.subjects, a.test_subjects, a.seed, a.duration)
-    print("| missing | method | Pearson r | MSE (%²) | SSIM |\n|---|---|---|---|---|")
-    for r in res["rows"]:
-        print(f"| {r['missing']:.0%} | {r['method']} | {r['r']:.3f} | {r['mse']:.4f} | {r['ssim']:.3f} |")
-    print(json.dumps(res, indent=1))
-
-
-if __name__ == "__main__":
-    main()

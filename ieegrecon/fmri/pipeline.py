@@ -83,10 +83,10 @@ def eeg_to_bold(eeg_path: str | Path, model_dir: str | Path, out: str | Path, *,
     from ..io.read import read_recording
 
     if (known_bold is None) != (known_frames is None):
-        raise UsageError("--known-bold and --known-frames go together")
+        raise UsageError("the 'known_bold' parameter and the 'known_frames' parameter go together")
     model = FmriModel.load(model_dir)
     if abs(tr - model.tr) > 1e-6:
-        raise ModelInputMismatch(f"--tr {tr} differs from the model's TR {model.tr}", model_dir)
+        raise ModelInputMismatch(f"the 'tr' parameter ({tr:g} s) differs from the model's TR {model.tr:g} s", model_dir)
     rec = read_recording(eeg_path)
     missing = [c for c in model.ch_names if c not in rec.ch_names]
     if missing:

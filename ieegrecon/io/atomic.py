@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import OutputError
+from ..errors import OVERWRITE_HINT, OutputError
 
 #: ieegrecon's own temporary names: ``.NAME.ieegrecon-HOST-PID-RAND.tmp`` (files and folders).
 TMP_PATTERN = re.compile(r"^\..*\.ieegrecon-(?:([A-Za-z0-9-]+)-)?(\d+)-[0-9a-f]+\.tmp$")
@@ -372,7 +372,7 @@ def atomic_dir(target: str | Path, *, overwrite: bool,
                     target.rmdir()
                 if os.path.lexists(target):
                     if not overwrite:
-                        raise OutputError("already exists; pass --overwrite to replace it", target)
+                        raise OutputError(f"already exists; {OVERWRITE_HINT}", target)
                     if check is not None:
                         check(target)
                     # not of TMP_PATTERN: a run killed between the two renames leaves the old model under

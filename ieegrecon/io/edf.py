@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import OVERWRITE_HINT, InputError, OutputError
 from ..recording import Annotation
 from .atomic import atomic_path
 
@@ -214,49 +214,12 @@ def write_edf(
     import edfio
 
     path = Path(path)
-    for f in forbidden:
-        if Path(f).resolve() == path.resolve():
-            raise OutputError("output path is one of the inputs; refusing to overwrite an input", path)
-    if path.exists() and not overwrite:
-        raise OutputError("output exists; pass --overwrite to replace it", path)
-    if not path.parent.is_dir():
-        raise OutputError("output folder does not exist", path.parent)
-    data = np.asarray(data, dtype=float)
-    n_ch, n_times = data.shape
-    if n_ch != len(ch_names):
-        raise ValueError(f"{n_ch} rows of data but {len(ch_names)} labels")
-    if n_times == 0:
-        raise OutputError("nothing to write: zero samples", path)
-    check_edf_labels(ch_names)
-    if not np.all(np.isfinite(data)):
-        raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
-
-    rec_len, pad = _record_samples(n_times, sfreq, n_ch)
-    data_uv = data * 1e6
+    data = _check_write_request(path, data, ch_names, overwrite=overwrite, forbidden=forbidden)
+    n_times = data.shape[1]
+    rec_len, pad = _record_samples(n_times, sfreq, len(ch_names))
     report = EdfWriteReport(path=path, padded_samples=pad, data_record_duration=rec_len / sfreq)
-    signals = []
-    first_clip: int | None = None
-    for i, name in enumerate(ch_names):
-        x = data_uv[i]
-        if physical_range_uv is None:
-            lo, hi = signal_range_uv(x)
-        else:
-            lo, hi = (float(v) for v in physical_range_uv[i])
-        lo, hi = _edf_range(lo, hi)
-        n_clip, k = count_clipped(x, lo, hi)
-        if n_clip:
-            first_clip = k if first_clip is None else min(first_clip, k)
-        x = np.clip(x, lo, hi)
-        if pad:
-            x = np.concatenate([x, np.zeros(pad)]) if lo <= 0 <= hi else np.concatenate([x, np.full(pad, lo)])
-        report.n_clipped[name] = n_clip
-        report.physical_range_uv[name] = (lo, hi)
-        signals.append(
-            edfio.EdfSignal(
-                x, sfreq, label=name, physical_dimension="uV", physical_range=(lo, hi),
-                transducer_type=transducer, prefiltering=prefiltering,
-            )
-        )
+    signals, first_clip = _edf_signals(data * 1e6, sfreq, ch_names, physical_range_uv, pad, report,
+                                       transducer=transducer, prefiltering=prefiltering)
     ann = [edfio.EdfAnnotation(a.onset, a.duration if a.duration > 0 else None, _ascii(a.description))
            for a in annotations]
     clipped = clipping_text(report.n_clipped, None if first_clip is None else first_clip / sfreq)
@@ -280,6 +243,73 @@ def write_edf(
         if verify is not None:  # on the finished temporary: a file that fails is never published
             verify(tmp)
     return report
+
+
+def _check_write_request(path: Path, data: np.ndarray, ch_names: Sequence[str], *, overwrite: bool,
+                         forbidden: Iterable[str | Path]) -> np.ndarray:
+    """``data`` as floats, shape (n_channels, n_times), once the output and the labels are known to be writable.
+
+    Raises
+    ------
+    OutputError
+        The output is an input, exists without ``overwrite``, its folder is
+        missing; no samples; labels that do not fit EDF.
+    ValueError
+        Rows and labels differ in number; NaN or Inf samples.
+    """
+    for f in forbidden:
+        if Path(f).resolve() == path.resolve():
+            raise OutputError("output path is one of the inputs; refusing to overwrite an input", path)
+    if path.exists() and not overwrite:
+        raise OutputError(f"output exists; {OVERWRITE_HINT}", path)
+    if not path.parent.is_dir():
+        raise OutputError("output folder does not exist", path.parent)
+    data = np.asarray(data, dtype=float)
+    n_ch, n_times = data.shape
+    if n_ch != len(ch_names):
+        raise ValueError(f"{n_ch} rows of data but {len(ch_names)} labels")
+    if n_times == 0:
+        raise OutputError("nothing to write: zero samples", path)
+    check_edf_labels(ch_names)
+    if not np.all(np.isfinite(data)):
+        raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
+    return data
+
+
+def _edf_signals(data_uv: np.ndarray, sfreq: float, ch_names: Sequence[str],
+                 physical_range_uv: Sequence[tuple[float, float]] | None, pad: int, report: EdfWriteReport, *,
+                 transducer: str, prefiltering: str) -> tuple[list, int | None]:
+    """One ``edfio.EdfSignal`` per channel (µV, clipped to its physical range, padded to whole records).
+
+    Fills ``report.n_clipped`` and ``report.physical_range_uv``; returns the
+    signals and the first clipped sample (None: none clipped).
+    """
+    import edfio
+
+    signals = []
+    first_clip: int | None = None
+    for i, name in enumerate(ch_names):
+        x = data_uv[i]
+        if physical_range_uv is None:
+            lo, hi = signal_range_uv(x)
+        else:
+            lo, hi = (float(v) for v in physical_range_uv[i])
+        lo, hi = _edf_range(lo, hi)
+        n_clip, k = count_clipped(x, lo, hi)
+        if n_clip:
+            first_clip = k if first_clip is None else min(first_clip, k)
+        x = np.clip(x, lo, hi)
+        if pad:
+            x = np.concatenate([x, np.zeros(pad)]) if lo <= 0 <= hi else np.concatenate([x, np.full(pad, lo)])
+        report.n_clipped[name] = n_clip
+        report.physical_range_uv[name] = (lo, hi)
+        signals.append(
+            edfio.EdfSignal(
+                x, sfreq, label=name, physical_dimension="uV", physical_range=(lo, hi),
+                transducer_type=transducer, prefiltering=prefiltering,
+            )
+        )
+    return signals, first_clip
 
 
 def _edf_range(lo: float, hi: float) -> tuple[float, float]:

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import OVERWRITE_HINT, OutputError
 from ..recording import Annotation
 from .atomic import clean_stale_temps, finish_file, output_errors, temp_name
 from .edf import _ascii, _edf_range, _edf_word, check_edf_labels, clipping_text, count_clipped
@@ -95,7 +95,7 @@ class StreamedEdfWriter:
         self.path = Path(path)
         self.overwrite = overwrite
         if self.path.exists() and not overwrite:
-            raise OutputError("already exists; pass --overwrite to replace it", self.path)
+            raise OutputError(f"already exists; {OVERWRITE_HINT}", self.path)
         if not float(sfreq).is_integer():
             raise OutputError(f"streamed EDF needs an integer sampling rate, got {sfreq}", self.path)
         check_edf_labels(ch_names)
@@ -171,7 +171,7 @@ class StreamedEdfWriter:
         if verify is not None:  # on the finished temporary: a file that fails is never published
             verify(self._tmp)
         with output_errors(self.path):
-            finish_file(self._tmp, self.path, overwrite=self.overwrite)  # no-clobber unless --overwrite
+            finish_file(self._tmp, self.path, overwrite=self.overwrite)  # no-clobber unless overwrite
         return pad
 
     def abort(self) -> None:

@@ -24,8 +24,10 @@ from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch
 from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
 from .edf import strip_surrogate_label
-from .validate import bad_channels_quirk, check_duplicate_labels, check_edf_header, check_finite, check_units, \
-    control_characters, edf_kind, find_bad_channels, one_line
+from .sidecars import bids_channels_tsv, channels_tsv_quirks, read_channels_tsv
+from .edf_header import check_edf_header, control_characters, edf_kind
+from .validate import bad_channels_quirk, check_duplicate_labels, check_finite, check_units, find_bad_channels, \
+    one_line
 
 #: File extensions :func:`read_recording` accepts (lower case).
 SUPPORTED_EXTENSIONS = (".edf", ".bdf", ".vhdr", ".fif", ".set", ".gdf")
@@ -34,65 +36,7 @@ LAZY_CHECK_S = 600.0
 _TIMEKEEPING = re.compile(r"^[+-]\d+(\.\d*)?$")
 
 
-def bids_channels_tsv(path: Path) -> Path | None:
-    """The BIDS ``*_channels.tsv`` that describes ``path``, if any.
-
-    ``sub-01_ses-01_task-x_run-01_ieeg.edf`` -> ``sub-01_ses-01_task-x_run-01_channels.tsv``
-    in the same folder.
-    """
-    m = re.match(r"^(sub-.+)_(eeg|ieeg)$", path.stem)
-    if not m:
-        return None
-    cand = path.with_name(f"{m.group(1)}_channels.tsv")
-    return cand if cand.is_file() else None
-
-
-def read_channels_tsv(path: Path) -> dict[str, dict[str, str]]:
-    """Rows of a BIDS ``channels.tsv`` keyed by name (all values as strings).
-
-    Raises
-    ------
-    InputError
-        If the table cannot be read, lacks ``name`` / ``type`` or repeats a name.
-    """
-    import pandas as pd
-
-    try:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # noqa: BLE001 - pandas raises many types
-        raise InputError(f"cannot read channels.tsv ({one_line(exc)})", path) from None
-    if "name" not in df.columns or "type" not in df.columns:
-        raise InputError("channels.tsv lacks a 'name' or 'type' column", path)
-    df = df.fillna("")  # short rows
-    names = [str(n) for n in df["name"]]
-    dups = sorted({n for n in names if names.count(n) > 1})
-    if dups:
-        raise InputError(f"duplicate channel names {dups[:5]} in channels.tsv; names must be unique", path)
-    return {str(r["name"]): {str(k): str(v) for k, v in r.items()} for r in df.to_dict("records")}
-
-
-def channels_tsv_quirks(rows: dict[str, dict[str, str]], path: Path) -> list[str]:
-    """Quirks of a BIDS channels table (swapped cutoffs...)."""
-    quirks = []
-    swapped = []
-    for name, r in rows.items():
-        try:
-            lo, hi = float(r.get("low_cutoff", "n/a")), float(r.get("high_cutoff", "n/a"))
-        except ValueError:
-            continue
-        if lo > hi > 0:
-            swapped.append(name)
-    if swapped:
-        r = rows[swapped[0]]
-        quirks.append(
-            f"{path.name}: low_cutoff ({r['low_cutoff']}) > high_cutoff ({r['high_cutoff']}) for "
-            f"{len(swapped)}/{len(rows)} channels: the columns are swapped (read as a "
-            f"{r['high_cutoff']}-{r['low_cutoff']} Hz band-pass)"
-        )
-    return quirks
-
-
-def _read_raw(path: Path, preload: bool = True, kind: str | None = None):
+def open_raw(path: Path, preload: bool = True, kind: str | None = None):
     """MNE Raw of ``path``; ``kind`` ('EDF'/'BDF') forces the EDF or BDF reader whatever the extension.
 
     MNE picks its reader (and so the sample width, 16 or 24 bit) by extension and
@@ -175,7 +119,7 @@ def read_recording(
     ------
     InputError
         Missing, unreadable, truncated or empty file; EDF/BDF header out of
-        spec (:func:`~ieegrecon.io.validate.check_edf_header`); duplicate
+        spec (:func:`~ieegrecon.io.edf_header.check_edf_header`); duplicate
         labels after normalization; NaN/Inf samples in EEG or intracranial
         channels; scalp amplitudes that cannot be volts
         (:func:`~ieegrecon.io.validate.check_units`); bad ``ieeg_channels``
@@ -193,6 +137,46 @@ def read_recording(
     Reading is done by MNE-Python (Gramfort et al. 2013, ``mne.io.read_raw``).
     """
     path = Path(path)
+    pattern = _check_request(path, ieeg_channels, ch_types)
+    quirks: list[str] = []
+    head = _edf_head(path, quirks)
+    subtype = head[192:236].decode("ascii", "replace").strip() or None  # 'EDF+C', 'EDF+D', 'BDF+C'...
+    raw = open_raw(path, preload, edf_kind(head) if head else None)
+    orig = _file_labels(raw, head, quirks)
+    bids_rows, tsv = _bids_channel_rows(path, orig, quirks)
+    new_names, types, renamed = _names_and_types(orig, raw.get_channel_types(), bids_rows, ch_types, pattern,
+                                                 path, quirks)
+    data = _checked_samples(raw, new_names, types, path, preload, quirks)
+    annotations, gaps = _annotations_and_gaps(path, raw, subtype, quirks)
+    _amplitude_quirk(data, types, quirks)
+    positions, frame = _positions(raw, types)
+    meas_date = raw.info["meas_date"]
+    if isinstance(meas_date, tuple):  # very old MNE
+        meas_date = _dt.datetime.fromtimestamp(meas_date[0], _dt.timezone.utc)
+    try:
+        rec = Recording(
+            data=data, sfreq=float(raw.info["sfreq"]), ch_names=new_names, ch_types=types,
+            positions=positions, coord_frame=frame, annotations=annotations, meas_date=meas_date,
+            source_path=str(path), source_sha256=sha256_file(path), renamed=renamed, quirks=quirks,
+            gaps=gaps,
+        )
+    except ValueError as exc:  # anything the header checks let through
+        raise InputError(f"invalid recording ({one_line(exc)})", path) from None
+    check_units(rec)
+    _mark_bads(rec, orig, bids_rows, tsv)
+    if not preload:
+        rec.data = LazyData(raw)
+    return rec
+
+
+# --------------------------------------------------------------------------- the stages, in reading order
+def _check_request(path: Path, ieeg_channels: str | None, ch_types: dict[str, str] | None) -> re.Pattern | None:
+    """Refuse a missing file, an unknown extension, a bad regex or type; the compiled ``ieeg_channels``.
+
+    Raises
+    ------
+    InputError
+    """
     if not path.is_file():
         raise InputError("no such file", path)
     if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
@@ -202,43 +186,83 @@ def read_recording(
     try:
         pattern = re.compile(ieeg_channels) if ieeg_channels else None
     except re.error as exc:
-        raise InputError(f"invalid --ieeg-channels regex {ieeg_channels!r}: {exc}", path) from None
+        raise InputError(f"Invalid value for the 'ieeg_channels' parameter: not a regular expression "
+                         f"({exc}), but got {ieeg_channels!r} instead.", path) from None
     for k, v in (ch_types or {}).items():
         if v not in CH_TYPES:
             raise InputError(f"channel {k!r}: unknown type {v!r}; allowed: {', '.join(CH_TYPES)}", path)
+    return pattern
 
-    quirks: list[str] = []
-    head = b""  # the 256-byte fixed header of an EDF/BDF, read once
-    if path.suffix.lower() in (".edf", ".bdf"):
-        try:
-            quirks += check_edf_header(path)  # MNE reads truncated/out-of-spec headers silently
-            with open(path, "rb") as f:
-                head = f.read(256)
-        except OSError as exc:
-            raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
-    subtype = head[192:236].decode("ascii", "replace").strip() or None  # 'EDF+C', 'EDF+D', 'BDF+C'...
+
+def _edf_head(path: Path, quirks: list[str]) -> bytes:
+    """The 256-byte fixed header of an EDF/BDF, checked (:func:`check_edf_header`); ``b""`` for other formats.
+
+    Appends the header's quirks, and one when the version field (EDF vs BDF)
+    disagrees with the extension.
+    """
+    if path.suffix.lower() not in (".edf", ".bdf"):
+        return b""
+    try:
+        quirks += check_edf_header(path)  # MNE reads truncated/out-of-spec headers silently
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError as exc:
+        raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
     kind = edf_kind(head) if head else None  # the version field decides EDF vs BDF, not the extension
     if kind is not None and path.suffix.lower() != "." + kind.lower():
         quirks.append(f"the header's version field says {kind} but the file is named {path.suffix!r}: "
                       f"read as {kind} ({'24' if kind == 'BDF' else '16'}-bit samples)")
-    raw = _read_raw(path, preload, kind)
-    # a surrogate's labels carry ' SURROGATE' (shown beside each trace in EDF viewers): match on the contact.
-    # Only in ieegrecon's own surrogates (SURROGATE in the EDF+ recording field): other files keep their labels.
-    orig = [strip_surrogate_label(n) for n in raw.ch_names] if b"SURROGATE" in head[88:168] else list(raw.ch_names)
-    if orig != list(raw.ch_names):
-        quirks.append(f"{sum(a != b for a, b in zip(orig, raw.ch_names))} label(s) carry the surrogate marker "
+    return head
+
+
+def _file_labels(raw, head: bytes, quirks: list[str]) -> list[str]:
+    """The file's channel labels, with ieegrecon's ``' SURROGATE'`` marker stripped in its own surrogates.
+
+    A surrogate's labels carry ``' SURROGATE'`` (shown beside each trace in
+    EDF viewers): they are matched on the contact. Only in ieegrecon's own
+    surrogates (SURROGATE in the EDF+ recording field); other files keep
+    their labels.
+    """
+    labels = list(raw.ch_names)
+    orig = [strip_surrogate_label(n) for n in labels] if b"SURROGATE" in head[88:168] else labels
+    if orig != labels:
+        quirks.append(f"{sum(a != b for a, b in zip(orig, labels))} label(s) carry the surrogate marker "
                       "(' SURROGATE'), stripped to the contact name")
-    file_types = raw.get_channel_types()
+    return orig
 
-    bids_rows: dict[str, dict[str, str]] = {}
+
+def _bids_channel_rows(path: Path, orig: list[str],
+                       quirks: list[str]) -> tuple[dict[str, dict[str, str]], Path | None]:
+    """Rows of the BIDS channels.tsv beside ``path`` (empty without one) and its path."""
     tsv = bids_channels_tsv(path)
-    if tsv is not None:
-        bids_rows = read_channels_tsv(tsv)
-        quirks += channels_tsv_quirks(bids_rows, tsv)
-        missing = [n for n in orig if n not in bids_rows]
-        if missing:
-            quirks.append(f"{tsv.name}: {len(missing)} channel(s) of the signal file are not listed: {missing[:5]}")
+    if tsv is None:
+        return {}, None
+    rows = read_channels_tsv(tsv)
+    quirks += channels_tsv_quirks(rows, tsv)
+    missing = [n for n in orig if n not in rows]
+    if missing:
+        quirks.append(f"{tsv.name}: {len(missing)} channel(s) of the signal file are not listed: {missing[:5]}")
+    return rows, tsv
 
+
+def _names_and_types(orig: list[str], file_types: list[str], bids_rows: dict[str, dict[str, str]],
+                     ch_types: dict[str, str] | None, pattern: re.Pattern | None, path: Path,
+                     quirks: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    """Channel types by :data:`~ieegrecon.channels.TYPING_RULE` and normalized names (10-05 for scalp).
+
+    Returns
+    -------
+    ch_names : list of str
+        Scalp labels normalized to 10-05 names; intracranial contacts keep their own label.
+    ch_types : list of str
+    renamed : dict
+        Original -> new label, for each label that changed.
+
+    Raises
+    ------
+    InputError
+        Duplicate labels after normalization.
+    """
     new_names, renamed = normalize_ch_names(orig)
     types: list[str] = []
     for o, n, ft in zip(orig, new_names, file_types):
@@ -249,8 +273,7 @@ def read_recording(
             types.append(BIDS_TYPES[bids_rows[o]["type"].upper()])
         else:
             types.append(guess_ch_type(o, file_type=ft if ft in CH_TYPES else "misc", ieeg_pattern=pattern))
-    # intracranial contacts keep their own label (never renamed to a scalp site)
-    for i, t in enumerate(types):
+    for i, t in enumerate(types):  # intracranial contacts keep their own label (never renamed to a scalp site)
         if t in INTRACRANIAL_TYPES and new_names[i] != orig[i]:
             renamed.pop(orig[i], None)
             new_names[i] = orig[i].strip()
@@ -268,7 +291,15 @@ def read_recording(
         miss = [c for c in STANDARD_1020_19 if c not in eeg_names]
         if miss:
             quirks.append(f"{len(miss)} of the 19 standard 10-20 channels missing: {' '.join(miss)}")
+    return new_names, types, renamed
 
+
+def _checked_samples(raw, names: list[str], types: list[str], path: Path, preload: bool,
+                     quirks: list[str]) -> np.ndarray:
+    """Samples in volts, shape (n_channels, n_times), checked for NaN/Inf (:func:`check_finite`).
+
+    Lazily (``preload=False``): the first :data:`LAZY_CHECK_S` seconds only, said in a quirk.
+    """
     if preload:
         data = raw.get_data()  # volts
     else:
@@ -276,38 +307,30 @@ def read_recording(
         if data.shape[1] < raw.n_times:
             quirks.append(f"read lazily: sample checks (NaN, units, flat/saturated) cover the first "
                           f"{LAZY_CHECK_S:g} s of {raw.n_times / raw.info['sfreq']:g} s")
-    quirks += check_finite(data, new_names, types, path)
-    annotations, gaps = _annotations_and_gaps(path, raw, subtype, quirks)
+    quirks += check_finite(data, names, types, path)
+    return data
+
+
+def _amplitude_quirk(data: np.ndarray, types: list[str], quirks: list[str]) -> None:
+    """Say when the median channel SD of EEG/intracranial channels exceeds 10 mV (wrong unit scaling)."""
     phys = [i for i, t in enumerate(types) if t in ("eeg",) + INTRACRANIAL_TYPES
             and np.all(np.isfinite(data[i]))]
-    if phys:
-        with np.errstate(over="ignore", invalid="ignore"):  # absurd physical ranges: inf, judged below
-            sd = float(np.median(np.std(data[phys], axis=1)))
-        if sd > 0.01:
-            quirks.append(f"median channel standard deviation is {sd:.3g} V (> 10 mV): implausible for EEG in "
-                          "volts; the file's unit scaling is probably wrong, treat amplitudes as relative")
-    positions, frame = _positions(raw, types)
-    meas_date = raw.info["meas_date"]
-    if isinstance(meas_date, tuple):  # very old MNE
-        meas_date = _dt.datetime.fromtimestamp(meas_date[0], _dt.timezone.utc)
-    try:
-        rec = Recording(
-            data=data, sfreq=float(raw.info["sfreq"]), ch_names=new_names, ch_types=types,
-            positions=positions, coord_frame=frame, annotations=annotations, meas_date=meas_date,
-            source_path=str(path), source_sha256=sha256_file(path), renamed=renamed, quirks=quirks,
-            gaps=gaps,
-        )
-    except ValueError as exc:  # anything the header checks let through
-        raise InputError(f"invalid recording ({one_line(exc)})", path) from None
-    check_units(rec)
-    status_bad = {n: _status_reason(bids_rows[o], tsv) for o, n in zip(orig, new_names)
+    if not phys:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd physical ranges: inf, judged below
+        sd = float(np.median(np.std(data[phys], axis=1)))
+    if sd > 0.01:
+        quirks.append(f"median channel standard deviation is {sd:.3g} V (> 10 mV): implausible for EEG in "
+                      "volts; the file's unit scaling is probably wrong, treat amplitudes as relative")
+
+
+def _mark_bads(rec: Recording, orig: list[str], bids_rows: dict[str, dict[str, str]], tsv: Path | None) -> None:
+    """``rec.bads``: channels marked ``status=bad`` in the BIDS channels.tsv, then flat/saturated ones."""
+    status_bad = {n: _status_reason(bids_rows[o], tsv) for o, n in zip(orig, rec.ch_names)
                   if o in bids_rows and str(bids_rows[o].get("status", "")).strip().lower() == "bad"}
     rec.bads = {**status_bad, **find_bad_channels(rec)}
     if rec.bads:
         rec.quirks.append(bad_channels_quirk(rec.bads))
-    if not preload:
-        rec.data = LazyData(raw)
-    return rec
 
 
 def _annotations_and_gaps(path: Path, raw, subtype: str | None,

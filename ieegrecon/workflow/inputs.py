@@ -116,7 +116,7 @@ def _contacts_from_electrodes(rec: Recording, electrodes: str | Path) -> Recordi
     electrodes file is typed ``'seeg'`` (unless already intracranial) and
     takes the electrodes file's name.
     """
-    from ..io.bids import read_electrodes
+    from ..io.electrodes import read_electrodes
 
     listed = set(read_electrodes(electrodes).names)
     names, types = list(rec.ch_names), list(rec.ch_types)
@@ -149,7 +149,7 @@ def _good_channels(rec: Recording) -> Recording:
 def _attach_positions(intra: Recording, electrodes: str | Path) -> Recording:
     from dataclasses import replace
 
-    from ..io.bids import read_electrodes
+    from ..io.electrodes import read_electrodes
 
     el = read_electrodes(electrodes)
     pos = dict(zip(el.names, el.positions))
