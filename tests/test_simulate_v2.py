@@ -68,7 +68,8 @@ def test_v2_reference_as_recorded(v2_sessions):
     assert np.abs(loc[on].mean(axis=0)).std() < 0.1 * loc.std()
     # adjacent contacts share their local field (shaft correlation), v1's were independent
     names = sim.contact_names
-    idx = shafts(names)[max(shafts(names), key=lambda s: len(shafts(names)[s]))]
+    groups = {s: i for s, i in shafts(names).items() if not np.any(w[i])}  # not the reference shaft
+    idx = groups[max(groups, key=lambda s: len(groups[s]))]
     r = [np.corrcoef(loc[a], loc[b])[0, 1] for a, b in zip(idx[:-1], idx[1:])]
     assert np.median(r) > 0.2, r
 
@@ -184,3 +185,24 @@ def test_scalp_reference_from_layout_sidecar(tmp_path, text, expected):
     (tmp_path / "eeg").mkdir()
     (tmp_path / "eeg" / "x_eeg.json").write_text(json.dumps({"EEGReference": text}))
     assert layout_scalp_reference(tmp_path / "ieeg" / "x_electrodes.tsv", ["Fp1", "O1"]) == expected
+
+
+def test_cli_world_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli import app
+
+    tsv = tmp_path / "electrodes.tsv"
+    tsv.write_text("name\tx\ty\tz\nLH1\t-24\t-20\t-12\nLH2\t-30\t-20\t-11\nLH3\t-36\t-20\t-10\n"
+                   "RA1\t22\t-2\t-18\nRA2\t40\t-2\t-18\n")
+    base = ["simulate", "--layout", str(tsv), "--sessions", "1", "--minutes", "0.05", "--json"]
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "v1"), "--world", "v1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["world"] == "v1"
+    assert not list((tmp_path / "v1").rglob("*_events.tsv"))
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "v2")])  # v2 is the default
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["world"] == "v2"
+    assert len(list((tmp_path / "v2").rglob("*_events.tsv"))) == 2
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "v3"), "--world", "v3"])
+    assert res.exit_code == 2 and "--world" in res.output and "v3" in res.output

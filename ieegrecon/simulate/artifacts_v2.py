@@ -86,23 +86,26 @@ def movements(rng: np.random.Generator, names: list[str], n_times: int, sfreq: f
 
 
 def dropout(rng: np.random.Generator, data: np.ndarray, names: list[str], sfreq: float
-            ) -> tuple[np.ndarray, list[dict], dict]:
-    """One channel drops out from a random time on: returns the additive change (V), events, channel status.
+            ) -> tuple[int, int, np.ndarray, list[dict], dict]:
+    """One channel drops out from a random time on (30-80 % of the recording).
 
-    The change is ``-data`` (flat) or ``-data + noise`` (50 µV white noise)
-    on that channel after the onset; the status maps the channel name to a
-    ``status_description`` for channels.tsv.
+    Returns
+    -------
+    ch, i0 : int
+        Channel index and first sample of the dropout.
+    new : ndarray, shape (n_times - i0,)
+        What the channel records from then on: 0 V (flat) or 50 µV white noise (V).
+    events : list of dict
+        The BIDS event row.
+    status : dict
+        Channel name -> ``status_description`` for channels.tsv.
     """
     n_ch, n_times = data.shape
     ch = int(rng.integers(n_ch))
     i0 = int(rng.uniform(0.3, 0.8) * n_times)
     kind = str(rng.choice(["flat", "noise"]))
-    change = np.zeros_like(data)
-    change[ch, i0:] = -data[ch, i0:]
-    if kind == "noise":
-        change[ch, i0:] += rng.standard_normal(n_times - i0) * 50e-6
+    new = np.zeros(n_times - i0) if kind == "flat" else rng.standard_normal(n_times - i0) * 50e-6
     onset = i0 / sfreq
-    desc = f"dropped out at {onset:.3f} s ({kind})"
     row = {"onset": onset, "duration": (n_times - i0) / sfreq, "trial_type": f"artifact/dropout_{kind}",
            "channels": names[ch], "peak_uv": 0.0}
-    return change, [row], {names[ch]: desc}
+    return ch, i0, new, [row], {names[ch]: f"dropped out at {onset:.3f} s ({kind})"}

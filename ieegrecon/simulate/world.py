@@ -81,7 +81,7 @@ class WorldConfig:
     ied: bool = False
     ied_rate_per_min: tuple[float, float] = (1.0, 10.0)
     nonlinear: bool = False
-    nonlinear_gain: float = 0.6
+    nonlinear_gain: float = 0.8
     artifacts_v2: bool = False
     session_variation: bool = False
     subject_variation: bool = False
