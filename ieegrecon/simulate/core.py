@@ -389,9 +389,10 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
 
     status: dict = {}
     if train is not None:
+        rows = np.flatnonzero(np.any(added, axis=1))  # the zone and its targets
         events += v2.ied_local(train, dip, lay.contact_pos, lay.contact_names, p2,
-                               scalp_fwd @ to_rate(added, SOURCE_SFREQ, scalp_sfreq, n_s), scalp_sfreq,
-                               ieeg_local, ieeg_sfreq, rg)
+                               scalp_fwd[:, rows] @ to_rate(added[rows], SOURCE_SFREQ, scalp_sfreq, n_s),
+                               scalp_sfreq, ieeg_local, ieeg_sfreq, rg)
     scalp = clean_scalp + scalp_noise + scalp_art
     ieeg = lin_ieeg + ieeg_local + ieeg_noise
     if nonlin is not None:

@@ -5,14 +5,15 @@
   ``exp(-d / length)`` over contact distances (within and across shafts), as
   LFP correlations decay over millimetres (Kajikawa & Schroeder 2011; Lindén
   et al. 2011).
-* :func:`predictable_nonlinearity`: a term whose conditional mean given the
-  scalp is a nonlinear function of scalp-visible activity: from each
-  contact's own open-field (cortical) signal ``u``, a rectified / second
-  harmonic waveform (non-sinusoidal oscillations; Cole & Voytek 2017), an
+* :func:`nonlinear_terms`: a term whose conditional mean given the scalp is
+  a nonlinear function of scalp-visible activity: of the dominant cortical
+  mode of the scalp (:func:`dominant_mode`), a rectified / second-harmonic
+  waveform (non-sinusoidal oscillations; Cole & Voytek 2017), an
   alpha-envelope baseline shift and envelope-dependent gain (Nikulin et al.
   2007; Mazaheri & Jensen 2008) and threshold-triggered transients (the
-  firing-rate sigmoid of the neural mass). The scalp sums many columns whose
-  nonlinear parts differ in sign and phase; a contact sees one column's.
+  firing-rate sigmoid of the neural mass), mixed per contact. The scalp sums
+  many columns whose nonlinear parts differ in sign and phase; a contact sees
+  a local one.
 """
 
 from __future__ import annotations
