@@ -206,3 +206,30 @@ def test_cli_world_option(tmp_path):
     assert len(list((tmp_path / "v2").rglob("*_events.tsv"))) == 2
     res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "v3"), "--world", "v3"])
     assert res.exit_code == 2 and "--world" in res.output and "v3" in res.output
+
+
+def test_v2_artifact_generators():
+    from scipy import signal
+
+    from ieegrecon.simulate import artifacts_v2 as av2
+
+    rng = np.random.default_rng(4)
+    names = [f"C{i}" for i in range(5)]
+    x, ev = av2.pops(rng, names, 12000, 200.0, 60.0, (100.0, 100.0))
+    assert 40 <= len(ev) <= 80
+    for e in ev[:5]:  # a 100 µV step on the named channel at the onset
+        i = int(e["onset"] * 200)
+        assert np.abs(np.diff(x[names.index(e["channels"])]))[i - 1] * 1e6 > 50
+    d = av2.drifts(rng, 3, 120_000, 200.0, 20.0)
+    f, p = signal.welch(d, fs=200.0, nperseg=40_000)
+    assert p[:, f > 0.5].sum() < 0.01 * p.sum() and 5e-6 < d.std() < 25e-6
+    e = av2.ecg(rng, np.ones(1), 12000, 200.0, 8.0)[0]
+    ac = np.correlate(e - e.mean(), e - e.mean(), "full")[12000:12000 + 300]
+    lag = (np.argmax(ac[100:]) + 100) / 200.0  # beat interval (s): 55-85 bpm
+    assert 0.65 < lag < 1.15
+
+
+def test_v2_without_artifacts():
+    sim = simulate_session(_layout(), minutes=0.1, seed=8, world="v2", artifacts=False)
+    assert not [e for e in sim.events if e["trial_type"].startswith("artifact/")]
+    assert sim.channel_status == {} and not np.any(sim.scalp_artifacts)

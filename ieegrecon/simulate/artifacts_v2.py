@@ -39,9 +39,12 @@ def drifts(rng: np.random.Generator, n_ch: int, n_times: int, sfreq: float, amp_
     """Slow drifts below 0.1 Hz (V), shape (n_ch, n_times), SD ``amp_uv`` µV per channel."""
     n_slow = max(4, int(n_times / sfreq * 0.4))   # knots every 2.5 s
     knots = np.cumsum(rng.standard_normal((n_ch, n_slow)), axis=1)
-    x = signal.resample(knots, n_times, axis=1)
-    x -= x.mean(axis=1, keepdims=True)
-    return x / (x.std(axis=1, keepdims=True) + 1e-30) * amp_uv * 1e-6 * rng.uniform(0.3, 1.0, (n_ch, 1))
+    n_mid = max(n_slow, int(n_times / sfreq * 4.0))  # band-limited at 4 Hz, then linear to the full rate
+    mid = signal.resample(knots, n_mid, axis=1)
+    mid -= mid.mean(axis=1, keepdims=True)
+    mid *= amp_uv * 1e-6 * rng.uniform(0.3, 1.0, (n_ch, 1)) / (mid.std(axis=1, keepdims=True) + 1e-30)
+    grid = np.linspace(0, n_mid - 1, n_times)
+    return np.vstack([np.interp(grid, np.arange(n_mid), row) for row in mid])
 
 
 def ecg(rng: np.random.Generator, gain: np.ndarray, n_times: int, sfreq: float, amp_uv: float) -> np.ndarray:
