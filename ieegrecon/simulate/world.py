@@ -25,7 +25,8 @@ class WorldConfig:
     ieeg_reference : str
         How the iEEG is recorded. ``'infinity'`` (v1: ideal distant reference),
         ``'shaft'``: common intracranial reference = the average of the contacts
-        of the quietest shaft (lowest RMS), subtracted from every contact, as
+        of the quietest shaft (lowest expected RMS of the regional sources at
+        its contacts, from the forward model), subtracted from every contact, as
         with the "common intracranial reference" of ds004752 (Boran et al.
         2020) and the white-matter/quiet-contact references of SEEG practice
         (Mercier et al. 2017 NeuroImage 147:219); ``'contact'``: the single
