@@ -6,7 +6,7 @@ from .base import (
     ReconModel,
     available_methods,
     get_model_class,
-    register,
+    method_names,
 )
 from .io import load_model, save_model
 
@@ -17,6 +17,6 @@ __all__ = [
     "available_methods",
     "get_model_class",
     "load_model",
-    "register",
+    "method_names",
     "save_model",
 ]
