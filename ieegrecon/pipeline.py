@@ -27,7 +27,7 @@ from .anonymize import strip_paths
 from .io.atomic import atomic_dir
 from .io.validate import check_enough_good_scalp, check_min_duration, check_min_sfreq
 from .models.base import ContactInfo, PairedSegment, ReconModel, get_model_class, method_names
-from .models.ridge import pearson_r
+from .metrics import pearson_r
 from .preprocessing import Preprocessing, apply_preprocessing, extend_by_reflection
 from .recording import INTRACRANIAL_TYPES, Annotation, Recording
 
