@@ -37,6 +37,11 @@ def _montage_positions() -> dict[str, np.ndarray]:
     return {k: np.asarray(v, float) for k, v in pos.items()}
 
 
+def montage_positions() -> dict[str, np.ndarray]:
+    """Every electrode of the ``colin27_1005`` montage: name -> MNI position (m), shape (3,) each (a copy)."""
+    return dict(_montage_positions())
+
+
 def scalp_positions(ch_names: list[str]) -> np.ndarray:
     """MNI positions (m) of scalp electrodes on MNE's ``colin27_1005`` montage.
 
