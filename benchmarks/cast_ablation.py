@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ieegrecon import training as tr
+from ieegrecon.models import training as tr
 from ieegrecon.cohort import load_cohort
 from ieegrecon.metrics import pearson_r
-from ieegrecon.models import cast as C
+from ieegrecon.models import _cast_train as C
 from ieegrecon.models.io import load_model
-from ieegrecon.models.ridge import apply_lagged, fit_residual_ridge
+from ieegrecon.models.lagged import apply_lagged, fit_residual_ridge
 
 
 def main() -> None:

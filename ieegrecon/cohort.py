@@ -19,7 +19,7 @@ from . import __version__
 from .errors import InputError, UsageError
 from .io.atomic import atomic_dir, write_json_atomic, write_text_atomic
 from .models.base import PairedSegment, ReconModel, get_model_class
-from .models.ridge import pearson_r
+from .metrics import pearson_r
 from .preprocessing import Preprocessing
 
 Say = Callable[[str], None]

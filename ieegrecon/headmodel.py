@@ -30,28 +30,40 @@ SIGMA_BRAIN = 0.33
 
 @lru_cache(maxsize=1)
 def _montage_positions() -> dict[str, np.ndarray]:
+    """Every electrode of MNE's ``colin27_1005`` montage: name -> MNI position (m), read once."""
     import mne
 
     pos = mne.channels.make_standard_montage("colin27_1005").get_positions()["ch_pos"]
     return {k: np.asarray(v, float) for k, v in pos.items()}
 
 
+def montage_positions() -> dict[str, np.ndarray]:
+    """Every electrode of the ``colin27_1005`` montage: name -> MNI position (m), shape (3,) each (a copy)."""
+    return dict(_montage_positions())
+
+
 def scalp_positions(ch_names: list[str]) -> np.ndarray:
-    """MNI positions (m) of scalp electrodes from the ``colin27_1005`` montage.
+    """MNI positions (m) of scalp electrodes on MNE's ``colin27_1005`` montage.
+
+    The one scalp-position lookup of ieegrecon (source imaging, CAST's
+    channel embedding); the montage is read once per process.
 
     Parameters
     ----------
     ch_names : list of str
-        Scalp labels (any spelling ``normalize_ch_name`` understands).
+        Scalp labels (any spelling :func:`ieegrecon.channels.normalize_ch_name`
+        understands; old 10-20 names T3/T4/T5/T6 map to T7/T8/P7/P8 when the
+        montage lacks them).
 
     Returns
     -------
     ndarray, shape (n_channels, 3)
+        Metres, rows in ``ch_names`` order.
 
     Raises
     ------
     ModelInputMismatch
-        If a channel has no position on the 10-05 montage.
+        Naming every channel of ``ch_names`` without a position on the montage.
     """
     pos = _montage_positions()
     out, missing = [], []
@@ -64,8 +76,9 @@ def scalp_positions(ch_names: list[str]) -> np.ndarray:
         else:
             out.append(pos[key])
     if missing:
-        raise ModelInputMismatch(f"no template position for scalp channel(s) {missing}")
-    return np.array(out)
+        raise ModelInputMismatch(f"scalp channel(s) {missing} are not 10-05 electrodes: no position on "
+                                 "the colin27_1005 montage")
+    return np.asarray(out, dtype=float).reshape(len(ch_names), 3)
 
 
 def make_info(ch_names: list[str], sfreq: float = 200.0):

@@ -7,7 +7,8 @@ import pytest
 from scipy.signal import lfilter
 
 from ieegrecon.models.base import ContactInfo, PairedSegment
-from ieegrecon.models.flow import FlowModel, _conformal_quantile
+from ieegrecon.models._flow_fit import conformal_quantile
+from ieegrecon.models.flow import FlowModel
 from ieegrecon.uncertainty import (
     coverage,
     coverage_summary,
@@ -88,7 +89,9 @@ def test_bands_are_conformal_draws_are_not(calibrated):
     """posterior(): draws as the flow made them; bands = their quantiles widened by the conformal factor."""
     model, _, test = calibrated
     x = test.scalp[:, :800]
-    draws, lo, med, hi = model.posterior(x, n_samples=16, seed=4)
+    post = model.posterior(x, n_samples=16, seed=4)
+    draws = post.sample()
+    lo, med, hi = post.quantiles((0.05, 0.5, 0.95))
     np.testing.assert_array_equal(draws, model.sample(x, 16, seed=4))
     f = model._factors()
     qlo, qmed, qhi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
@@ -206,8 +209,8 @@ def test_coverage_summary_groups():
 
 def test_conformal_quantile_finite_sample():
     s = np.arange(1, 11, dtype=float)  # ceil(11 * 0.9) = 10 -> the largest
-    assert _conformal_quantile(s) == 10.0
-    assert _conformal_quantile(np.arange(1, 101, dtype=float)) == 91.0
+    assert conformal_quantile(s) == 10.0
+    assert conformal_quantile(np.arange(1, 101, dtype=float)) == 91.0
 
 
 def test_write_uncertainty_h5(tmp_path):

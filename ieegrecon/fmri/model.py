@@ -16,19 +16,15 @@ held-out predictions (:mod:`ieegrecon.fmri.completion`).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..errors import ModelFileError, ModelInputMismatch
 
 BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0))
 HRF_SECONDS = 32.0
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 METHOD = "fmri-ridge-hrf"
 
 
@@ -241,36 +237,27 @@ class FmriModel:
     # -- persistence -----------------------------------------------------------------
     def config(self) -> dict:
         """JSON-serializable description (no weights)."""
-        return {"format_version": 1, "ieegrecon_version": __version__, "method": METHOD,
-                "ch_names": self.ch_names, "tr": self.tr, "alpha": self.alpha, "mu": self.mu,
+        return {"method": METHOD, "ch_names": self.ch_names, "tr": self.tr, "alpha": self.alpha, "mu": self.mu,
                 "bands": [list(b) for b in BANDS], "hrf_seconds": HRF_SECONDS, "kernel": self.kernel,
                 "n_parcels": self.n_parcels, "trained_on": self.trained_on}
 
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``config.json`` + ``model.safetensors`` (no pickle), atomically.
 
+        The one model-folder format of ieegrecon
+        (:func:`ieegrecon.models.io.write_model_folder`: format version,
+        package version, tensor specs; the sha256 of the weights is checked on load).
+
         Raises
         ------
         OutputError
             If a model exists in ``folder`` and ``overwrite`` is False.
         """
-        from safetensors.numpy import save_file
+        from ..models.io import write_model_folder
 
-        from .._checks import check_out_path, marker
-        from ..io.atomic import atomic_path, output_errors
-
-        folder = Path(folder)
-        if (folder / CONFIG_NAME).exists():  # only a model ieegrecon wrote is replaced, with overwrite
-            check_out_path(folder, overwrite=overwrite, kind="model")
-        with output_errors(folder):
-            folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / WEIGHTS_NAME) as tmp:
-            save_file({"weights": np.ascontiguousarray(self.weights, dtype=np.float64)}, str(tmp),
-                      metadata={"method": METHOD})
-        with atomic_path(folder / CONFIG_NAME) as tmp:
-            tmp.write_text(json.dumps({**self.config(), "written_by": marker("fmri-model")}, indent=2,
-                                      allow_nan=False), encoding="utf-8")
-        return folder
+        return write_model_folder(folder, self.config(),
+                                  {"weights": np.ascontiguousarray(self.weights, dtype=np.float64)},
+                                  overwrite=overwrite, kind="fmri-model", metadata={"method": METHOD})
 
     @classmethod
     def load(cls, folder: str | Path) -> FmriModel:
@@ -279,29 +266,42 @@ class FmriModel:
         Raises
         ------
         ModelFileError
-            If files are missing, of another method, or the weights' shape is wrong.
+            Everything :func:`ieegrecon.models.io.read_model_folder` refuses
+            (missing files, pickled checkpoints, format version, sha256,
+            tensor specs, NaN/Inf), a model of another method, missing or
+            mistyped fields, or weights of the wrong shape.
         """
-        from safetensors.numpy import load_file
+        from ..models.io import read_model_folder
 
-        folder = Path(folder)
-        cfg_path, w_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise ModelFileError(f"missing {CONFIG_NAME} or {WEIGHTS_NAME}", folder)
-        try:
-            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-            w = load_file(str(w_path))["weights"]
-        except Exception as exc:  # noqa: BLE001
-            raise ModelFileError(f"unreadable model ({type(exc).__name__}: {exc})", folder) from None
-        if cfg.get("method") != METHOD:
-            raise ModelFileError(f"not an fMRI model (method {cfg.get('method')!r})", folder)
-        n_feat = len(cfg["ch_names"]) * len(BANDS) * 3 + 1
-        if w.shape != (n_feat, cfg["n_parcels"]):
-            raise ModelFileError(f"weights have shape {w.shape}, expected {(n_feat, cfg['n_parcels'])}", folder)
-        m = cls(cfg["ch_names"], cfg["tr"], cfg["alpha"], cfg["mu"])
-        m.weights, m.kernel, m.n_parcels, m.trained_on = w, cfg["kernel"], cfg["n_parcels"], cfg["trained_on"]
+        config, state = read_model_folder(folder, check=_check_fmri_config,
+                                          required=("method", "ch_names", "tr", "n_parcels", "tensors"))
+        w = state.get("weights")
+        n_feat = len(config["ch_names"]) * len(BANDS) * 3 + 1
+        if w is None or w.shape != (n_feat, config["n_parcels"]):
+            shape = None if w is None else w.shape
+            raise ModelFileError(f"weights have shape {shape}, expected {(n_feat, config['n_parcels'])}", folder)
+        m = cls(config["ch_names"], config["tr"], config.get("alpha", 10.0), config.get("mu", 0.0))
+        m.weights, m.n_parcels = w, config["n_parcels"]
+        m.kernel, m.trained_on = config.get("kernel", m.kernel), config.get("trained_on", {})
         return m
+
+
+def _check_fmri_config(config: dict, cfg_path: Path) -> None:
+    """Refuse a config of another method or with fields of the wrong type (ModelFileError)."""
+    if config["method"] != METHOD:
+        raise ModelFileError(f"not an fMRI model (method {config['method']!r})", cfg_path)
+    ok = (isinstance(config["ch_names"], list) and all(isinstance(c, str) for c in config["ch_names"])
+          and isinstance(config["tr"], (int, float)) and not isinstance(config["tr"], bool) and config["tr"] > 0
+          and isinstance(config["n_parcels"], int) and not isinstance(config["n_parcels"], bool)
+          and all(isinstance(config.get(k, 0.0), (int, float)) for k in ("alpha", "mu"))
+          and isinstance(config.get("kernel", {}), dict) and isinstance(config.get("trained_on", {}), dict))
+    if not ok:
+        raise ModelFileError("config fields 'ch_names' (strings), 'tr' (> 0), 'n_parcels' (int), 'alpha', 'mu' "
+                             "(numbers), 'kernel' and 'trained_on' (objects) are not all valid", cfg_path)
 
 
 def model_sha256(folder: str | Path) -> str:
     """SHA-256 of a model's weights file."""
+    from ..models.io import WEIGHTS_NAME
+
     return hashlib.sha256((Path(folder) / WEIGHTS_NAME).read_bytes()).hexdigest()

@@ -6,12 +6,14 @@ and filters) and returns arrays in volts. Saving is ``config.json`` (JSON
 only) plus ``model.safetensors`` (tensors only), handled by
 :mod:`ieegrecon.models.io`; no pickle anywhere.
 
-Methods register themselves with :func:`register` and are built by name
-with :func:`get_model_class`.
+Methods are listed by name in the static map :data:`BUILTIN_METHODS`
+(name -> ``"module:Class"``) and built by name with :func:`get_model_class`,
+which imports only the module of the method asked for.
 """
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -152,6 +154,10 @@ class ReconModel(ABC):
     max_chunk_s: ClassVar[float | None] = None
     #: Whether :meth:`predict` works before calibration (zero-shot).
     supports_zero_shot: ClassVar[bool] = False
+    #: Whether the method gives a posterior distribution: ``posterior(scalp, n_samples=, seed=)``
+    #: returning an object with ``.mean``, ``.sample(k)`` and ``.quantiles(q)``
+    #: (:class:`ieegrecon.models.posterior.Posterior`), instead of a point estimate only.
+    supports_posterior: ClassVar[bool] = False
 
     def __init__(self, sfreq: float = 200.0) -> None:
         self.sfreq = float(sfreq)
@@ -248,45 +254,48 @@ class ReconModel(ABC):
         return scalp
 
 
-_REGISTRY: dict[str, type[ReconModel]] = {}
-
-#: The built-in methods, by name, and the module of :mod:`ieegrecon.models` that registers each.
-#: Listing them here lets the command line name every method (``--help``, option checks) without
-#: importing torch; ``tests/test_cli_usability.py`` checks it against the registry.
-BUILTIN_METHODS: dict[str, str] = {"ridge": "ridge", "source": "source", "cast": "cast", "flow": "flow"}
-
-
-def register(cls: type[ReconModel]) -> type[ReconModel]:
-    """Class decorator: make a method available by its ``method`` name."""
-    _REGISTRY[cls.method] = cls
-    return cls
+#: The built-in methods: name -> ``"module:Class"`` under :mod:`ieegrecon.models`. A static map
+#: (no import-time registration): the command line names every method (``--help``, option checks)
+#: without importing torch, and :func:`get_model_class` imports only the module of the method asked for.
+BUILTIN_METHODS: dict[str, str] = {
+    "ridge": "ridge:RidgeModel",
+    "source": "source:SourceModel",
+    "cast": "cast:CastModel",
+    "flow": "flow:FlowModel",
+}
 
 
 def get_model_class(method: str) -> type[ReconModel]:
-    """Return the class registered under ``method``.
+    """Return the class of the method named ``method`` (importing its module only).
+
+    Parameters
+    ----------
+    method : str
+        A name of :data:`BUILTIN_METHODS`.
+
+    Returns
+    -------
+    cls : type of ReconModel
 
     Raises
     ------
     ValueError
         With the list of known methods if ``method`` is unknown.
     """
-    from . import _load_all  # noqa: F401  (registers the built-in methods)
-
-    if method not in _REGISTRY:
+    if not isinstance(method, str) or method not in BUILTIN_METHODS:
         raise ValueError(
             f"Invalid value for the 'method' parameter. Allowed values are "
-            f"{sorted(_REGISTRY)}, but got {method!r} instead."
+            f"{sorted(BUILTIN_METHODS)}, but got {method!r} instead."
         )
-    return _REGISTRY[method]
+    module, _, cls_name = BUILTIN_METHODS[method].partition(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), cls_name)
 
 
 def method_names() -> list[str]:
-    """Names of the built-in methods and of any registered so far, sorted (imports no method)."""
-    return sorted(set(BUILTIN_METHODS) | set(_REGISTRY))
+    """Names of the built-in methods, sorted (imports no method module, hence no torch)."""
+    return sorted(BUILTIN_METHODS)
 
 
 def available_methods() -> list[str]:
-    """Names of every registered method."""
-    from . import _load_all  # noqa: F401
-
-    return sorted(_REGISTRY)
+    """Names of every method :func:`get_model_class` can build, sorted (the same as :func:`method_names`)."""
+    return method_names()

@@ -64,36 +64,22 @@ early-stopping / conformal parts (chronological), freezes the scalp encoder
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ..training import (
-    EarlyStopping,
-    choose_device,
-    deterministic,
-    robust_standardize,
-    set_seed,
-    standardize,
-    taper,
-    window_starts,
-)
-from .base import ContactInfo, PairedSegment, ReconModel, register
-from .cast import DEPTHS, REGIONS, depth_index, region_index
+from ..atlas.vocab import DEPTHS, REGIONS, depth_index, region_index
+from . import _flow_fit as stages
+from ._flow_draw import draw
+from .base import ContactInfo, PairedSegment, ReconModel
+from .posterior import Posterior
 from .ridge import RidgeModel
+from .training import choose_device, deterministic, set_seed
 
-#: Nominal coverage the conformal factors are calibrated for.
-CONFORMAL_LEVEL = 0.90
 #: What the flow is centred on (see :class:`FlowModel`).
 LOCATIONS = ("ridge", "none")
-#: Rows (draws x windows x contacts) per flow call when drawing, bounding memory.
-MAX_FLOW_ROWS = 2048
-#: Shrinkage of each contact's window covariance towards its mean variance (``whiten``).
-WHITEN_SHRINK = 0.01
 
 
-@register
 class FlowModel(ReconModel):
     """Conditional normalizing flow (zuko MAF) over per-contact iEEG windows.
 
@@ -128,6 +114,7 @@ class FlowModel(ReconModel):
     """
 
     method = "flow"
+    supports_posterior = True
     max_chunk_s = 120.0  # posterior draws hold draws x contacts x samples: bound the chunk
     supports_pretrain = True
     supports_zero_shot = False
@@ -187,119 +174,10 @@ class FlowModel(ReconModel):
         e = self.net.contact(pos, reg, dep)
         return e if adapter is None else e + adapter
 
-    # ------------------------------------------------------------- windows
-    def _scalp_windows(self, zx: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """Scalp context windows (n_win, C, win + 2 pad) around each iEEG window (zero-padded)."""
-        n_ch, n_t = zx.shape
-        padded = np.zeros((n_ch, n_t + 2 * self.pad + self.win), np.float32)
-        padded[:, self.pad:self.pad + n_t] = zx
-        idx = starts[:, None] + np.arange(self.ctx_len)[None]
-        return np.ascontiguousarray(padded[:, idx].transpose(1, 0, 2))
-
-    def _ieeg_windows(self, zy: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        n_ch, n_t = zy.shape
-        padded = np.zeros((n_ch, n_t + self.win), np.float32)
-        padded[:, :n_t] = zy
-        idx = starts[:, None] + np.arange(self.win)[None]
-        return np.ascontiguousarray(padded[:, idx].transpose(1, 0, 2))
-
     # ------------------------------------------------------------ training
-    def _fit(self, data: list[tuple[np.ndarray, np.ndarray, ContactInfo]], val: list | None, *, params: list,
-             adapter: Any, epochs: int, lr: float, batch_windows: int, patience: int, rng: np.random.Generator,
-             max_steps_per_epoch: int | None = None, max_windows_per_epoch: int | None = None) -> dict[str, Any]:
-        """Maximum-likelihood training on (scalp windows, iEEG windows, contacts) triples.
-
-        ``max_windows_per_epoch`` draws a fresh random subset of at most that
-        many windows of every triple per epoch (bounds the cost of an epoch).
-        """
-        import torch
-
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-        named = {f"p{i}": p for i, p in enumerate(params)}
-        stopper = EarlyStopping(patience=patience, min_delta=1e-3)
-        dev = self._dev()
-        history = []
-        for epoch in range(epochs):
-            self.net.train()
-            batches = []
-            for d, (xw, yw, _) in enumerate(data):
-                order = rng.permutation(len(xw))
-                if max_windows_per_epoch:
-                    order = order[:max_windows_per_epoch]
-                batches += [(d, order[i:i + batch_windows]) for i in range(0, len(order), batch_windows)]
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-            if max_steps_per_epoch:
-                batches = batches[:max_steps_per_epoch]
-            tot = 0.0
-            for d, b in batches:
-                xw, yw, contacts = data[d]
-                h = self.net.encoder(torch.as_tensor(xw[b], device=dev))
-                c = self.net.context(h, self._contact_emb(contacts, adapter if d == 0 else None))
-                loss = self.net.nll(c, torch.as_tensor(yw[b], device=dev))
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 5.0)
-                opt.step()
-                tot += float(loss.detach())
-            train_loss = tot / max(len(batches), 1)
-            if val is None:
-                history.append({"epoch": epoch, "train_nll": train_loss})
-                continue
-            vl = self._eval_nll(val, adapter)
-            history.append({"epoch": epoch, "train_nll": train_loss, "val_nll": vl})
-            stopper.step(vl, epoch, named)
-            if stopper.stop:
-                break
-        if val is not None and stopper.best_state is not None:
-            with torch.no_grad():
-                for k, p in named.items():
-                    p.copy_(stopper.best_state[k])
-        return {"history": history, "best_epoch": stopper.best_epoch if val is not None else epochs - 1}
-
-    def _eval_nll(self, data: list, adapter: Any) -> float:
-        import torch
-
-        dev = self._dev()
-        self.net.eval()
-        tot, n = 0.0, 0
-        with torch.no_grad():
-            for d, (xw, yw, contacts) in enumerate(data):
-                e = self._contact_emb(contacts, adapter if d == 0 else None)
-                for i in range(0, len(xw), 64):
-                    c = self.net.context(self.net.encoder(torch.as_tensor(xw[i:i + 64], device=dev)), e)
-                    tot += float(self.net.nll(c, torch.as_tensor(yw[i:i + 64], device=dev))) * len(xw[i:i + 64])
-                    n += len(xw[i:i + 64])
-        return tot / max(n, 1)
-
-    def _fit_location(self, seg: PairedSegment, n_train: int) -> tuple[RidgeModel | None, np.ndarray]:
-        """Lagged ridge fitted on the first ``n_train`` samples of ``seg``, and the flow's target.
-
-        The target is ``seg.ieeg`` minus the ridge prediction: cross-fitted
-        (out-of-fold) on the training samples, so that their residuals are as
-        large as on new data, and out-of-sample after them. With
-        ``location="none"`` returns ``(None, seg.ieeg)``.
-        """
-        if self.location == "none":
-            return None, seg.ieeg
-        loc = RidgeModel(self.sfreq)
-        info = loc.calibrate(seg.crop_samples(0, n_train), out_of_fold=True)
-        pred = np.concatenate([info["out_of_fold"], loc.predict(seg.scalp)[:, n_train:]], axis=1)
-        return loc, seg.ieeg - pred
-
     def _base(self, scalp: np.ndarray) -> np.ndarray | float:
         """The location signal (volts, (K, n_times)) the flow's residual is added to; 0 without one."""
         return 0.0 if self.loc_ is None else self.loc_.predict(scalp)
-
-    def _segment_windows(self, seg: PairedSegment, x_center: np.ndarray, x_scale: np.ndarray,
-                         y_center: np.ndarray, y_scale: np.ndarray, stride: int,
-                         target: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Scalp context windows and iEEG (or ``target``, same shape as ``seg.ieeg``) windows, standardized."""
-        zx = ((seg.scalp - x_center[:, None]) / x_scale[:, None]).astype(np.float32)
-        y = seg.ieeg if target is None else target
-        zy = ((y - y_center[:, None]) / y_scale[:, None]).astype(np.float32)
-        n_t = zx.shape[1]
-        starts = np.arange(0, max(n_t - self.win, 0) + 1, stride)
-        return self._scalp_windows(zx, starts), self._ieeg_windows(zy, starts)
 
     def _check_segment(self, seg: PairedSegment) -> None:
         if abs(seg.sfreq - self.sfreq) > 1e-6:
@@ -339,31 +217,14 @@ class FlowModel(ReconModel):
         names = [n for n in segments[0].scalp_names if n in common]
         if not names:
             raise ValueError("the pretraining segments share no scalp channel")
-        train, val = [], []
-        for seg in segments:
-            self._check_segment(seg)
-            idx = [seg.scalp_names.index(n) for n in names]
-            seg = PairedSegment(seg.scalp[idx], seg.ieeg, seg.sfreq, names, seg.contacts, seg.subject)
-            n_t = seg.scalp.shape[1]
-            n_val = int(n_t * val_frac)
-            cut = n_t - n_val
-            _, target = self._fit_location(seg, cut)
-            _, xc, xs = robust_standardize(seg.scalp[:, :cut])
-            _, yc, ys = robust_standardize(target[:, :cut])
-            xw, yw = self._segment_windows(seg.crop_samples(0, cut), xc, xs, yc, ys, self.hop // 2,
-                                           target[:, :cut])
-            chol = self._window_chol(yw)
-            train.append((xw, _whiten(yw, chol), seg.contacts))
-            if n_val >= self.win:
-                xv, yv = self._segment_windows(seg.crop_samples(cut, n_t), xc, xs, yc, ys, self.hop, target[:, cut:])
-                val.append((xv, _whiten(yv, chol), seg.contacts))
+        train, val = stages.pretrain_data(self, segments, names, val_frac)
         with deterministic():
             self.net = self._build(len(names)).to(self._dev())
             self.scalp_names = names
             # adapter index 0 is unused in pretraining: pass adapter=None
-            info = self._fit(train, val or None, params=list(self.net.parameters()), adapter=None, epochs=epochs,
-                             lr=lr, batch_windows=batch_windows, patience=patience, rng=rng,
-                             max_steps_per_epoch=max_steps_per_epoch)
+            info = stages.fit_ml(self, train, val or None, params=list(self.net.parameters()), adapter=None,
+                                 epochs=epochs, lr=lr, batch_windows=batch_windows, patience=patience, rng=rng,
+                                 max_steps_per_epoch=max_steps_per_epoch)
         self.trained_on["pretrain"] = {"subjects": [s.subject for s in segments],
                                        "seconds": float(sum(s.scalp.shape[1] for s in segments) / self.sfreq)}
         self.net.eval()
@@ -410,8 +271,6 @@ class FlowModel(ReconModel):
         ValueError
             Wrong sfreq, missing scalp channels, or too short a segment.
         """
-        import torch
-
         self._check_segment(segment)
         n_t = segment.scalp.shape[1]
         n_es, n_cf = int(n_t * es_frac), int(n_t * conformal_frac)
@@ -432,39 +291,13 @@ class FlowModel(ReconModel):
             self.net = self._build(len(self.scalp_names)).to(self._dev())
         freeze = pretrained if freeze_encoder is None else bool(freeze_encoder)
         self.contacts = segment.contacts
-        tr = segment.crop_samples(0, n_tr)
-        self.loc_, target = self._fit_location(segment, n_tr)
-        _, self.x_center_, self.x_scale_ = robust_standardize(tr.scalp)
-        _, self.y_center_, self.y_scale_ = robust_standardize(target[:, :n_tr])
-        args = (self.x_center_, self.x_scale_, self.y_center_, self.y_scale_)
-        xw, yw = self._segment_windows(tr, *args, stride=max(1, self.hop // 2), target=target[:, :n_tr])
-        xv, yv = self._segment_windows(segment.crop_samples(n_tr, n_tr + n_es), *args, stride=self.hop,
-                                       target=target[:, n_tr:n_tr + n_es])
-        self.window_chol_ = self._window_chol(yw)
-        yw, yv = _whiten(yw, self.window_chol_), _whiten(yv, self.window_chol_)
-        dev = self._dev()
-        adapter = torch.zeros(len(segment.contacts.ch_names), self.d_contact, device=dev, requires_grad=True)
-        enc = {id(p) for p in self.net.encoder_parameters()}
-        for p in self.net.encoder_parameters():
-            p.requires_grad_(not freeze)
-        params = [p for p in self.net.parameters() if not (freeze and id(p) in enc)] + [adapter]
-        with deterministic():
-            info = self._fit([(xw, yw, segment.contacts)], [(xv, yv, segment.contacts)], params=params,
-                             adapter=adapter, epochs=epochs, lr=lr, batch_windows=batch_windows,
-                             patience=patience, rng=rng, max_windows_per_epoch=max_windows_per_epoch)
-        for p in self.net.parameters():
-            p.requires_grad_(True)
-        self.adapter_ = adapter.detach().cpu().numpy().astype(np.float32)
-        self.net.eval()
-        self.copula_chol_ = self._fit_copula(xw, yw)
-        # ---- split-conformal factors on the untouched tail
-        cf = segment.crop_samples(n_tr + n_es, n_t)
-        self.conformal_ = np.ones(len(DEPTHS))
-        lo, med, hi = self.bands(cf.scalp, n_samples=n_conformal_samples, seed=seed + 1)
-        raw = _coverage(cf.ieeg, lo, hi)
-        self.conformal_ = self._conformal_factors(cf.ieeg, lo, med, hi)
-        lo2, _, hi2 = self.bands(cf.scalp, n_samples=n_conformal_samples, seed=seed + 1)
-        adj = _coverage(cf.ieeg, lo2, hi2)
+        windows = stages.calibration_windows(self, segment, n_tr, n_es)
+        info = stages.adapt(self, segment.contacts, windows, freeze=freeze, rng=rng, epochs=epochs, lr=lr,
+                            batch_windows=batch_windows, patience=patience,
+                            max_windows_per_epoch=max_windows_per_epoch)
+        self.copula_chol_ = stages.fit_copula(self, windows[0], windows[1])
+        raw, adj = stages.conformal_stage(self, segment.crop_samples(n_tr + n_es, n_t), n_conformal_samples,
+                                          seed + 1)
         if self.loc_ is not None:
             # the point estimate uses every calibration minute; the bands were calibrated around the
             # ridge of the training part, whose residuals are (slightly) larger: conservative
@@ -477,122 +310,10 @@ class FlowModel(ReconModel):
                 "conformal_factor": {d: float(f) for d, f in zip(DEPTHS, self.conformal_)},
                 "tail_coverage_raw": float(np.mean(raw)), "tail_coverage_calibrated": float(np.mean(adj))}
 
-    def _window_chol(self, yw: np.ndarray) -> np.ndarray:
-        """Per-contact Cholesky factors (K, W, W) of the window covariance (identity when ``whiten`` is off).
-
-        The covariance of the standardized target windows ``yw`` (n_win, K, W)
-        is shrunk by :data:`WHITEN_SHRINK` towards its mean variance.
-        """
-        K, W = yw.shape[1], yw.shape[2]
-        if not self.whiten:
-            return np.broadcast_to(np.eye(W, dtype=np.float32), (K, W, W)).copy()
-        y = yw.transpose(1, 0, 2).astype(np.float64)  # (K, n, W)
-        c = np.einsum("knv,knw->kvw", y, y) / max(y.shape[1], 1)
-        var = np.trace(c, axis1=1, axis2=2) / W
-        c = (1 - WHITEN_SHRINK) * c + WHITEN_SHRINK * var[:, None, None] * np.eye(W)[None]
-        c += 1e-9 * np.eye(W)[None]
-        return np.linalg.cholesky(c).astype(np.float32)
-
-    def _fit_copula(self, xw: np.ndarray, yw: np.ndarray) -> np.ndarray:
-        """Cholesky factor (K, K) of the shrunk correlation of base-space codes across contacts."""
-        import torch
-
-        dev = self._dev()
-        zs = []
-        with torch.no_grad():
-            e = self._contact_emb(self.contacts, torch.as_tensor(self.adapter_, device=dev))
-            for i in range(0, len(xw), 64):
-                c = self.net.context(self.net.encoder(torch.as_tensor(xw[i:i + 64], device=dev)), e)
-                zs.append(self.net.latents(c, torch.as_tensor(yw[i:i + 64], device=dev)).cpu().numpy())
-        z = np.concatenate(zs).transpose(1, 0, 2).reshape(yw.shape[1], -1).astype(np.float64)
-        z = np.clip(z, -8, 8)
-        r = np.corrcoef(z) if z.shape[0] > 1 else np.ones((1, 1))
-        r = np.nan_to_num(r)
-        r = (1 - self.copula_shrink) * r + self.copula_shrink * np.eye(len(r))
-        np.fill_diagonal(r, 1.0)
-        return np.linalg.cholesky(r).astype(np.float32)
-
-    def _conformal_factors(self, y: np.ndarray, lo: np.ndarray, med: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Split-conformal widening factor per :data:`DEPTHS` entry (see the module docstring)."""
-        eps = 1e-30
-        score = np.maximum((med - y) / np.maximum(med - lo, eps), (y - med) / np.maximum(hi - med, eps))
-        dep = depth_index(self.contacts.depth_class)
-        out = np.ones(len(DEPTHS))
-        glob = _conformal_quantile(score.ravel())
-        for i in range(len(DEPTHS)):
-            s = score[dep == i].ravel()
-            out[i] = _conformal_quantile(s) if s.size else glob
-        return out
-
     # ------------------------------------------------------------ inference
     def _require(self) -> None:
         if self.net is None or self.adapter_ is None or self.contacts is None:
             raise RuntimeError("flow model is not calibrated")
-
-    def _draw(self, scalp: np.ndarray, n_samples: int, seed: int, batch: int | None = None,
-              antithetic: bool = False, mean_only: bool = False) -> np.ndarray:
-        """Posterior draws (S, K, n_t), standardized, before the conformal factor.
-
-        ``antithetic``: draw base noise in pairs ``(z, -z)`` (S rounded up to even),
-        which cancels most Monte Carlo noise of a posterior mean (variance reduction).
-        ``batch``: windows per flow call; default so that draws x windows x contacts
-        stays under :data:`MAX_FLOW_ROWS` (measured: predict of 140 s took +970 MB at 12288 rows, +444 MB at 4096).
-        ``mean_only``: return only the mean over draws, shape (1, K, n_t) (stitching
-        is linear, so the mean is accumulated window by window; memory of one draw).
-        """
-        import torch
-
-        self._require()
-        scalp = self.check_scalp(scalp)
-        n_t = scalp.shape[1]
-        K = len(self.contacts.ch_names)
-        zx = standardize(scalp, self.x_center_, self.x_scale_)
-        starts = window_starts(n_t, self.win, self.hop)
-        xw = self._scalp_windows(zx, starts)
-        w_mean = taper(self.win, self.win - self.hop)
-        w_res = np.sqrt(w_mean)
-        total = max(n_t, int(starts.max()) + self.win)
-        n_draws = 2 * ((n_samples + 1) // 2) if antithetic else n_samples
-        if batch is None:
-            batch = max(1, min(64, MAX_FLOW_ROWS // max(1, n_draws * K)))
-        res = np.zeros((1 if mean_only else n_draws, K, total), np.float32)
-        has_mu = self.net.mu is not None  # location="ridge": no learned location to stitch
-        loc = np.zeros((K, total), np.float32) if has_mu else None
-        wsum = np.zeros(total)
-        w2sum = np.zeros(total)
-        dev = self._dev()
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        chol = torch.as_tensor(self.copula_chol_)
-        tw_res = torch.as_tensor(w_res, dtype=torch.float32, device=dev)
-        tw_mean = torch.as_tensor(w_mean, dtype=torch.float32, device=dev)
-        chol_w = torch.as_tensor(self.window_chol_ if self.window_chol_ is not None
-                                 else np.eye(self.win, dtype=np.float32)[None].repeat(K, 0), device=dev)
-        with torch.no_grad():
-            e = self._contact_emb(self.contacts, torch.as_tensor(self.adapter_, device=dev))
-            for i in range(0, len(starts), batch):
-                sl = starts[i:i + batch]
-                c = self.net.context(self.net.encoder(torch.as_tensor(xw[i:i + batch], device=dev)), e)
-                if antithetic:
-                    z = torch.randn(((n_samples + 1) // 2, len(sl), K, self.win), generator=gen)
-                    z = torch.cat([z, -z])
-                else:
-                    z = torch.randn((n_samples, len(sl), K, self.win), generator=gen)
-                z = torch.einsum("kj,sbjw->sbkw", chol, z).to(dev)
-                r, mu = self.net.sample_from(c, z)
-                r = torch.einsum("kvw,sbkw->sbkv", chol_w, r) * tw_res
-                r = (r.mean(dim=0, keepdim=True) if mean_only else r).cpu().numpy()
-                if has_mu:
-                    mu = (torch.einsum("kvw,bkw->bkv", chol_w, mu) * tw_mean).cpu().numpy()
-                for j, s in enumerate(sl):
-                    res[:, :, s:s + self.win] += r[:, j]
-                    if has_mu:
-                        loc[:, s:s + self.win] += mu[j]
-                    wsum[s:s + self.win] += w_mean
-                    w2sum[s:s + self.win] += w_res**2
-        res = res[:, :, :n_t] / np.sqrt(w2sum[:n_t]).astype(np.float32)
-        if has_mu:
-            res += (loc[:, :n_t] / wsum[:n_t].astype(np.float32))[None]
-        return res
 
     def _to_volts(self, z: np.ndarray, base: np.ndarray | float) -> np.ndarray:
         return z * self.y_scale_[:, None] + self.y_center_[:, None] + base
@@ -600,77 +321,85 @@ class FlowModel(ReconModel):
     def _factors(self) -> np.ndarray:
         return self.conformal_[depth_index(self.contacts.depth_class)][:, None]
 
-    def posterior(self, scalp: np.ndarray, n_samples: int = 32, q: tuple[float, float] = (0.05, 0.95),
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Posterior draws and quantile bands from one set of draws.
+    def posterior(self, scalp: np.ndarray, *, n_samples: int = 32, seed: int = 0) -> Posterior:
+        """The posterior of the contacts given ``scalp``: one object with ``.mean``, ``.sample(k)``, ``.quantiles(q)``.
 
         The draws are the flow's own samples: their spectrum and band power
         are what the flow learned (measured to match the truth within 0.1
-        decade on held-out data, docs/flow.md). The bands are their quantiles
-        with half-widths around the median multiplied by the split-conformal
-        factor of each contact's depth class (calibrated for 90 % bands), so
-        the bands are wider than the spread of the draws when the raw
-        posterior was over-confident on the held-out calibration tail.
+        decade on held-out data, docs/flow.md). The quantiles are theirs with
+        distances from the median multiplied by the split-conformal factor of
+        each contact's depth class (calibrated for 90 % bands), so bands are
+        wider than the spread of the draws when the raw posterior was
+        over-confident on the held-out calibration tail. ``.mean`` is the
+        Monte Carlo mean over ``n_samples`` antithetic draws (pairs ``z, -z``)
+        plus the ridge location when ``location="ridge"`` (:meth:`predict`).
 
         Parameters
         ----------
         scalp : ndarray, shape (n_scalp, n_times)
             Scalp EEG in volts at :attr:`sfreq`, rows in :attr:`scalp_names` order.
         n_samples : int
-            Number of draws.
-        q : (float, float)
-            Lower and upper quantile levels of the bands.
+            Number of draws (quantiles, ``.sample()``) and of antithetic draws (``.mean``).
         seed : int
             Seed of the base noise (same seed, same draws).
 
         Returns
         -------
-        samples : ndarray, shape (n_samples, n_contacts, n_times)
-            Volts.
-        lo, median, hi : ndarray, shape (n_contacts, n_times)
-            Volts; ``lo <= median <= hi``.
+        Posterior
+            In volts; see :class:`~ieegrecon.models.posterior.Posterior`.
 
         Raises
         ------
         RuntimeError
             If the model is not calibrated.
         ValueError
-            On a wrong scalp shape or ``q``.
+            On a wrong scalp shape.
         """
-        if not 0 <= q[0] < 0.5 < q[1] <= 1:
-            raise ValueError(f"q must satisfy 0 <= q[0] < 0.5 < q[1] <= 1, got {q}")
-        draws = self._draw(scalp, n_samples, seed)
-        f = self._factors()
-        lo, med, hi = np.quantile(draws, [q[0], 0.5, q[1]], axis=0)
-        lo, hi = med - f * (med - lo), med + f * (hi - med)
-        base = self._base(scalp)
-        return (self._to_volts(draws, base), self._to_volts(lo, base), self._to_volts(med, base),
-                self._to_volts(hi, base))
+        self._require()
+        scalp = self.check_scalp(scalp)
+        base: list = []
+
+        def to_volts(z: np.ndarray) -> np.ndarray:
+            if not base:
+                base.append(self._base(scalp))
+            return self._to_volts(z, base[0])
+
+        return Posterior(draw=lambda k: draw(self, scalp, k, seed),
+                         mean=lambda: draw(self, scalp, n_samples, seed, antithetic=True, mean_only=True)[0],
+                         to_volts=to_volts, widen=self._factors(), n_samples=n_samples)
 
     def sample(self, scalp: np.ndarray, n_samples: int = 32, seed: int = 0) -> np.ndarray:
-        """Draw surrogate iEEG from the posterior: the ``samples`` of :meth:`posterior`.
+        """Surrogate iEEG drawn from the posterior: ``posterior(scalp, n_samples=, seed=).sample()``.
 
         Returns
         -------
         samples : ndarray, shape (n_samples, n_contacts, n_times)
             Volts.
         """
-        draws = self._draw(scalp, n_samples, seed)  # the draws of posterior(), without its quantiles
-        return self._to_volts(draws, self._base(scalp))
+        return self.posterior(scalp, n_samples=n_samples, seed=seed).sample()
 
     def bands(self, scalp: np.ndarray, n_samples: int = 32, q: tuple[float, float] = (0.05, 0.95),
               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Posterior quantile bands: ``lo, median, hi`` of :meth:`posterior`, each (n_contacts, n_times), volts."""
-        return self.posterior(scalp, n_samples, q, seed)[1:]
+        """Calibrated bands ``lo, median, hi`` (each (n_contacts, n_times), V): ``posterior(...).quantiles``.
+
+        Raises
+        ------
+        ValueError
+            Unless ``0 <= q[0] < 0.5 < q[1] <= 1``.
+        """
+        if not 0 <= q[0] < 0.5 < q[1] <= 1:
+            raise ValueError(f"Invalid value for the 'q' parameter: must satisfy 0 <= q[0] < 0.5 < q[1] <= 1, "
+                             f"but got {q} instead.")
+        lo, med, hi = self.posterior(scalp, n_samples=n_samples, seed=seed).quantiles((q[0], 0.5, q[1]))
+        return lo, med, hi
 
     def predict(self, scalp: np.ndarray, n_samples: int = 16, seed: int = 0) -> np.ndarray:
-        """Posterior mean in volts, shape (n_contacts, n_times).
+        """Posterior mean in volts, shape (n_contacts, n_times): ``posterior(scalp, ...).mean``.
 
         Monte Carlo over ``n_samples`` antithetic draws (pairs ``z, -z``), plus
         the ridge location when ``location="ridge"``.
         """
-        draws = self._draw(scalp, n_samples, seed, antithetic=True, mean_only=True)
-        return self._to_volts(draws[0], self._base(scalp))
+        return self.posterior(scalp, n_samples=n_samples, seed=seed).mean
 
     # ----------------------------------------------------------------- state
     def get_params(self) -> dict[str, Any]:
@@ -716,26 +445,3 @@ class FlowModel(ReconModel):
             raise ValueError("a calibrated flow model with location='ridge' needs its 'loc.*' ridge weights")
         if self.adapter_ is not None and self.contacts is not None and len(self.adapter_) != len(self.contacts.ch_names):
             raise ValueError(f"adapter has {len(self.adapter_)} rows, model has {len(self.contacts.ch_names)} contacts")
-
-
-def _conformal_quantile(scores: np.ndarray, level: float = CONFORMAL_LEVEL) -> float:
-    """Finite-sample split-conformal quantile: the ceil((n + 1) level)-th smallest score."""
-    s = np.sort(np.asarray(scores, float)[np.isfinite(scores)])
-    if s.size == 0:
-        return 1.0
-    k = min(math.ceil((s.size + 1) * level), s.size) - 1
-    return float(max(s[k], 1e-3))
-
-
-def _whiten(yw: np.ndarray, chol: np.ndarray) -> np.ndarray:
-    """Windows (n_win, K, W) -> ``L_k^{-1} y`` per contact, with ``chol`` (K, W, W) lower-triangular."""
-    from scipy.linalg import solve_triangular
-
-    out = np.empty_like(yw)
-    for k in range(yw.shape[1]):
-        out[:, k] = solve_triangular(chol[k], yw[:, k].T, lower=True).T
-    return out
-
-
-def _coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return np.mean((y >= lo) & (y <= hi), axis=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,12 +24,71 @@ from .base import ContactInfo, ReconModel, get_model_class
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+#: Keys every reconstruction model config has.
+RECON_KEYS = ("method", "params", "sfreq", "tensors")
 _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
+
+
+def write_model_folder(folder: str | Path, config: dict[str, Any], tensors: dict[str, np.ndarray], *,
+                       overwrite: bool = False, kind: str = "model", metadata: dict[str, str] | None = None) -> Path:
+    """Write ``folder/config.json`` and ``folder/model.safetensors`` atomically: ieegrecon's one model-folder format.
+
+    The written config is ``format_version``, ``ieegrecon_version``,
+    ``written_by`` (``{'name': 'ieegrecon', 'kind': kind}``), then ``config``,
+    with ``tensors`` (name -> ``{'shape', 'dtype'}``) inserted before
+    ``config['extra']`` (at the end when there is none). Each file is
+    published by :func:`ieegrecon.io.atomic.atomic_path` (no partial file is
+    ever visible); no pickle anywhere.
+
+    Parameters
+    ----------
+    folder : path-like
+        Target folder; created if needed.
+    config : dict
+        JSON-serializable description; must hold ``'method'`` (str).
+    tensors : dict of str to ndarray
+        Every array of the model (real dtypes), stored with safetensors.
+    overwrite : bool
+        Replace an existing model in ``folder`` (only a folder ieegrecon
+        wrote: see :func:`ieegrecon._checks.check_out_path`).
+    kind : str
+        What the folder is (``'patient-model'``, ``'fmri-model'``...).
+    metadata : dict of str to str | None
+        Safetensors header metadata (default ``{'format': 'np', 'method': config['method']}``).
+
+    Returns
+    -------
+    folder : Path
+
+    Raises
+    ------
+    OutputError
+        If a model already exists there and ``overwrite`` is False.
+    """
+    from safetensors.numpy import save_file
+
+    from .._checks import check_out_path, is_report_folder, marker
+
+    folder = Path(folder)
+    if (folder / CONFIG_NAME).exists() or is_report_folder(folder):  # only ieegrecon's model is replaced
+        check_out_path(folder, overwrite=overwrite, kind="model")
+    with output_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+    state = {k: np.ascontiguousarray(np.asarray(v)) for k, v in tensors.items()}
+    spec = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()}
+    body = {k: v for k, v in config.items() if k != "extra"}
+    full = {"format_version": FORMAT_VERSION, "ieegrecon_version": __version__, "written_by": marker(kind),
+            **body, "tensors": spec, **({"extra": config["extra"]} if "extra" in config else {})}
+    with atomic_path(folder / WEIGHTS_NAME) as tmp:
+        save_file(state, str(tmp), metadata=metadata or {"format": "np", "method": str(config["method"])})
+    with atomic_path(folder / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(full, indent=2, allow_nan=False, default=_json_default), encoding="utf-8")
+    return folder
 
 
 def save_model(model: ReconModel, folder: str | Path, *, extra: dict[str, Any] | None = None,
                overwrite: bool = False, kind: str = "model") -> Path:
-    """Write ``folder/config.json`` and ``folder/model.safetensors`` atomically.
+    """Write a reconstruction model as ``folder/config.json`` + ``folder/model.safetensors`` (atomically).
 
     Parameters
     ----------
@@ -55,34 +115,16 @@ def save_model(model: ReconModel, folder: str | Path, *, extra: dict[str, Any] |
     OutputError
         If a model already exists there and ``overwrite`` is False.
     """
-    from safetensors.numpy import save_file
-
-    from .._checks import check_out_path, is_report_folder, marker
-
-    folder = Path(folder)
-    if (folder / CONFIG_NAME).exists() or is_report_folder(folder):  # only ieegrecon's model is replaced
-        check_out_path(folder, overwrite=overwrite, kind="model")
-    with output_errors(folder):
-        folder.mkdir(parents=True, exist_ok=True)
-    state = {k: np.ascontiguousarray(np.asarray(v)) for k, v in model.state_dict().items()}
     config = {
-        "format_version": FORMAT_VERSION,
-        "ieegrecon_version": __version__,
-        "written_by": marker(kind),
         "method": model.method,
         "sfreq": model.sfreq,
         "params": model.get_params(),
         "scalp_names": list(model.scalp_names),
         "contacts": None if model.contacts is None else model.contacts.to_dict(),
         "trained_on": model.trained_on,
-        "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()},
         "extra": extra or {},
     }
-    with atomic_path(folder / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": "np", "method": model.method})
-    with atomic_path(folder / CONFIG_NAME) as tmp:
-        tmp.write_text(json.dumps(config, indent=2, allow_nan=False, default=_json_default), encoding="utf-8")
-    return folder
+    return write_model_folder(folder, config, model.state_dict(), overwrite=overwrite, kind=kind)
 
 
 def _json_default(o: Any) -> Any:
@@ -102,16 +144,20 @@ def _is_str_list(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
-def _check_config(config: dict[str, Any], cfg_path: Path) -> None:
-    """Refuse a config whose fields have the wrong JSON type or impossible values (ModelFileError)."""
+def _check_config(config: dict[str, Any], cfg_path: Path, recon: bool = True) -> None:
+    """Refuse a config whose fields have the wrong JSON type or impossible values (ModelFileError).
+
+    ``recon=False`` checks only the fields every model folder has (``method``,
+    ``tensors``, ``sha256``); ``recon=True`` also those of a :class:`ReconModel`.
+    """
     def bad(what: str) -> ModelFileError:
         return ModelFileError(f"config field {what}", cfg_path)
 
     if not isinstance(config["method"], str):
         raise bad(f"'method' is {config['method']!r}, not a string")
-    if not isinstance(config["params"], dict):
+    if recon and not isinstance(config["params"], dict):
         raise bad(f"'params' is a {type(config['params']).__name__}, not an object")
-    if not _is_number(config["sfreq"]) or config["sfreq"] <= 0:
+    if recon and (not _is_number(config["sfreq"]) or config["sfreq"] <= 0):
         raise bad(f"'sfreq' is {config['sfreq']!r}, not a positive number")
     tensors = config["tensors"]
     if not isinstance(tensors, dict):
@@ -120,6 +166,10 @@ def _check_config(config: dict[str, Any], cfg_path: Path) -> None:
         if not (isinstance(d, dict) and isinstance(d.get("dtype"), str) and isinstance(d.get("shape"), list)
                 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in d["shape"])):
             raise bad(f"'tensors.{k}' is {json.dumps(d)[:60]}, not {{'shape': [ints >= 0], 'dtype': str}}")
+    if not recon:
+        if "sha256" in config and not isinstance(config["sha256"], str):
+            raise bad(f"'sha256' is {config['sha256']!r}, not a string")
+        return
     if config.get("scalp_names") is not None and not _is_str_list(config["scalp_names"]):
         raise bad("'scalp_names' is not a list of strings")
     for key in ("trained_on", "extra", "contacts"):
@@ -186,15 +236,19 @@ def _smoke_test(model: ReconModel, w_path: Path) -> None:
                              f"{int(np.sum(~np.isfinite(y)))} non-finite values, expected ({k}, {n_t}) finite", w_path)
 
 
-def read_model_config(folder: str | Path) -> dict[str, Any]:
-    """Read and validate ``config.json`` of a model folder.
+def read_folder_config(folder: str | Path, *, required: tuple[str, ...] = ("method", "tensors"),
+                       recon: bool = False) -> dict[str, Any]:
+    """Read and validate ``config.json`` of a model folder (any kind: see :func:`write_model_folder`).
+
+    ``required`` are the keys the config must have; ``recon`` adds the
+    checks of a :class:`ReconModel` config (:func:`read_model_config`).
 
     Raises
     ------
     ModelFileError
         Missing folder/config, pickled checkpoints only, invalid JSON, a
         config that is not a JSON object, a format version this ieegrecon
-        cannot read, a missing key (method, params, sfreq, tensors) or a
+        cannot read, a missing ``required`` key or a
         field of the wrong type or value (non-positive sfreq, tensor specs
         that are not ``{shape: [ints], dtype: str}``, preprocessing or
         physical ranges that are not numbers...).
@@ -221,43 +275,67 @@ def read_model_config(folder: str | Path) -> dict[str, Any]:
     if isinstance(version, bool) or version != FORMAT_VERSION:
         raise ModelFileError(
             f"unsupported model format_version {version!r} (this ieegrecon reads {FORMAT_VERSION})", cfg_path)
-    for key in ("method", "params", "sfreq", "tensors"):
+    for key in required:
         if key not in config:
             raise ModelFileError(f"config is missing {key!r}", cfg_path)
-    _check_config(config, cfg_path)
+    _check_config(config, cfg_path, recon=recon)
     return config
 
 
-def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
-    """Load a model folder written by :func:`save_model`.
-
-    Returns
-    -------
-    model : ReconModel
-    config : dict
-        The full config, including ``extra`` and ``sha256`` (of the weights).
+def read_model_config(folder: str | Path) -> dict[str, Any]:
+    """Read and validate ``config.json`` of a reconstruction model folder (:func:`save_model`).
 
     Raises
     ------
     ModelFileError
-        Any problem with the folder, the config or the tensors: everything
-        :func:`read_model_config` refuses; an unknown method; a missing,
-        unreadable or corrupted ``model.safetensors`` (empty, bad header);
-        a ``sha256`` in the config that differs from the weights'; tensor
-        names, shapes or dtypes that differ from the config; NaN/Inf
-        weights; params the method does not take; contacts that are not
-        names + positions; weights that do not fit the model or do not give
-        a finite prediction of the right shape on 2 s of synthetic EEG.
+        Everything :func:`read_folder_config` refuses, a missing key (method,
+        params, sfreq, tensors) or a field of the wrong type or value
+        (non-positive sfreq, preprocessing or physical ranges that are not numbers...).
     """
+    return read_folder_config(folder, required=RECON_KEYS, recon=True)
+
+
+def read_model_folder(folder: str | Path, *, check: Callable[[dict[str, Any], Path], None] | None = None,
+                      required: tuple[str, ...] = ("method", "tensors"),
+                      recon: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a folder written by :func:`write_model_folder`: the validated config and the tensors.
+
+    Parameters
+    ----------
+    folder : path-like
+    check : callable | None
+        ``check(config, config_path)``, run after the config is read and before
+        the weights are: the format's own checks (raise ModelFileError).
+    required, recon
+        As in :func:`read_folder_config`.
+
+    Returns
+    -------
+    config : dict
+        With ``sha256`` set to that of the weights file.
+    tensors : dict of str to ndarray
+        Names, shapes and dtypes as the config declares, finite.
+
+    Raises
+    ------
+    ModelFileError
+        Everything :func:`read_folder_config` refuses; a missing, unreadable
+        or corrupted ``model.safetensors`` (empty, bad header); a ``sha256`` in
+        the config that differs from the weights'; tensor names, shapes or
+        dtypes that differ from the config; NaN/Inf weights.
+    """
+    folder = Path(folder)
+    config = read_folder_config(folder, required=required, recon=recon)
+    if check is not None:
+        check(config, folder / CONFIG_NAME)
+    state, config["sha256"] = _read_weights(folder, config)
+    return config, state
+
+
+def _read_weights(folder: Path, config: dict[str, Any]) -> tuple[dict[str, np.ndarray], str]:
+    """The tensors of ``folder/model.safetensors``, checked against ``config``, and their sha256."""
     from safetensors.numpy import load
 
-    folder = Path(folder)
-    config = read_model_config(folder)
-    cfg_path = folder / CONFIG_NAME
-    try:
-        cls = get_model_class(config["method"])
-    except ValueError as exc:
-        raise ModelFileError(str(exc), cfg_path) from None
     w_path = folder / WEIGHTS_NAME
     if not w_path.is_file():
         raise ModelFileError(f"no {WEIGHTS_NAME} in model folder", folder)
@@ -288,6 +366,42 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
             raise ModelFileError(f"tensor {k!r} has dtype {v.dtype}, not a real number type", w_path)
         if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
             raise ModelFileError(f"tensor {k!r} holds {int(np.sum(~np.isfinite(v)))} NaN/Inf value(s)", w_path)
+    return state, digest
+
+
+def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
+    """Load a model folder written by :func:`save_model`.
+
+    Returns
+    -------
+    model : ReconModel
+    config : dict
+        The full config, including ``extra`` and ``sha256`` (of the weights).
+
+    Raises
+    ------
+    ModelFileError
+        Any problem with the folder, the config or the tensors: everything
+        :func:`read_model_config` refuses; an unknown method; a missing,
+        unreadable or corrupted ``model.safetensors`` (empty, bad header);
+        a ``sha256`` in the config that differs from the weights'; tensor
+        names, shapes or dtypes that differ from the config; NaN/Inf
+        weights; params the method does not take; contacts that are not
+        names + positions; weights that do not fit the model or do not give
+        a finite prediction of the right shape on 2 s of synthetic EEG.
+    """
+    folder = Path(folder)
+    cfg_path, w_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    found: dict[str, type[ReconModel]] = {}
+
+    def method_class(config: dict[str, Any], cfg_path: Path) -> None:
+        try:
+            found["cls"] = get_model_class(config["method"])
+        except ValueError as exc:
+            raise ModelFileError(str(exc), cfg_path) from None
+
+    config, state = read_model_folder(folder, check=method_class, required=RECON_KEYS, recon=True)
+    cls = found["cls"]
     try:
         model = cls(**config["params"])
     except Exception as exc:  # noqa: BLE001 - any failure: the stored params are not this method's
@@ -315,5 +429,4 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001 - whatever the method raises, these weights are not its own
         raise ModelFileError(f"weights do not fit the model ({one_line(exc)})", w_path) from None
     _smoke_test(model, w_path)
-    config["sha256"] = digest
     return model, config

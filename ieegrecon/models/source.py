@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import ContactInfo, PairedSegment, ReconModel, register
+from .base import ContactInfo, PairedSegment, ReconModel
 
 
-@register
 class SourceModel(ReconModel):
     """EEG source imaging (eLORETA or LCMV) read out at contact positions.
 

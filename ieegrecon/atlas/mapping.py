@@ -13,8 +13,7 @@ in white matter, a ventricle or outside every label gets the nearest
 grey-matter label within ``max_distance_mm`` (``'unknown'`` beyond), and the
 distance to it. Distances to the scalp use MNE's shipped fsaverage head
 surface (FreeSurfer surface RAS of fsaverage, i.e. MNI305, within a few mm of
-MNI152). Run ``python -m ieegrecon.atlas agreement ROOT`` to compare the labels
-with ds004752's own Brainnetome labels.
+MNI152). The depth rule is :data:`ieegrecon.atlas.vocab.DEPTH_RULE`.
 """
 
 from __future__ import annotations
@@ -27,23 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+from .vocab import depth_class as _depth_class
 
-#: Contacts at most this far from the scalp (mm) and in cortex are 'superficial'.
-SUPERFICIAL_MAX_MM = 30.0
-#: Structures that are 'deep' whatever their distance to the scalp.
-DEEP_STRUCTURES = (
-    "hippocampus", "amygdala", "entorhinal", "parahippocampal", "insula", "thalamus", "caudate",
-    "putamen", "pallidum", "accumbens", "ventraldc", "brainstem", "olfactory", "cingulate",
-    "cingulum", "vermis", "cerebellum", "raphe", "red_n", "sn_", "vta", "lc_", "n_acc", "acc_",
-)
-#: The depth rule in words (shown in docs, regions.json and --json).
-DEPTH_RULE = (
-    f"'deep' if the region is hippocampus, amygdala, entorhinal, parahippocampal, insula, cingulate, a "
-    f"subcortical nucleus, brainstem or cerebellum, or if the contact is more than {SUPERFICIAL_MAX_MM:g} mm "
-    f"from the scalp (fsaverage head surface); otherwise (cortical or unknown region within "
-    f"{SUPERFICIAL_MAX_MM:g} mm of the scalp) 'superficial'"
-)
 #: How atlas probabilities are reported.
 PROBABILITY_NOTE = ("both atlases are deterministic (one label per voxel: maximum-probability / hard labels), "
                     "so atlas_probability is n/a")
@@ -225,14 +210,6 @@ def distance_to_scalp_mm(positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def _depth_class(structure: str | None, dist_scalp: float) -> str:
-    if not np.isfinite(dist_scalp):
-        return "n/a"
-    if structure and any(structure.startswith(d) or d in structure for d in DEEP_STRUCTURES):
-        return "deep"
-    return "superficial" if dist_scalp <= SUPERFICIAL_MAX_MM else "deep"
-
-
 def _label_at(atlas: _Atlas, xyz_mm: np.ndarray) -> np.ndarray:
     inv = np.linalg.inv(atlas.affine)
     ijk = np.round(xyz_mm @ inv[:3, :3].T + inv[:3, 3]).astype(int)
@@ -355,183 +332,3 @@ def region_centroid(region_key: str, atlas: str = "desikan_killiany") -> np.ndar
     xyz = ijk @ A.affine[:3, :3].T + A.affine[:3, 3]
     return xyz.mean(axis=0) * 1e-3
 
-
-# --------------------------------------------------------------------------
-# agreement with other labellings (structure classes)
-# --------------------------------------------------------------------------
-
-#: Structure classes used to compare labellings from different atlases.
-CLASSES = ("hippocampus", "amygdala", "parahippocampal/entorhinal", "temporal", "insula", "frontal",
-           "parietal", "occipital", "cingulate", "subcortical", "other")
-
-_DK_CLASS = {
-    "hippocampus": "hippocampus", "amygdala": "amygdala", "entorhinal": "parahippocampal/entorhinal",
-    "parahippocampal": "parahippocampal/entorhinal", "insula": "insula",
-}
-for _s in ("bankssts", "fusiform", "inferiortemporal", "middletemporal", "superiortemporal", "temporalpole",
-           "transversetemporal"):
-    _DK_CLASS[_s] = "temporal"
-for _s in ("caudalmiddlefrontal", "lateralorbitofrontal", "medialorbitofrontal", "parsopercularis",
-           "parsorbitalis", "parstriangularis", "precentral", "rostralmiddlefrontal", "superiorfrontal",
-           "frontalpole", "paracentral"):
-    _DK_CLASS[_s] = "frontal"
-for _s in ("inferiorparietal", "postcentral", "precuneus", "superiorparietal", "supramarginal"):
-    _DK_CLASS[_s] = "parietal"
-for _s in ("cuneus", "lateraloccipital", "lingual", "pericalcarine"):
-    _DK_CLASS[_s] = "occipital"
-for _s in ("caudalanteriorcingulate", "isthmuscingulate", "posteriorcingulate", "rostralanteriorcingulate"):
-    _DK_CLASS[_s] = "cingulate"
-for _s in ("thalamus", "caudate", "putamen", "pallidum", "accumbens", "ventraldc"):
-    _DK_CLASS[_s] = "subcortical"
-
-
-def structure_class(region_key: str) -> str | None:
-    """Structure class (:data:`CLASSES`) of a Desikan-Killiany ``region_key``; None if unknown."""
-    if region_key in ("unknown", "", None):
-        return None
-    s = re.sub(r"_[LR]$", "", region_key)
-    return _DK_CLASS.get(s, "other")
-
-
-#: Brainnetome gyrus abbreviations (Fan et al. 2016) -> structure class.
-_BN_CLASS = {
-    "Hipp": "hippocampus", "Amyg": "amygdala", "PhG": "parahippocampal/entorhinal", "ITG": "temporal",
-    "MTG": "temporal", "STG": "temporal", "FuG": "temporal", "pSTS": "temporal", "INS": "insula",
-    "SFG": "frontal", "MFG": "frontal", "IFG": "frontal", "OrG": "frontal", "PrG": "frontal", "PCL": "frontal",
-    "SPL": "parietal", "IPL": "parietal", "PoG": "parietal", "Pcun": "parietal", "MVOcC": "occipital",
-    "LOcC": "occipital", "CG": "cingulate", "BG": "subcortical", "Tha": "subcortical",
-}
-
-
-def brainnetome_class(label: str) -> str | None:
-    """Structure class of a ds004752 ``AnatomicalLocation`` (Brainnetome) string; None if no label."""
-    if not label or label == "no_label_found" or label == "nan":
-        return None
-    gyrus = label.split(",")[0].strip()
-    return _BN_CLASS.get(gyrus, "other")
-
-
-def brainnetome_agreement(root: str | Path, *, atlas: str = "desikan_killiany", max_distance_mm: float = 5.0,
-                          subjects: tuple[str, ...] = ()) -> dict:
-    """Compare our labels with ds004752's Brainnetome ``AnatomicalLocation``, at structure level.
-
-    One contact = one row of a session's electrodes.tsv; each subject's contacts
-    are counted once (its first session), since sessions repeat the same implant.
-
-    Returns
-    -------
-    dict
-        ``n_contacts``, ``n_within`` (a region within ``max_distance_mm``),
-        ``frac_within``, ``n_compared`` (both labelled), ``n_agree``, ``agreement``,
-        and ``per_class`` {class: [n_agree, n_compared]} keyed by the Brainnetome class.
-    """
-    from .io.bids import find_sessions
-    from .io.electrodes import read_electrodes
-
-    seen: set[str] = set()
-    n = n_within = n_cmp = n_agree = 0
-    per: dict[str, list[int]] = {}
-    for ses in find_sessions(root):
-        sub = ses.parent.name if ses.name.startswith("ses-") else ses.name
-        if sub in seen or (subjects and sub not in subjects):
-            continue
-        seen.add(sub)
-        el = read_electrodes(ses)
-        df = map_contacts(el.names, el.positions, atlas=atlas, max_distance_mm=max_distance_mm)
-        bn = [str(v) for v in el.table["AnatomicalLocation"]] if el.table is not None and \
-            "AnatomicalLocation" in el.table else [""] * len(df)
-        for key, lab in zip(df["region_key"], bn):
-            n += 1
-            n_within += key != "unknown"
-            ours, theirs = structure_class(key) if atlas == "desikan_killiany" else None, brainnetome_class(lab)
-            if ours is None or theirs is None:
-                continue
-            n_cmp += 1
-            n_agree += ours == theirs
-            per.setdefault(theirs, [0, 0])
-            per[theirs][0] += ours == theirs
-            per[theirs][1] += 1
-    return dict(subjects=sorted(seen), n_contacts=n, n_within=n_within, frac_within=n_within / max(n, 1),
-                n_compared=n_cmp, n_agree=n_agree, agreement=n_agree / max(n_cmp, 1), per_class=per,
-                atlas=atlas, max_distance_mm=max_distance_mm)
-
-
-def aparc_agreement(electrodes, *, atlas: str = "desikan_killiany", max_distance_mm: float = 5.0) -> dict:
-    """Compare MNI-atlas labels with the subject's own FreeSurfer ``aparc+aseg.mgz``.
-
-    ``electrodes`` must come from :func:`ieegrecon.io.bids.read_electrodes` on a
-    FIF with a FreeSurfer subject (it carries ``mri_positions``). The subject's
-    label is the ``aparc+aseg`` voxel at the contact, or the nearest grey-matter
-    voxel within ``max_distance_mm`` (same rule as :func:`map_contacts`).
-
-    Returns
-    -------
-    dict
-        ``n_compared``, ``label_agreement`` (same Desikan-Killiany label and side),
-        ``class_agreement`` (same :data:`CLASSES` class) and their counts.
-    """
-    import nibabel as nib
-    from scipy.spatial import cKDTree
-
-    if electrodes.mri_positions is None:
-        raise InputError("these electrodes carry no subject-MRI positions (FIF + FreeSurfer subject needed)")
-    mgz = Path(electrodes.subjects_dir) / electrodes.subject / "mri" / "aparc+aseg.mgz"
-    img = nib.load(str(mgz))
-    data = np.asarray(img.dataobj).astype(np.int32)
-    vox2tkr = img.header.get_vox2ras_tkr()
-    names = _load("desikan_killiany").names
-    grey_vals = _load("desikan_killiany").grey
-    mask = np.isin(data, grey_vals)
-    ijk = np.argwhere(mask)
-    tree = cKDTree(ijk @ vox2tkr[:3, :3].T + vox2tkr[:3, 3])
-    labs = data[mask]
-    d, idx = tree.query(electrodes.mri_positions * 1e3)
-    subj_keys = []
-    for di, ii in zip(d, idx):
-        if di <= max_distance_mm:
-            s, h = _hemi_structure(names.get(int(labs[ii]), "unknown"))
-            subj_keys.append(f"{s}_{h}")
-        else:
-            subj_keys.append("unknown")
-    ours = map_contacts(electrodes.names, electrodes.positions, atlas=atlas, max_distance_mm=max_distance_mm)
-    n = n_lab = n_cls = 0
-    for a, b in zip(ours["region_key"], subj_keys):
-        if a == "unknown" or b == "unknown":
-            continue
-        n += 1
-        n_lab += a == b
-        n_cls += structure_class(a) == structure_class(b)
-    return dict(n_contacts=len(subj_keys), n_compared=n, n_label_agree=n_lab, n_class_agree=n_cls,
-                label_agreement=n_lab / max(n, 1), class_agreement=n_cls / max(n, 1), subject_keys=subj_keys,
-                atlas_keys=list(ours["region_key"]))
-
-
-def _main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-
-    p = argparse.ArgumentParser(prog="python -m ieegrecon.atlas", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("agreement", help="agreement with ds004752's Brainnetome labels")
-    a.add_argument("root")
-    a.add_argument("--atlas", default="desikan_killiany")
-    a.add_argument("--max-distance", type=float, default=5.0)
-    b = sub.add_parser("aparc", help="agreement with a subject's own aparc+aseg (FIF + FreeSurfer subject)")
-    b.add_argument("fif")
-    b.add_argument("--subjects-dir", default=None)
-    b.add_argument("--max-distance", type=float, default=5.0)
-    args = p.parse_args(argv)
-    if args.cmd == "agreement":
-        res = brainnetome_agreement(args.root, atlas=args.atlas, max_distance_mm=args.max_distance)
-    else:
-        from .io.electrodes import read_electrodes
-
-        el = read_electrodes(args.fif, subjects_dir=args.subjects_dir)
-        res = aparc_agreement(el, max_distance_mm=args.max_distance)
-        res.pop("subject_keys"), res.pop("atlas_keys")
-    print(json.dumps(res, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

@@ -1,18 +1,14 @@
-"""Atlas mapping on real MNI atlases (Desikan-Killiany volume, AAL3) and real contacts."""
+"""Atlas mapping on real MNI atlases (Desikan-Killiany volume, AAL3) (ieegrecon.atlas.mapping)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ieegrecon.atlas import (
     DEPTH_RULE,
-    aparc_agreement,
-    brainnetome_agreement,
-    brainnetome_class,
     distance_to_scalp_mm,
     list_atlases,
     map_contacts,
@@ -21,7 +17,7 @@ from ieegrecon.atlas import (
 )
 from ieegrecon.errors import InputError
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
 PTS = np.array([[-38, -20, 56], [28, -22, -14], [-22, -4, -18]]) * 1e-3
 
 
@@ -67,26 +63,3 @@ def test_region_centroid_lies_in_its_region():
     assert "entorhinal_L" in region_keys() and "parahippocampal_R" in region_keys()
     with pytest.raises(InputError):
         region_centroid("nope_L")
-
-
-def test_brainnetome_class():
-    assert brainnetome_class("Hipp, Left Hippocampus rHipp, rostral hippocampus") == "hippocampus"
-    assert brainnetome_class("no_label_found") is None
-
-
-@pytest.mark.skipif(not (DATA / "ds004752").is_dir(), reason="ds004752 not found")
-def test_ds004752_coverage_and_agreement():
-    res = brainnetome_agreement(DATA / "ds004752")
-    assert res["n_contacts"] > 400
-    assert res["frac_within"] >= 0.95
-    assert res["agreement"] > 0.8 and res["n_compared"] > 200
-
-
-@pytest.mark.skipif(not (DATA / "sample_ecog").is_dir(), reason="sample_ecog not found")
-def test_sample_ecog_agrees_with_own_aparc():
-    from ieegrecon.io.electrodes import read_electrodes
-
-    res = aparc_agreement(read_electrodes(DATA / "sample_ecog" / "sample_ecog_ieeg.fif"))
-    assert res["n_compared"] > 300
-    assert res["class_agreement"] > 0.8 and res["label_agreement"] > 0.6
-    assert any(k.startswith("hippocampus_R") for k in res["subject_keys"])

@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import pearson_r  # noqa: F401  (used by the training loops)
-
 #: Scale from the inter-quartile range to the standard deviation of a Gaussian.
 IQR_TO_STD = 1.0 / 1.3489795
 

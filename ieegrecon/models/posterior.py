@@ -1,0 +1,131 @@
+"""The posterior of a probabilistic method given one scalp segment, as one object.
+
+Like a ``zuko`` flow called on its context returns a distribution, a method
+with ``supports_posterior`` returns a :class:`Posterior` from
+``model.posterior(scalp, n_samples=..., seed=...)``::
+
+    post = model.posterior(scalp, n_samples=32, seed=0)
+    post.mean                      # (n_contacts, n_times), V: the point estimate (= model.predict)
+    post.sample()                  # (32, n_contacts, n_times), V: the draws of this seed
+    post.quantiles((0.05, 0.95))   # (2, n_contacts, n_times), V: calibrated bands from the same draws
+
+The ``n_samples`` draws of the seed are made once, when first needed, and
+every :meth:`~Posterior.quantiles` call reuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+
+class Posterior:
+    """Posterior of the contacts given one scalp segment (draws, bands, mean), in volts.
+
+    Built by a method's ``posterior()``; not meant to be built by hand.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(k)`` -> standardized draws, shape (k, n_contacts, n_times); the
+        same ``k`` gives the same draws (the seed is bound in).
+    mean : callable
+        ``mean()`` -> standardized posterior mean, shape (n_contacts, n_times).
+    to_volts : callable
+        Standardized array (..., n_contacts, n_times) -> volts.
+    widen : ndarray, shape (n_contacts, 1)
+        Factor applied to the distance of every quantile from the median
+        (split-conformal calibration; 1 = the draws' own spread).
+    n_samples : int
+        Number of draws the quantiles are computed from.
+    """
+
+    def __init__(self, draw: Callable[[int], np.ndarray], mean: Callable[[], np.ndarray],
+                 to_volts: Callable[[np.ndarray], np.ndarray], widen: np.ndarray, n_samples: int) -> None:
+        self._draw, self._mean, self._to_volts = draw, mean, to_volts
+        self._widen = widen
+        self.n_samples = int(n_samples)
+        self._draws: np.ndarray | None = None
+
+    def _std_draws(self) -> np.ndarray:
+        if self._draws is None:
+            self._draws = self._draw(self.n_samples)
+        return self._draws
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Posterior mean in volts, shape (n_contacts, n_times).
+
+        Estimated by the method's own variance-reduced path (for the flow:
+        ``n_samples`` antithetic draws, pairs ``z, -z``), so it is not the mean
+        of :meth:`sample`; it is what ``model.predict`` returns.
+        """
+        return self._to_volts(self._mean())
+
+    def sample(self, k: int | None = None) -> np.ndarray:
+        """Draws from the posterior, in volts.
+
+        Parameters
+        ----------
+        k : int | None
+            Number of draws (None: ``n_samples``). ``k == n_samples`` returns
+            the draws the quantiles are computed from; another ``k`` draws
+            ``k`` of the same seed (what ``model.sample(scalp, k, seed)`` returns).
+
+        Returns
+        -------
+        ndarray, shape (k, n_contacts, n_times)
+        """
+        if k is None or int(k) == self.n_samples:
+            return self._to_volts(self._std_draws())
+        if int(k) < 1:
+            raise ValueError(f"Invalid value for the 'k' parameter: must be >= 1, but got {k!r} instead.")
+        return self._to_volts(self._draw(int(k)))
+
+    def quantiles(self, q: Sequence[float]) -> np.ndarray:
+        """Calibrated quantiles of the posterior, in volts.
+
+        The quantiles of the ``n_samples`` draws, with their distance from the
+        median multiplied by the calibration factor of each contact.
+
+        Parameters
+        ----------
+        q : sequence of float
+            Levels in [0, 1].
+
+        Returns
+        -------
+        ndarray, shape (len(q), n_contacts, n_times)
+            Ordered like ``q``; level 0.5 is the median of the draws.
+
+        Raises
+        ------
+        ValueError
+            If a level is outside [0, 1].
+        """
+        levels = [float(v) for v in np.atleast_1d(np.asarray(q, dtype=float))]
+        if not all(0.0 <= v <= 1.0 for v in levels):
+            raise ValueError(f"Invalid value for the 'q' parameter: levels must be in [0, 1], but got {list(q)} "
+                             "instead.")
+        # one call with the median appended: np.quantile of a list of levels (float64 levels) is what the
+        # bands were always computed with; a scalar level rounds differently on float32 draws
+        raws = np.quantile(self._std_draws(), levels + [0.5], axis=0)
+        med, f = raws[-1], self._widen
+        out = []
+        for v, raw in zip(levels, raws[:-1]):
+            if v < 0.5:
+                out.append(med - f * (med - raw))
+            elif v > 0.5:
+                out.append(med + f * (raw - med))
+            else:
+                out.append(med)
+        return self._to_volts(np.stack(out))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Deprecated unpacking ``draws, lo, median, hi = model.posterior(...)`` (5 % / 95 % bands).
+
+        Kept while callers move to :meth:`sample` / :meth:`quantiles`.
+        """
+        lo, med, hi = self.quantiles((0.05, 0.5, 0.95))
+        return iter((self.sample(), lo, med, hi))
