@@ -117,16 +117,17 @@ def compare(sim: dict[str, np.ndarray], real: dict[str, np.ndarray], names: list
     -------
     list of dict
         ``stat``, ``sim_median``, ``sim_p5``, ``sim_p95``, ``real_p5``, ``real_median``,
-        ``real_p95``, ``inside`` (real_p5 ≤ sim_median ≤ real_p95).
+        ``real_p95``, ``inside`` (real_p5 ≤ sim_median ≤ real_p95) and, a stricter reading,
+        ``inside_iqr`` (inside the real 25-75 % range).
     """
     rows = []
     for n in names:
         s, r = sim[n][np.isfinite(sim[n])], real[n][np.isfinite(real[n])]
-        lo, med, hi = np.percentile(r, [5, 50, 95])
+        lo, q1, med, q3, hi = np.percentile(r, [5, 25, 50, 75, 95])
         sm = float(np.median(s))
         rows.append({"stat": n, "sim_median": sm, "sim_p5": float(np.percentile(s, 5)),
                      "sim_p95": float(np.percentile(s, 95)), "real_p5": float(lo), "real_median": float(med),
-                     "real_p95": float(hi), "inside": bool(lo <= sm <= hi)})
+                     "real_p95": float(hi), "inside": bool(lo <= sm <= hi), "inside_iqr": bool(q1 <= sm <= q3)})
     return rows
 
 
@@ -147,7 +148,8 @@ def markdown(results: dict[str, dict[str, list[dict]]], side: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     for w in worlds:
         rows = results[w][side]
-        lines.append(f"\n{w}: {side} {sum(r['inside'] for r in rows)}/{len(rows)} inside")
+        lines.append(f"\n{w}: {side} {sum(r['inside'] for r in rows)}/{len(rows)} inside the real 5–95 % range "
+                     f"({sum(r['inside_iqr'] for r in rows)}/{len(rows)} inside its 25–75 % range)")
     return "\n".join(lines)
 
 
