@@ -16,8 +16,10 @@ from pathlib import Path
 from ..errors import OutputError
 from .core import SimulatedSession, simulate_session
 from .layout import Layout, load_layouts
+from .world import WorldConfig, resolve_world, with_features
 
-__all__ = ["Layout", "SimulatedSession", "load_layouts", "simulate_dataset", "simulate_session"]
+__all__ = ["Layout", "SimulatedSession", "WorldConfig", "load_layouts", "resolve_world", "simulate_dataset",
+           "simulate_session", "with_features"]
 
 
 def simulate_dataset(
@@ -33,6 +35,7 @@ def simulate_dataset(
     artifacts: bool = True,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
+    world: str | WorldConfig = "v1",
 ) -> list[Path]:
     """Simulate a BIDS dataset of paired scalp EEG and iEEG.
 
@@ -58,6 +61,10 @@ def simulate_dataset(
         Write into an existing, non-empty ``out_dir`` (files are replaced).
     progress : callable | None
         Called with a one-line message after each session.
+    world : {'v1', 'v2'} | WorldConfig
+        Which simulated world (:mod:`ieegrecon.simulate.world`); ``'v1'`` is
+        the default of the Python API (so existing callers get the same
+        numbers), ``ieegrecon simulate`` defaults to ``'v2'``.
 
     Returns
     -------
@@ -77,6 +84,7 @@ def simulate_dataset(
 
     if n_subjects < 1 or n_sessions < 1 or minutes <= 0 or scalp_sfreq <= 0 or ieeg_sfreq <= 0:
         raise ValueError("subjects, sessions, minutes and sampling rates must be positive")
+    cfg = resolve_world(world)
     layouts = load_layouts(layout)
     from .._checks import check_out_path
     from ..io.atomic import output_errors
@@ -96,7 +104,7 @@ def simulate_dataset(
         sub = f"{i + 1:0{width}d}"
         for k in range(n_sessions):
             sim = simulate_session(lay, minutes=minutes, seed=seed, subject_index=i, session_index=k,
-                                   scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, artifacts=artifacts)
+                                   scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, artifacts=artifacts, world=cfg)
             written.append(write_session(out, sim, sub, f"{k + 1:02d}", overwrite=True))
             if progress is not None:
                 progress(f"sub-{sub} ses-{k + 1:02d}: layout {lay.name}, {len(sim.scalp_names)} scalp channels, "

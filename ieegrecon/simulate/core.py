@@ -26,6 +26,7 @@ from .forward import (
 )
 from .layout import Layout
 from .sources import CLOSED_FIELD, SourceModel, build_sources
+from .world import WorldConfig, resolve_world
 
 #: Candidate reference electrodes, first one not recorded wins ("electrode
 #: near the vertex", like ds004752); if all are recorded: average reference.
@@ -84,6 +85,21 @@ class SimulatedSession:
         Subject parameters (seed, gains, frequencies, conductivities, radii).
     spike_times : ndarray
         Interictal discharge onsets (s).
+    world : dict
+        The :class:`~ieegrecon.simulate.world.WorldConfig` used, as a dict.
+    events : list of dict
+        World v2 ground-truth events (BIDS rows: onset, duration, trial_type,
+        channels, peak_uv, ..., datatype ``'eeg'``/``'ieeg'``/``'both'``).
+    ieeg_nonlinear : ndarray, shape (n_contacts, n_ieeg_times) | None
+        World v2: the predictable nonlinear term (V), referenced; part of ``ieeg``.
+    ieeg_reference : str
+        How the iEEG is referenced (sidecar ``iEEGReference``).
+    ieeg_reference_weights : ndarray, shape (n_contacts,)
+        Recorded reference ``w @ x`` subtracted from the infinity-referenced signal (zeros: infinity).
+    channel_status : dict
+        Channel name -> ``status_description`` of channels that are bad (dropout).
+    scalp_pos_actual : ndarray, shape (n_scalp, 3) | None
+        World v2 with session variation: where the cap really sat this session (m).
     """
 
     layout: Layout
@@ -117,6 +133,13 @@ class SimulatedSession:
     params: dict = field(default_factory=dict)
     spike_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
     spike_region: str = ""
+    world: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)
+    ieeg_nonlinear: np.ndarray | None = None
+    ieeg_reference: str = "none: potentials relative to infinity (ideal distant reference)"
+    ieeg_reference_weights: np.ndarray | None = None
+    channel_status: dict = field(default_factory=dict)
+    scalp_pos_actual: np.ndarray | None = None
 
 
 def to_rate(x: np.ndarray, sfreq_in: float, sfreq_out: float, n_out: int) -> np.ndarray:
@@ -156,6 +179,7 @@ def simulate_session(
     scalp_sfreq: float = 200.0,
     ieeg_sfreq: float = 2000.0,
     artifacts: bool = True,
+    world: str | WorldConfig = "v1",
 ) -> SimulatedSession:
     """Simulate one session of one subject on a real layout.
 
@@ -178,7 +202,12 @@ def simulate_session(
         Output rates (Hz).
     artifacts : bool
         Add line noise, blinks and muscle bursts (sensor noise and local
-        activity are always there).
+        activity are always there); in world v2 also pops, drifts, ECG,
+        movement and a channel dropout.
+    world : {'v1', 'v2'} | WorldConfig
+        ``'v1'`` (default here; the original linear-Gaussian world, bit for
+        bit), ``'v2'`` (every feature of :class:`WorldConfig` on) or a
+        :class:`WorldConfig` (:func:`ieegrecon.simulate.world.with_features`).
 
     Returns
     -------
@@ -193,7 +222,16 @@ def simulate_session(
     if minutes <= 0:
         raise ValueError("minutes must be positive")
     lay = layout_session
+    cfg = resolve_world(world)
     p = subject_parameters(seed, subject_index)
+    p2 = None
+    if not cfg.is_v1:
+        from .dynamics import load_connectivity
+        from .variation import subject_draws
+
+        conn = load_connectivity()
+        p2 = subject_draws(seed, subject_index, len(conn.region_labels), conn.weights,
+                           cfg.ied_rate_per_min, cfg.subject_variation)
     srng = np.random.default_rng(np.random.SeedSequence([seed, subject_index, 0, 1]))
     # one independent stream per component, so that the order of computation does not matter
     streams = [np.random.default_rng(s) for s in
@@ -206,6 +244,10 @@ def simulate_session(
     # ---- session: dynamics (in a second process for long runs, while this one makes the noise)
     dyn_kw = dict(alpha_hz=p["alpha_hz"], theta_hz=p["theta_hz"], coupling_gain=p["coupling_gain"],
                   noise_sigma=p["noise_sigma"], spike_rate_hz=p["spike_rate_hz"])
+    if cfg.ied:
+        dyn_kw["spike_rate_hz"] = 0.0  # v2's discharges replace v1's template spikes
+    if cfg.subject_variation:
+        dyn_kw.update(weights=p2["weights"], scale_jitter=p2["scale_jitter"], mu=p2["mu"])
     pool, future, reg = None, None, None
     if duration >= PARALLEL_MIN_S and (os.cpu_count() or 1) >= 2:
         import multiprocessing as mp
@@ -218,28 +260,48 @@ def simulate_session(
     try:
         return _build(lay, p, srng, streams[1:], future, reg, seed=seed,
                       subject_index=subject_index, session_index=session_index, scalp_sfreq=scalp_sfreq,
-                      ieeg_sfreq=ieeg_sfreq, artifacts=artifacts, duration=duration, n_s=n_s, n_i=n_i)
+                      ieeg_sfreq=ieeg_sfreq, artifacts=artifacts, duration=duration, n_s=n_s, n_i=n_i,
+                      cfg=cfg, p2=p2)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
 def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_index,
-           scalp_sfreq, ieeg_sfreq, artifacts, duration, n_s, n_i) -> SimulatedSession:
+           scalp_sfreq, ieeg_sfreq, artifacts, duration, n_s, n_i, cfg=None, p2=None) -> SimulatedSession:
     """Subject model, noise and the sum; waits for the dynamics when they run in another process."""
+    cfg = cfg if cfg is not None else resolve_world("v1")
+    v1 = cfg.is_v1
     rng_sn, rng_in, rng_blink, rng_emg, rng_ls, rng_li, rng_loc, rng_pac = streams
+    nsc, nc = len(lay.scalp_names), len(lay.contact_names)
+    v2s = sd = None
+    if not v1:
+        from . import v2
+        from .variation import session_draws
+
+        v2s = v2.session_streams(seed, subject_index, session_index)
+        sd = session_draws(v2s[0], nsc, nc, duration) if cfg.session_variation else None
     # ---- subject: head, dipoles, forward models
     scalp_pos = colin27_positions(lay.scalp_norm)
     ref = next((r for r in REFERENCE_CANDIDATES if r not in lay.scalp_norm), "average")
+    if cfg.scalp_reference_from_layout:
+        from .variation import layout_scalp_reference
+
+        ref = layout_scalp_reference(lay.electrodes_tsv, lay.scalp_norm) or ref
     head = fit_head(scalp_pos, srng)
     from .dynamics import load_connectivity
 
     labels = [str(x) for x in load_connectivity().region_labels]
     areas = np.asarray(load_connectivity().areas, float)
     dip = build_sources(labels, lay.contact_pos, srng)
-    el = scalp_pos if ref == "average" else np.vstack([scalp_pos, colin27_positions([ref])])
+    pos_rec = scalp_pos if sd is None else scalp_pos + sd["cap_shift_m"] + sd["cap_jitter_m"]
+    ref_pos = {"average": np.zeros((0, 3)), "linked_ears": None}.get(ref)
+    if ref_pos is None:
+        ref_pos = colin27_positions(["A1", "A2"] if ref == "linked_ears" else [ref])
+    el = pos_rec if ref == "average" else np.vstack([pos_rec, ref_pos])
+    n_ref = len(el) - nsc
     lf = scalp_leadfield(el, dip.pos, dip.ori, head)
-    lf = lf - (lf.mean(axis=0) if ref == "average" else lf[-1])
+    lf = lf - (lf.mean(axis=0) if ref == "average" else lf[-1] if n_ref == 1 else lf[-n_ref:].mean(axis=0))
     lf_dip = lf[: len(scalp_pos)]
     W = dip.region_matrix()
     scalp_fwd = lf_dip @ W
@@ -247,22 +309,38 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
     ieeg_fwd = ieeg_fwd_dip @ W
     depth = head.head_radius - np.linalg.norm(lay.contact_pos - head.r0, axis=1)
 
+    def refd(g: np.ndarray, g_ref: float | None = None) -> np.ndarray:
+        """Reference a spatial gain over ``el`` (shape (len(el),)) like the scalp channels."""
+        if g_ref is not None:  # world v1's call, unchanged
+            return g - (g.mean() if ref == "average" else g_ref)
+        return g[:nsc] - (g[:nsc].mean() if n_ref == 0 else g[nsc:].mean())
+
     # ---- noise, artifacts, local activity
-    nsc, nc = len(scalp_pos), len(lay.contact_names)
     scalp_noise = rng_sn.standard_normal((nsc, n_s)) * p["scalp_noise_uv"] * 1e-6
+    if sd is not None:
+        scalp_noise *= sd["scalp_noise_factor"]
     scalp_art = np.zeros((nsc, n_s))
     ieeg_noise = rng_in.standard_normal((nc, n_i)) * p["ieeg_noise_uv"] * 1e-6
     if artifacts:
-        def refd(g: np.ndarray, g_ref: float) -> np.ndarray:
-            return g - (g.mean() if ref == "average" else g_ref)
-
         ge = art.distance_gain(el, art.EYES_M, 0.035)
         gm = art.distance_gain(el, art.TEMPORALIS_M, 0.03)
-        scalp_art += art.blinks(rng_blink, refd(ge[:nsc], ge[-1]), n_s, scalp_sfreq, p["blink_rate_hz"], p["blink_uv"] * 1e-6)
-        scalp_art += art.muscle(rng_emg, refd(gm[:nsc], gm[-1]), n_s, scalp_sfreq, p["muscle_rate_hz"], p["muscle_uv"] * 1e-6)
+        g_e, g_m = (refd(ge[:nsc], ge[-1]), refd(gm[:nsc], gm[-1])) if n_ref <= 1 else (refd(ge), refd(gm))
+        scalp_art += art.blinks(rng_blink, g_e, n_s, scalp_sfreq, p["blink_rate_hz"], p["blink_uv"] * 1e-6)
+        scalp_art += art.muscle(rng_emg, g_m, n_s, scalp_sfreq, p["muscle_rate_hz"], p["muscle_uv"] * 1e-6)
         scalp_art += art.line_noise(rng_ls, nsc, n_s, scalp_sfreq, (0.5 * p["line_uv"] * 1e-6, p["line_uv"] * 1e-6))
         ieeg_noise += art.line_noise(rng_li, nc, n_i, ieeg_sfreq, (0.1 * p["line_uv"] * 1e-6, 0.3 * p["line_uv"] * 1e-6))
+    events: list[dict] = []
+    if artifacts and cfg.artifacts_v2:
+        a_s, a_i, ev = v2.artifacts(v2s[2:6], lay.scalp_names, el, refd, nsc, n_s, scalp_sfreq,
+                                    lay.contact_names, n_i, ieeg_sfreq)
+        scalp_art += a_s
+        ieeg_noise += a_i
+        events += ev
     ieeg_local = art.powerlaw_noise(rng_loc, nc, n_i, ieeg_sfreq, p["local_1f_exponent"]) * p["local_1f_uv"] * 1e-6
+    if cfg.shaft_length_mm > 0:
+        from .fields import correlate_along_shafts
+
+        ieeg_local = correlate_along_shafts(ieeg_local, lay.contact_pos, cfg.shaft_length_mm / 1000.0)
     deep = np.isin(dip.region, [i for i, lab in enumerate(labels) if lab[1:] in CLOSED_FIELD + ("PHC",)])
     d_deep = np.min(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)
     nearest = dip.region[deep][np.argmin(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)]
@@ -275,6 +353,13 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
     sources = MOMENT_DENSITY * p["moment_gain"] * (dens * areas)[:, None] * norm  # A·m
     n_src = int(np.ceil(duration * SOURCE_SFREQ))
     sources = sources[:, :n_src]
+    nonlin, train, added = None, None, None
+    if not v1:
+        weights = p2["weights"] if cfg.subject_variation else load_connectivity().weights
+        sources, train, added = v2.modify_sources(cfg, sources, labels, weights, p, p2, sd, v2s[1], duration)
+        if cfg.nonlinear:
+            base = sources if added is None else sources - added
+            nonlin = v2.nonlinear_term(cfg, ieeg_fwd, base, labels, p, p2, to_rate, ieeg_sfreq, n_i)
     sources_scalp = to_rate(sources, SOURCE_SFREQ, scalp_sfreq, n_s)
     clean_scalp = scalp_fwd @ sources_scalp
     lin_ieeg = to_rate(ieeg_fwd @ sources, SOURCE_SFREQ, ieeg_sfreq, n_i)
@@ -286,6 +371,14 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
 
     scalp = clean_scalp + scalp_noise + scalp_art
     ieeg = lin_ieeg + ieeg_local + ieeg_noise
+    extra = {}
+    if not v1:
+        extra, scalp, ieeg, scalp_fwd, lf_dip, ieeg_fwd = v2.finish(
+            cfg, lay, dip, p2, sd, v2s, train, added, nonlin, events, scalp_fwd, lf_dip, ieeg_fwd, sources,
+            sources_scalp, scalp_noise, scalp_art, lin_ieeg, ieeg_local, ieeg_noise,
+            scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, n_s=n_s, n_i=n_i, artifacts=artifacts, to_rate=to_rate)
+        scalp_noise, scalp_art, ieeg_local, ieeg_noise = (extra.pop(k) for k in ("scalp_noise", "scalp_art",
+                                                                                  "ieeg_local", "ieeg_noise"))
     params = {k: v for k, v in p.items() if not k.startswith("_")}
     params.update({
         "head_radius_m": head.head_radius, "head_centre_m": head.r0.tolist(),
@@ -294,6 +387,8 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
         "scalp_reference": ref, "artifacts": bool(artifacts), "layout": lay.name,
         "layout_electrodes_tsv": str(lay.electrodes_tsv), "session_index": int(session_index),
     })
+    if not v1:
+        params.update(v2.v2_params(cfg, p2, sd))
     return SimulatedSession(
         layout=lay, subject_index=subject_index, session_index=session_index, seed=seed,
         scalp=scalp, ieeg=ieeg, scalp_sfreq=float(scalp_sfreq), ieeg_sfreq=float(ieeg_sfreq),
@@ -303,5 +398,10 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
         dipoles=dip, scalp_forward=scalp_fwd, scalp_forward_dipoles=lf_dip, ieeg_forward=ieeg_fwd,
         ieeg_forward_dipoles=ieeg_fwd_dip, scalp_noise=scalp_noise, scalp_artifacts=scalp_art,
         ieeg_local=ieeg_local, ieeg_noise=ieeg_noise, head=head, params=params,
-        spike_times=reg.spike_times, spike_region=reg.spike_region,
+        spike_times=reg.spike_times if train is None else train.onsets,
+        spike_region=reg.spike_region if train is None else labels[train.lead],
+        world=cfg.to_dict(), events=extra.get("events", []), ieeg_nonlinear=extra.get("nonlinear"),
+        ieeg_reference=extra.get("reference", SimulatedSession.ieeg_reference),
+        ieeg_reference_weights=extra.get("ref_w", np.zeros(nc)), channel_status=extra.get("status", {}),
+        scalp_pos_actual=None if sd is None else pos_rec,
     )

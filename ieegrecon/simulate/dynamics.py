@@ -124,6 +124,9 @@ def simulate_regions(
     noise_sigma: float = 0.01,
     spike_rate_hz: float = 0.05,
     warmup_s: float = 2.0,
+    weights: np.ndarray | None = None,
+    scale_jitter: np.ndarray | None = None,
+    mu: float = 0.22,
 ) -> RegionalActivity:
     """Simulate Jansen-Rit masses on TVB's connectome.
 
@@ -143,6 +146,12 @@ def simulate_regions(
         Mean rate of interictal discharges (Poisson).
     warmup_s : float
         Transient discarded at the start.
+    weights : ndarray, shape (n_regions, n_regions) | None
+        Connectome weights replacing TVB's (world v2: a per-subject draw).
+    scale_jitter : ndarray, shape (n_regions,) | None
+        Factors on each mass's time scale (world v2: per-subject parameters).
+    mu : float
+        Mean input of the Jansen-Rit masses (TVB's default 0.22).
 
     Returns
     -------
@@ -151,14 +160,24 @@ def simulate_regions(
     coupling, integrators, models, monitors, noise, simulator = tvb_simulator_modules()
 
     conn = load_connectivity()
+    if weights is not None:
+        import copy
+
+        conn = copy.deepcopy(conn)
+        conn.weights = np.asarray(weights, float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            conn.configure()
     labels = [str(x) for x in conn.region_labels]
     n = len(labels)
     sc = np.full(n, time_scale_for(alpha_hz))
     theta = np.array([lab[1:] in THETA_REGIONS for lab in labels])
     sc[theta] = time_scale_for(theta_hz)
+    if scale_jitter is not None:
+        sc = sc * scale_jitter
     model = models.JansenRit(
         a=0.1 * sc, b=0.05 * sc, A=3.25 * sc, B=22.0 * sc,
-        mu=np.array([0.22]), v0=np.array([6.0]), variables_of_interest=("y1", "y2"),
+        mu=np.array([mu]), v0=np.array([6.0]), variables_of_interest=("y1", "y2"),
     )
     nsig = np.zeros(6)
     nsig[4] = noise_sigma

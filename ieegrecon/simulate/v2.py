@@ -1,0 +1,153 @@
+"""World v2 steps of a simulated session, called from :mod:`ieegrecon.simulate.core`.
+
+Every step has its own random stream (``(seed, subject, session + 1, 2)``
+spawned), so world v1's streams, and so its output, are untouched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import artifacts_v2 as av2
+from .dynamics import SOURCE_SFREQ
+from .fields import predictable_nonlinearity
+from .ied import IEDTrain, add_to_sources, draw_ieds, ied_events, near_field
+from .montages import reference_weights
+from .sources import CLOSED_FIELD
+from .variation import apply_state
+
+#: Position (MNI, m) standing for the heart's field direction (ECG spatial gain).
+HEART_M = np.array([0.03, -0.05, -0.30])
+
+
+def session_streams(seed: int, subject_index: int, session_index: int) -> list[np.random.Generator]:
+    """Eight independent generators of the v2 steps of one session."""
+    ss = np.random.SeedSequence([seed, subject_index, session_index + 1, 2])
+    return [np.random.default_rng(s) for s in ss.spawn(8)]
+
+
+def cortical_mask(labels: list[str]) -> np.ndarray:
+    """Regions with open-field (scalp-visible) patches: all but hippocampus, amygdala, corpus callosum."""
+    return np.array([lab[1:] not in CLOSED_FIELD + ("CC",) for lab in labels])
+
+
+def modify_sources(cfg, sources: np.ndarray, labels: list[str], weights: np.ndarray, p: dict, p2: dict,
+                   sd: dict | None, rng: np.random.Generator, duration: float
+                   ) -> tuple[np.ndarray, IEDTrain | None, np.ndarray | None]:
+    """Wake/drowsy state and the discharges of the irritative zone in the region moments (A·m)."""
+    if cfg.session_variation and sd is not None:
+        sources = apply_state(sources, SOURCE_SFREQ, p["alpha_hz"], p["theta_hz"], sd["drowsy"],
+                              cortical_mask(labels))
+    if not cfg.ied:
+        return sources, None, None
+    zone_rng = np.random.default_rng(p2["ied_zone_seed"])
+    lead = int(zone_rng.choice([i for i, lab in enumerate(labels) if lab[1:] in ("HC", "AMYG")]))
+    train = draw_ieds(rng, labels, weights, duration, p2["ied_rate_per_min"], lead=lead)
+    sources = sources.copy()
+    added = add_to_sources(sources, train, SOURCE_SFREQ, 6.0 * sources[lead].std())
+    return sources, train, added
+
+
+def nonlinear_term(cfg, ieeg_fwd: np.ndarray, sources: np.ndarray, labels: list[str], p: dict, p2: dict,
+                   to_rate, ieeg_sfreq: float, n_i: int) -> np.ndarray:
+    """The predictable nonlinear term at the contacts (V), shape (n_contacts, n_i)."""
+    cort = cortical_mask(labels)
+    u = ieeg_fwd[:, cort] @ sources[cort]
+    rng = np.random.default_rng(p2["nl_seed"])  # per subject: the same relation in every session
+    nl = predictable_nonlinearity(u, SOURCE_SFREQ, p["alpha_hz"], cfg.nonlinear_gain, rng)
+    return to_rate(nl, SOURCE_SFREQ, ieeg_sfreq, n_i)
+
+
+def ied_local(train: IEDTrain, dip, contact_pos: np.ndarray, contact_names: list[str], p2: dict,
+              added_scalp: np.ndarray, scalp_sfreq: float, n_i: int, ieeg_sfreq: float
+              ) -> tuple[np.ndarray, list[dict]]:
+    """Near field of the zone at the contacts (V) and the IED events (ground truth)."""
+    zone = dip.pos[dip.region == train.lead]
+    dist = np.min(np.linalg.norm(contact_pos[:, None] - zone[None], axis=2), axis=1)
+    local = near_field(train, dist, n_i, ieeg_sfreq, p2["ied_peak_uv"] * 1e-6)
+    profile_uv = p2["ied_peak_uv"] * np.exp(-dist / 0.008)
+    scalp_peak = np.array([np.abs(added_scalp[:, int(t * scalp_sfreq):int((t + d) * scalp_sfreq) + 1]).max(initial=0)
+                           for t, d in zip(train.onsets, train.durations)]) * 1e6
+    return local, ied_events(train, contact_names, profile_uv, scalp_peak, dip.labels[train.lead])
+
+
+def artifacts(rngs: list[np.random.Generator], scalp_names: list[str], el: np.ndarray, refd, nsc: int, n_s: int,
+              scalp_sfreq: float, contact_names: list[str], n_i: int, ieeg_sfreq: float
+              ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Pops, drifts, ECG and movement on scalp and iEEG (V, before dropout) and their events."""
+    r_pop, r_drift, r_ecg, r_mov = rngs
+    pop_s, ev_s = av2.pops(r_pop, scalp_names, n_s, scalp_sfreq, 1.0, (50.0, 200.0))
+    pop_i, ev_i = av2.pops(r_pop, contact_names, n_i, ieeg_sfreq, 0.3, (100.0, 500.0))
+    g = refd(el @ (HEART_M / np.linalg.norm(HEART_M)))
+    g = g / (np.abs(g).max() + 1e-30)
+    scalp = pop_s + av2.drifts(r_drift, nsc, n_s, scalp_sfreq, 20.0) + av2.ecg(r_ecg, g, n_s, scalp_sfreq, 8.0)
+    ieeg = pop_i + av2.drifts(r_drift, len(contact_names), n_i, ieeg_sfreq, 5.0)
+    ieeg += av2.ecg(r_ecg, r_ecg.uniform(0.2, 1.0, len(contact_names)), n_i, ieeg_sfreq, 1.5)
+    mov_s, ev_m = av2.movements(r_mov, scalp_names, n_s, scalp_sfreq, 0.5, 100.0)
+    scalp += mov_s
+    for e in ev_s:
+        e["datatype"] = "eeg"
+    for e in ev_i:
+        e["datatype"] = "ieeg"
+    for e in ev_m:
+        e["datatype"] = "eeg"
+    return scalp, ieeg, ev_s + ev_i + ev_m
+
+
+def reference_and_gain(x: np.ndarray, w: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
+    """``gain * (x - w @ x)`` row-wise: a recorded reference then channel gains."""
+    y = x - (w @ x)[None] if np.any(w) else x
+    return y if gain is None else gain[:, None] * y
+
+
+def v2_params(cfg, p2: dict, sd: dict | None) -> dict:
+    """World v2 parameters for the ground truth (JSON-ready)."""
+    out = {"world": cfg.to_dict(), "ied_rate_per_min": p2["ied_rate_per_min"], "ied_peak_uv": p2["ied_peak_uv"]}
+    if "mu" in p2:
+        out["jansen_rit_mu"] = p2["mu"]
+    if sd is not None:
+        out.update({"cap_shift_mm": (sd["cap_shift_m"] * 1000).tolist(), "scalp_noise_factor": sd["scalp_noise_factor"],
+                    "drowsy_s": float(sum(d for _, d in sd["drowsy"]))})
+    return out
+
+
+def finish(cfg, lay, dip, p2, sd, v2s, train, added, nonlin, events, scalp_fwd, lf_dip, ieeg_fwd, sources,
+               sources_scalp, scalp_noise, scalp_art, lin_ieeg, ieeg_local, ieeg_noise, *, scalp_sfreq,
+               ieeg_sfreq, n_s, n_i, artifacts, to_rate):
+    """IED near field and events, iEEG reference, channel gains, dropout; returns referenced parts."""
+    if train is not None:
+        added_scalp = scalp_fwd @ to_rate(added, SOURCE_SFREQ, scalp_sfreq, n_s)
+        loc, ev = ied_local(train, dip, lay.contact_pos, lay.contact_names, p2, added_scalp, scalp_sfreq,
+                               n_i, ieeg_sfreq)
+        ieeg_local = ieeg_local + loc
+        events = events + [dict(e, datatype="both") for e in ev]
+    step = max(1, n_i // 20000)  # the quietest shaft from a decimated look at the signal
+    look = lin_ieeg[:, ::step] + ieeg_local[:, ::step] + (0 if nonlin is None else nonlin[:, ::step])
+    w, desc = reference_weights(lay.contact_names, look, cfg.ieeg_reference)
+    g_s = g_i = None
+    if sd is not None:
+        g_s, g_i = sd["scalp_gain"], sd["ieeg_gain"]
+        scalp_fwd, lf_dip = g_s[:, None] * scalp_fwd, g_s[:, None] * lf_dip
+        scalp_noise, scalp_art = g_s[:, None] * scalp_noise, g_s[:, None] * scalp_art
+    ieeg_fwd = reference_and_gain(ieeg_fwd, w, g_i)
+    parts = [reference_and_gain(x, w, g_i) for x in (lin_ieeg, ieeg_local, ieeg_noise)]
+    nl = None if nonlin is None else reference_and_gain(nonlin, w, g_i)
+    status = {}
+    scalp = scalp_fwd @ sources_scalp + scalp_noise + scalp_art
+    ieeg = parts[0] + parts[1] + parts[2] + (0 if nl is None else nl)
+    if artifacts and cfg.artifacts_v2:
+        r = v2s[6]
+        change, ev, status = av2.dropout(
+            r, ieeg, lay.contact_names, ieeg_sfreq)
+        ieeg, parts[2] = ieeg + change, parts[2] + change
+        events = events + [dict(e, datatype="ieeg") for e in ev]
+        if r.uniform() < 0.5:
+            change, ev, st = av2.dropout(
+                r, scalp, lay.scalp_names, scalp_sfreq)
+            scalp, scalp_art = scalp + change, scalp_art + change
+            events += [dict(e, datatype="eeg") for e in ev]
+            status.update(st)
+    events.sort(key=lambda e: e["onset"])
+    extra = {"events": events, "nonlinear": nl, "reference": desc, "ref_w": w, "status": status,
+             "scalp_noise": scalp_noise, "scalp_art": scalp_art, "ieeg_local": parts[1], "ieeg_noise": parts[2]}
+    return extra, scalp, ieeg, scalp_fwd, lf_dip, ieeg_fwd
