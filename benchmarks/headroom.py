@@ -13,6 +13,10 @@ of session 2 (another session: new data, same subject):
   envelopes of z band-passed to theta 4-8, alpha 8-13 and beta 13-30 Hz (4th-order
   Butterworth, zero phase): 5 features per channel, each at lags −100…+100 ms in 25-ms steps,
   alpha again by blocked 5-fold cross-validation (``RidgeModel`` on the feature channels).
+  A second variant (``nonlinear_pc``, added after the first found no headroom in world v2, so
+  post hoc) computes the same five features on the 3 leading principal components of the
+  z-scored calibration scalp instead of on each channel (each PC scaled to unit SD): a
+  nonlinearity of a mixture of channels is not a sum of nonlinearities of the channels.
   Prediction = ridge + second stage. If the features carry nothing, cross-validation picks a
   large alpha and the second stage is ≈ 0. Because that choice is by Pearson r (blind to
   amplitude), the second stage's output is then scaled per contact by the least-squares gain of
@@ -46,6 +50,9 @@ SFREQ = 200.0
 BAND = (0.5, 45.0)
 ENV_BANDS = {"theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
 MAX_DEV_SEED = 999
+#: Nonlinear feature sets: per scalp channel (chosen before any result) and per leading
+#: principal component (added after the per-channel set found no headroom in world v2).
+VARIANTS = {"nonlinear": "per channel", "nonlinear_pc": "3 leading PCs"}
 
 
 def bandpass(x: np.ndarray, band: tuple[float, float], sfreq: float = SFREQ) -> np.ndarray:
@@ -74,6 +81,49 @@ def nonlinear_features(scalp: np.ndarray, mean: np.ndarray, sd: np.ndarray, sfre
     z = (scalp - mean[:, None]) / sd[:, None]
     env = [np.abs(signal.hilbert(bandpass(z, b, sfreq), axis=-1)) for b in ENV_BANDS.values()]
     return np.concatenate([z ** 2, np.abs(z), *env])
+
+
+def leading_components(scalp: np.ndarray, mean: np.ndarray, sd: np.ndarray, n_pc: int = 3) -> np.ndarray:
+    """Spatial filters of the leading principal components of the z-scored calibration scalp.
+
+    Parameters
+    ----------
+    scalp : ndarray, shape (n_channels, n_times)
+        Calibration scalp EEG (V).
+    mean, sd : ndarray, shape (n_channels,)
+        Its mean and SD per channel.
+    n_pc : int
+        Components kept.
+
+    Returns
+    -------
+    ndarray, shape (n_pc, n_channels)
+        Rows scaled so that each component has unit SD on the calibration data (applied to
+        z-scored channels: ``q = W @ z``).
+    """
+    z = (scalp - mean[:, None]) / sd[:, None]
+    evals, evecs = np.linalg.eigh(z @ z.T / z.shape[1])
+    order = np.argsort(evals)[::-1][:n_pc]
+    return evecs[:, order].T / np.sqrt(evals[order])[:, None]
+
+
+def pc_features(scalp: np.ndarray, mean: np.ndarray, sd: np.ndarray, w: np.ndarray, sfreq: float = SFREQ) -> np.ndarray:
+    """:func:`nonlinear_features` of the leading components instead of the channels.
+
+    Parameters
+    ----------
+    scalp : ndarray, shape (n_channels, n_times)
+    mean, sd : ndarray, shape (n_channels,)
+        Calibration mean and SD per channel.
+    w : ndarray, shape (n_pc, n_channels)
+        From :func:`leading_components`.
+
+    Returns
+    -------
+    ndarray, shape (5 * n_pc, n_times)
+    """
+    q = w @ ((scalp - mean[:, None]) / sd[:, None])
+    return nonlinear_features(q, np.zeros(len(q)), np.ones(len(q)), sfreq)
 
 
 def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -117,15 +167,20 @@ def fit_and_score(cal: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np
     ridge = RidgeModel(sfreq=SFREQ)
     oof = ridge.calibrate(PairedSegment(xc, yc, SFREQ, names, contacts), out_of_fold=True)["out_of_fold"]
     mean, sd = xc.mean(axis=1), xc.std(axis=1) + 1e-30
-    fc, ft = nonlinear_features(xc, mean, sd), nonlinear_features(xt, mean, sd)
+    w = leading_components(xc, mean, sd)
+    feats = {"nonlinear": (nonlinear_features(xc, mean, sd), nonlinear_features(xt, mean, sd)),
+             "nonlinear_pc": (pc_features(xc, mean, sd, w), pc_features(xt, mean, sd, w))}
     resid = yc - oof
-    stage2 = RidgeModel(sfreq=SFREQ, max_lag_ms=100.0, lag_step_ms=25.0)
-    oof2 = stage2.calibrate(PairedSegment(fc, resid, SFREQ, [f"f{i}" for i in range(fc.shape[0])], contacts),
-                            out_of_fold=True)["out_of_fold"]
-    gain = shrink_gain(oof2, resid)
     y_ridge = ridge.predict(xt)
-    y_nl = y_ridge + gain[:, None] * stage2.predict(ft)
-    return {"ridge": pearson_rows(y_ridge, yt), "nonlinear": pearson_rows(y_nl, yt), "gain": gain}
+    out = {"ridge": pearson_rows(y_ridge, yt)}
+    for name, (fc, ft) in feats.items():
+        stage2 = RidgeModel(sfreq=SFREQ, max_lag_ms=100.0, lag_step_ms=25.0)
+        oof2 = stage2.calibrate(PairedSegment(fc, resid, SFREQ, [f"f{i}" for i in range(fc.shape[0])], contacts),
+                                out_of_fold=True)["out_of_fold"]
+        gain = shrink_gain(oof2, resid)
+        out[name] = pearson_rows(y_ridge + gain[:, None] * stage2.predict(ft), yt)
+        out[name + "_gain"] = gain
+    return out
 
 
 def shrink_gain(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -160,18 +215,26 @@ def run_world(world: str, a: argparse.Namespace) -> dict:
         (x1, y1), test = simulate_pair(lays[i % len(lays)], world, seed=a.seed, subject=i, minutes=a.minutes)
         r = fit_and_score((x1[:, :n_cal], y1[:, :n_cal]), test)
         row = {"subject": i, "layout": lays[i % len(lays)].name, "contacts": len(r["ridge"]),
-               "ridge_r": float(r["ridge"].mean()), "nonlinear_r": float(r["nonlinear"].mean()),
-               "stage2_gain_median": float(np.median(r["gain"])), "seconds": time.perf_counter() - t0}
-        row["gap"] = row["nonlinear_r"] - row["ridge_r"]
+               "ridge_r": float(r["ridge"].mean()), "seconds": 0.0}
+        for v in VARIANTS:
+            row[f"{v}_r"] = float(r[v].mean())
+            row[f"{v}_gap"] = row[f"{v}_r"] - row["ridge_r"]
+            row[f"{v}_gain_median"] = float(np.median(r[v + "_gain"]))
+        row["seconds"] = time.perf_counter() - t0
         subjects.append(row)
         print(f"  {world} subject {i} ({row['layout']}, {row['contacts']} contacts): ridge r {row['ridge_r']:.4f}, "
-              f"nonlinear r {row['nonlinear_r']:.4f}, gap {row['gap']:+.4f}, stage-2 gain median "
-              f"{row['stage2_gain_median']:.2f} ({row['seconds']:.0f} s)", flush=True)
-    gaps = np.array([s["gap"] for s in subjects])
-    lo, hi = bootstrap_ci(gaps)
-    return {"subjects": subjects, "ridge_r": float(np.mean([s["ridge_r"] for s in subjects])),
-            "nonlinear_r": float(np.mean([s["nonlinear_r"] for s in subjects])), "gap": float(gaps.mean()),
-            "gap_ci95": [lo, hi], "n_positive": int((gaps > 0).sum()), "ci_excludes_0": bool(lo > 0 or hi < 0)}
+              + ", ".join(f"{v} r {row[v + '_r']:.4f} (gap {row[v + '_gap']:+.4f}, stage-2 gain median "
+                          f"{row[v + '_gain_median']:.2f})" for v in VARIANTS)
+              + f" ({row['seconds']:.0f} s)", flush=True)
+        if a.json is not None:
+            a.json.with_suffix(f".{world}.partial.json").write_text(json.dumps(subjects, indent=1))
+    res: dict = {"subjects": subjects, "ridge_r": float(np.mean([s["ridge_r"] for s in subjects]))}
+    for v in VARIANTS:
+        gaps = np.array([s[f"{v}_gap"] for s in subjects])
+        lo, hi = bootstrap_ci(gaps)
+        res[v] = {"r": float(np.mean([s[f"{v}_r"] for s in subjects])), "gap": float(gaps.mean()),
+                  "gap_ci95": [lo, hi], "n_positive": int((gaps > 0).sum()), "ci_excludes_0": bool(lo > 0 or hi < 0)}
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,12 +259,14 @@ def main(argv: list[str] | None = None) -> int:
         res[w] = run_world(w, a)
         if a.json is not None:
             a.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(a).items()}, "results": res}, indent=1))
-    print("\n| world | subjects | ridge r | nonlinear r | gap (nonlinear − ridge) [95 % CI over subjects] "
-          "| subjects with gap > 0 | CI excludes 0 |\n|---|---|---|---|---|---|---|")
+    print("\n| world | features | subjects | ridge r | ridge + nonlinear r | gap [95 % CI over subjects] "
+          "| subjects with gap > 0 | CI excludes 0 |\n|---|---|---|---|---|---|---|---|")
     for w, r in res.items():
-        print(f"| {w} | {len(r['subjects'])} | {r['ridge_r']:.4f} | {r['nonlinear_r']:.4f} | {r['gap']:+.4f} "
-              f"[{r['gap_ci95'][0]:+.4f}, {r['gap_ci95'][1]:+.4f}] | {r['n_positive']}/{len(r['subjects'])} | "
-              f"{'yes' if r['ci_excludes_0'] else 'no'} |")
+        for v in VARIANTS:
+            g = r[v]
+            print(f"| {w} | {VARIANTS[v]} | {len(r['subjects'])} | {r['ridge_r']:.4f} | {g['r']:.4f} | {g['gap']:+.4f} "
+                  f"[{g['gap_ci95'][0]:+.4f}, {g['gap_ci95'][1]:+.4f}] | {g['n_positive']}/{len(r['subjects'])} | "
+                  f"{'yes' if g['ci_excludes_0'] else 'no'} |")
     return 0
 
 
