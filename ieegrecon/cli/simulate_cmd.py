@@ -24,23 +24,28 @@ def simulate(
     no_artifacts: bool = typer.Option(False, "--no-artifacts", help="No line noise, blinks or muscle."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into an existing output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    world: str = typer.Option("v2", "--world", help="Simulated world: v2 (references as recorded, shaft fields, "
+                              "IEDs, predictable nonlinearity, v2 artifacts, sessions that differ) or v1 (the "
+                              "original linear-Gaussian world)."),
 ) -> None:
     """Simulate paired scalp EEG and iEEG (TVB dynamics, MNE sphere model) as a BIDS dataset."""
     from ..simulate import simulate_dataset
 
     if minutes <= 0 or scalp_sfreq <= 0 or ieeg_sfreq <= 0:
         raise UsageError("--minutes, --scalp-sfreq and --ieeg-sfreq must be positive")
+    if world not in ("v1", "v2"):
+        raise UsageError(f"Invalid value for --world: allowed values are v1, v2, but got {world!r} instead.")
     t0 = time.perf_counter()
     folders = simulate_dataset(
         layout, out, n_subjects=subjects, minutes=minutes, seed=seed, n_sessions=sessions,
-        scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, artifacts=not no_artifacts, overwrite=overwrite,
+        scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, artifacts=not no_artifacts, overwrite=overwrite, world=world,
         progress=None if as_json else (lambda msg: err_console.print(msg, markup=False, soft_wrap=True)),
     )
     elapsed = time.perf_counter() - t0
     if as_json:
         print_json({"out": str(out), "sessions": [str(f) for f in folders], "seed": seed,
                     "minutes": minutes, "scalp_sfreq": scalp_sfreq, "ieeg_sfreq": ieeg_sfreq,
-                    "artifacts": not no_artifacts, "elapsed_s": round(elapsed, 2)})
+                    "artifacts": not no_artifacts, "world": world, "elapsed_s": round(elapsed, 2)})
     else:
         out_console.print(f"wrote {len(folders)} sessions to {out} in {elapsed:.1f} s (SIMULATED data)",
                           markup=False)

@@ -88,19 +88,27 @@ def write_session(root: Path, sim: SimulatedSession, sub: str, ses: str, *, over
                   overwrite=overwrite)
         verify_edf(edf, names, data.shape[1], sfreq, data)
         typ = "EEG" if kind == "eeg" else "SEEG"
-        _tsv(d / f"{stem}_channels.tsv",
-             ["name", "type", "units", "low_cutoff", "high_cutoff", "sampling_frequency", "status"],
-             [[n, typ, "µV", "n/a", "n/a", f"{sfreq:g}", "good"] for n in names])
+        if sim.world.get("name", "v1") == "v1":
+            _tsv(d / f"{stem}_channels.tsv",
+                 ["name", "type", "units", "low_cutoff", "high_cutoff", "sampling_frequency", "status"],
+                 [[n, typ, "µV", "n/a", "n/a", f"{sfreq:g}", "good"] for n in names])
+        else:
+            st = sim.channel_status
+            _tsv(d / f"{stem}_channels.tsv",
+                 ["name", "type", "units", "low_cutoff", "high_cutoff", "sampling_frequency", "status",
+                  "status_description"],
+                 [[n, typ, "µV", "n/a", "n/a", f"{sfreq:g}", "bad" if n in st else "good", st.get(n, "n/a")]
+                  for n in names])
+            _write_events(d / f"{stem}_events.tsv", sim.events, kind)
         side = {"TaskName": TASK, "SamplingFrequency": sfreq, "PowerLineFrequency": 50,
                 "SoftwareFilters": "n/a", "RecordingDuration": data.shape[1] / sfreq,
                 "RecordingType": "continuous", "Manufacturer": "ieegrecon (simulated)",
                 "TaskDescription": note}
         if kind == "eeg":
-            side.update({"EEGReference": sim.scalp_reference if sim.scalp_reference == "average"
-                         else f"{sim.scalp_reference} (electrode near the vertex, not recorded)",
+            side.update({"EEGReference": _scalp_reference_text(sim),
                          "EEGChannelCount": len(names), "EEGGround": "n/a"})
         else:
-            side.update({"iEEGReference": "none: potentials relative to infinity (ideal distant reference)",
+            side.update({"iEEGReference": sim.ieeg_reference,
                          "SEEGChannelCount": len(names), "ECOGChannelCount": 0})
         _json(d / f"{stem}_{kind}.json", side)
     # electrodes + coordinate systems
@@ -131,6 +139,49 @@ def write_session(root: Path, sim: SimulatedSession, sub: str, ses: str, *, over
     gdir.mkdir(parents=True, exist_ok=True)
     write_groundtruth(gdir / f"sub-{sub}_ses-{ses}_groundtruth.h5", sim)
     return sdir
+
+
+def _scalp_reference_text(sim: SimulatedSession) -> str:
+    """``EEGReference`` of the scalp sidecar."""
+    ref = sim.scalp_reference
+    if ref == "average":
+        return ref
+    if ref == "linked_ears":
+        return "linked ears (A1+A2)/2, as the layout states"
+    if sim.world.get("scalp_reference_from_layout") and ref not in ("FCz", "CPz"):
+        return f"{ref} (as the layout states, not recorded)"
+    return f"{ref} (electrode near the vertex, not recorded)"
+
+
+#: Columns of the events.tsv of world v2 (ground truth).
+EVENT_COLUMNS = ["onset", "duration", "trial_type", "channels", "peak_uv", "scalp_peak_uv", "region"]
+
+
+def _write_events(path: Path, events: list[dict], kind: str) -> None:
+    """BIDS events.tsv (+ .json) of the events that concern ``kind`` (``'eeg'``/``'ieeg'``)."""
+    rows = []
+    for e in events:
+        if e.get("datatype", "both") not in ("both", kind):
+            continue
+        row = []
+        for c in EVENT_COLUMNS:
+            v = e.get(c, "n/a")
+            row.append(f"{v:.6g}" if isinstance(v, float) else (v if v != "" else "n/a"))
+        rows.append(row)
+    _tsv(path, EVENT_COLUMNS, rows)
+    _json(path.with_suffix(".json"), {
+        "trial_type": {"Description": "simulated ground truth", "Levels": {
+            "IED": "interictal epileptiform discharge (spike/sharp wave + slow wave) of the irritative zone",
+            "artifact/pop": "electrode pop on one channel", "artifact/movement": "movement burst",
+            "artifact/dropout_flat": "channel flat from onset on", "artifact/dropout_noise": "channel noise from onset on",
+            "state/drowsy": "drowsy segment (alpha down, theta up)"}},
+        "channels": {"Description": "channels the event concerns (comma-separated; IED: contacts whose near-field "
+                                    "peak is at least 40 µV)"},
+        "peak_uv": {"Description": "largest absolute deflection on those channels", "Units": "µV"},
+        "scalp_peak_uv": {"Description": "IED: largest absolute scalp deflection it causes (noise-free)",
+                          "Units": "µV"},
+        "region": {"Description": "IED: TVB region of the irritative zone"},
+    })
 
 
 def write_groundtruth(path: Path, sim: SimulatedSession) -> None:
@@ -190,3 +241,23 @@ def write_groundtruth(path: Path, sim: SimulatedSession) -> None:
         g = f.create_group("events")
         g.create_dataset("spike_times", data=np.asarray(sim.spike_times, float))
         g.attrs["spike_region"] = sim.spike_region
+        if sim.world.get("name", "v1") != "v1":
+            _groundtruth_v2(f, sim)
+
+
+def _groundtruth_v2(f, sim: SimulatedSession) -> None:
+    """World v2 additions: nonlinear term, reference, actual cap position, events as JSON."""
+    f.attrs["world_json"] = json.dumps(sim.world)
+    f.attrs["description"] = ("ieegrecon simulation ground truth (world v2). scalp = scalp/forward @ "
+                              "sources/moments_scalp_rate + scalp/noise + scalp/artifacts; ieeg = "
+                              "resample_poly(ieeg/forward @ sources/moments) + ieeg/local + ieeg/noise + "
+                              "ieeg/nonlinear (all referenced and gain-scaled as recorded; ieeg/local holds the "
+                              "IED near field, ieeg/noise the iEEG artifacts and dropout)")
+    g = f["ieeg"]
+    g.attrs["reference"] = sim.ieeg_reference
+    g.create_dataset("reference_weights", data=sim.ieeg_reference_weights)
+    if sim.ieeg_nonlinear is not None:
+        g.create_dataset("nonlinear", data=sim.ieeg_nonlinear.astype(np.float32))
+    if sim.scalp_pos_actual is not None:
+        f["scalp"].create_dataset("pos_actual", data=sim.scalp_pos_actual)
+    f["events"].attrs["events_json"] = json.dumps(sim.events)

@@ -359,7 +359,7 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
         sources, train, added = v2.modify_sources(cfg, sources, labels, weights, p, p2, sd, v2s[1], duration)
         if cfg.nonlinear:
             base = sources if added is None else sources - added
-            nonlin = v2.nonlinear_term(cfg, ieeg_fwd, base, labels, p, p2, to_rate, ieeg_sfreq, n_i)
+            nonlin = v2.nonlinear_term(cfg, ieeg_fwd, scalp_fwd, base, labels, p, p2, to_rate, ieeg_sfreq, n_i)
     sources_scalp = to_rate(sources, SOURCE_SFREQ, scalp_sfreq, n_s)
     clean_scalp = scalp_fwd @ sources_scalp
     lin_ieeg = to_rate(ieeg_fwd @ sources, SOURCE_SFREQ, ieeg_sfreq, n_i)

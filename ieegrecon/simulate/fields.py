@@ -62,47 +62,48 @@ def alpha_envelope(z: np.ndarray, sfreq: float, alpha_hz: float) -> np.ndarray:
     return env / (env.mean(axis=-1, keepdims=True) + 1e-30)
 
 
-def predictable_nonlinearity(u: np.ndarray, sfreq: float, alpha_hz: float, gain: float,
+def dominant_mode(scalp_clean: np.ndarray) -> np.ndarray:
+    """Time course of the first principal component of a clean scalp signal, unit SD, shape (n_times,)."""
+    x = scalp_clean - scalp_clean.mean(axis=1, keepdims=True)
+    _, vec = np.linalg.eigh(x @ x.T)
+    d = vec[:, -1] @ x
+    return d / (d.std() + 1e-30)
+
+
+def predictable_nonlinearity(d: np.ndarray, amp: np.ndarray, sfreq: float, alpha_hz: float,
                              rng: np.random.Generator) -> np.ndarray:
-    """Nonlinear function of each contact's own cortical signal.
+    """Nonlinear functions of the dominant scalp-visible cortical mode, mixed per contact.
 
     Parameters
     ----------
-    u : ndarray, shape (n_contacts, n_times)
-        The part of each contact's signal from open-field (scalp-visible)
-        regions (V), at ``sfreq``.
+    d : ndarray, shape (n_times,)
+        The dominant cortical mode seen on the scalp (unit SD), at ``sfreq``
+        (:func:`dominant_mode`).
+    amp : ndarray, shape (n_contacts,)
+        SD of the term at each contact (V).
     sfreq : float
         Sampling rate (Hz).
     alpha_hz : float
         Subject's alpha frequency (Hz).
-    gain : float
-        SD of the returned term relative to the SD of ``u``, per contact.
     rng : numpy.random.Generator
-        Per-contact mixing weights of the four terms.
+        Per-contact mixing weights and signs of the four terms.
 
     Returns
     -------
     ndarray, shape (n_contacts, n_times)
-        The nonlinear term (V).
+        ``amp * mix of [d² (rectification, 2nd harmonic), threshold-triggered
+        transients after d > 1.5, alpha-envelope baseline shift, envelope ×
+        d (state-dependent gain)]`` (V).
     """
-    sd = u.std(axis=-1, keepdims=True) + 1e-30
-    z = u / sd
-    env = alpha_envelope(z, sfreq, alpha_hz)
-    harmonic = z ** 2 - 1.0                      # rectification, 2nd harmonic
+    env = alpha_envelope(d[None], sfreq, alpha_hz)[0]
     n_k = int(0.08 * sfreq)
     t = np.arange(n_k) / sfreq
     kernel = np.sin(np.pi * t / t[-1]) * np.exp(-t / 0.03)
-    kernel /= kernel.sum()
-    above = np.maximum(z - 1.5, 0.0)             # threshold-triggered transient
-    trig = signal.lfilter(kernel, [1.0], above, axis=-1)
-    shift = env - 1.0                             # envelope baseline shift
-    gain_mod = (env - 1.0) * z                    # envelope-dependent gain
-    terms = [harmonic, trig, shift, gain_mod]
-    n_c = len(u)
-    w = rng.uniform(0.5, 1.0, size=(4, n_c)) * rng.choice([-1.0, 1.0], size=(4, n_c))
-    out = np.zeros_like(z)
-    for k, term in enumerate(terms):
-        term = term - term.mean(axis=-1, keepdims=True)
-        out += w[k][:, None] * term / (term.std(axis=-1, keepdims=True) + 1e-30)
-    out /= out.std(axis=-1, keepdims=True) + 1e-30
-    return gain * sd * out
+    trig = signal.lfilter(kernel / kernel.sum(), [1.0], np.maximum(d - 1.5, 0.0))
+    terms = np.vstack([d ** 2 - 1.0, trig, env - 1.0, (env - 1.0) * d])
+    terms -= terms.mean(axis=1, keepdims=True)
+    terms /= terms.std(axis=1, keepdims=True) + 1e-30
+    w = rng.uniform(0.5, 1.0, size=(len(amp), 4)) * rng.choice([-1.0, 1.0], size=(len(amp), 4))
+    out = w @ terms
+    out /= out.std(axis=1, keepdims=True) + 1e-30
+    return amp[:, None] * out

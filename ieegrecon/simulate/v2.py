@@ -10,7 +10,7 @@ import numpy as np
 
 from . import artifacts_v2 as av2
 from .dynamics import SOURCE_SFREQ
-from .fields import predictable_nonlinearity
+from .fields import dominant_mode, predictable_nonlinearity
 from .ied import IEDTrain, add_to_sources, draw_ieds, ied_events, near_field
 from .montages import reference_weights
 from .sources import CLOSED_FIELD
@@ -48,13 +48,19 @@ def modify_sources(cfg, sources: np.ndarray, labels: list[str], weights: np.ndar
     return sources, train, added
 
 
-def nonlinear_term(cfg, ieeg_fwd: np.ndarray, sources: np.ndarray, labels: list[str], p: dict, p2: dict,
-                   to_rate, ieeg_sfreq: float, n_i: int) -> np.ndarray:
-    """The predictable nonlinear term at the contacts (V), shape (n_contacts, n_i)."""
+def nonlinear_term(cfg, ieeg_fwd: np.ndarray, scalp_fwd: np.ndarray, sources: np.ndarray, labels: list[str],
+                   p: dict, p2: dict, to_rate, ieeg_sfreq: float, n_i: int) -> np.ndarray:
+    """The predictable nonlinear term at the contacts (V), shape (n_contacts, n_i).
+
+    Driven by the dominant cortical mode of the (noise-free) scalp; its SD at a
+    contact is ``nonlinear_gain`` times the SD of the contact's own cortical
+    (open-field) signal.
+    """
     cort = cortical_mask(labels)
-    u = ieeg_fwd[:, cort] @ sources[cort]
+    d = dominant_mode(scalp_fwd[:, cort] @ sources[cort])
+    amp = cfg.nonlinear_gain * (ieeg_fwd[:, cort] @ sources[cort]).std(axis=1)
     rng = np.random.default_rng(p2["nl_seed"])  # per subject: the same relation in every session
-    nl = predictable_nonlinearity(u, SOURCE_SFREQ, p["alpha_hz"], cfg.nonlinear_gain, rng)
+    nl = predictable_nonlinearity(d, amp, SOURCE_SFREQ, p["alpha_hz"], rng)
     return to_rate(nl, SOURCE_SFREQ, ieeg_sfreq, n_i)
 
 
@@ -147,6 +153,9 @@ def finish(cfg, lay, dip, p2, sd, v2s, train, added, nonlin, events, scalp_fwd, 
             scalp, scalp_art = scalp + change, scalp_art + change
             events += [dict(e, datatype="eeg") for e in ev]
             status.update(st)
+    if sd is not None:
+        events = events + [{"onset": float(t0), "duration": float(d), "trial_type": "state/drowsy",
+                             "channels": "all", "datatype": "both"} for t0, d in sd["drowsy"]]
     events.sort(key=lambda e: e["onset"])
     extra = {"events": events, "nonlinear": nl, "reference": desc, "ref_w": w, "status": status,
              "scalp_noise": scalp_noise, "scalp_art": scalp_art, "ieeg_local": parts[1], "ieeg_noise": parts[2]}

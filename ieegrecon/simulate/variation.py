@@ -13,6 +13,7 @@ drowsy: alpha ×0.4, theta ×1.5; Santamaria & Chiappa 1987).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,8 @@ def layout_scalp_reference(electrodes_tsv: Path, scalp_norm: list[str]) -> str |
         low = ref.lower()
         if not low:
             continue
-        if "linked" in low or "ear" in low or "mastoid" in low or ("a1" in low and "a2" in low):
+        words = set(re.findall(r"[a-z0-9]+", low))
+        if words & {"linked", "ear", "ears", "mastoid", "mastoids"} or {"a1", "a2"} <= words:
             return "linked_ears"
         if "average" in low or low in ("car", "avg"):
             return "average"
