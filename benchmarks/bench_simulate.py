@@ -2,8 +2,9 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_simulate.py [--minutes 10] [--layout PATH]
+    .venv/bin/python benchmarks/bench_simulate.py [--minutes 10] [--layout PATH] [--world v2]
     .venv/bin/python benchmarks/bench_simulate.py --physics   # the table in docs/simulation.md
+    .venv/bin/python benchmarks/bench_simulate.py --headroom  # ridge vs nonlinear features, v1 and v2
 
 Prints the wall and CPU time of :func:`ieegrecon.simulate.simulate_session` (dynamics,
 forward models, noise) and of writing the session (two EDFs, sidecars,
@@ -47,17 +48,43 @@ def physics(root: Path) -> None:
               f"quartile {r[s.contact_depth <= q1].mean():.2f}, deep quartile {r[s.contact_depth >= q3].mean():.2f}")
 
 
+def headroom(root: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """Lagged ridge vs the nonlinear feature regression (checks.headroom_r), v1 and v2, 1 min per seed."""
+    import numpy as np
+    from scipy import signal
+
+    from ieegrecon.simulate import load_layouts, simulate_session
+    from ieegrecon.simulate.checks import headroom_r
+
+    lays = load_layouts(root.parent / "shared" / "data" / "ds004752")
+    for world in ("v1", "v2"):
+        for seed in seeds:
+            i = seed % 3
+            s = simulate_session(lays[(0, 1, 3)[i]], minutes=1.0, seed=seed, subject_index=i, world=world)
+            y = signal.resample_poly(s.ieeg, 1, int(round(s.ieeg_sfreq / 200)), axis=1)[:, : s.scalp.shape[1]]
+            r_lin, r_nl = headroom_r(s.scalp, y, alpha_hz=s.params["alpha_hz"])
+            d = r_nl - r_lin
+            print(f"{world} seed {seed} {lays[(0, 1, 3)[i]].name}: ridge r {r_lin.mean():.3f}, nonlinear r "
+                  f"{r_nl.mean():.3f}, gain {d.mean():+.3f} (contacts with a gain {np.mean(d > 0):.0%})")
+
+
 def main() -> None:
     root = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--layout", default=str(root.parent / "shared" / "data" / "ds004752" / "sub-01" / "ses-01"))
     ap.add_argument("--physics", action="store_true", help="print the physics table instead")
+    ap.add_argument("--headroom", action="store_true", help="print the headroom table instead")
+    ap.add_argument("--world", default="v2", choices=("v1", "v2"))
     args = ap.parse_args()
     if args.physics:
         physics(root)
         return
+    if args.headroom:
+        headroom(root)
+        return
 
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     from ieegrecon.simulate import load_layouts, simulate_session
     from ieegrecon.simulate.bids import write_session
@@ -73,7 +100,7 @@ def main() -> None:
         return ru.ru_utime + ru.ru_stime
 
     t1, c1, k1 = time.perf_counter(), time.process_time(), cpu_children()
-    sim = simulate_session(lay, minutes=args.minutes, seed=0)
+    sim = simulate_session(lay, minutes=args.minutes, seed=0, world=args.world)
     t_sim, c_sim, k_sim = time.perf_counter() - t1, time.process_time() - c1, cpu_children() - k1
     with tempfile.TemporaryDirectory() as tmp:
         t2 = time.perf_counter()
@@ -81,9 +108,9 @@ def main() -> None:
         t_write = time.perf_counter() - t2
         size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
     print(f"layout {lay.name}: {len(sim.scalp_names)} scalp channels @ {sim.scalp_sfreq:g} Hz, "
-          f"{len(sim.contact_names)} contacts @ {sim.ieeg_sfreq:g} Hz, {args.minutes:g} min, "
+          f"{len(sim.contact_names)} contacts @ {sim.ieeg_sfreq:g} Hz, {args.minutes:g} min, world {args.world}, "
           f"cpu_count={os.cpu_count()}")
-    print(f"imports + connectome + layout: {t_import:.1f} s")
+    print(f"imports + connectome + layout: {t_import:.1f} s (load average at start {load0:.1f})")
     print(f"simulate_session: {t_sim:.1f} s wall, CPU {c_sim:.1f} s here + {k_sim:.1f} s in the TVB "
           f"worker process (load average now "
           f"{os.getloadavg()[0]:.1f}: on a busy machine wall time exceeds CPU time)")

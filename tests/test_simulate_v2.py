@@ -68,7 +68,8 @@ def test_v2_reference_as_recorded(v2_sessions):
     assert np.abs(loc[on].mean(axis=0)).std() < 0.1 * loc.std()
     # adjacent contacts share their local field (shaft correlation), v1's were independent
     names = sim.contact_names
-    idx = shafts(names)[max(shafts(names), key=lambda s: len(shafts(names)[s]))]
+    groups = {s: i for s, i in shafts(names).items() if not np.any(w[i])}  # not the reference shaft
+    idx = groups[max(groups, key=lambda s: len(groups[s]))]
     r = [np.corrcoef(loc[a], loc[b])[0, 1] for a, b in zip(idx[:-1], idx[1:])]
     assert np.median(r) > 0.2, r
 
@@ -184,3 +185,51 @@ def test_scalp_reference_from_layout_sidecar(tmp_path, text, expected):
     (tmp_path / "eeg").mkdir()
     (tmp_path / "eeg" / "x_eeg.json").write_text(json.dumps({"EEGReference": text}))
     assert layout_scalp_reference(tmp_path / "ieeg" / "x_electrodes.tsv", ["Fp1", "O1"]) == expected
+
+
+def test_cli_world_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli import app
+
+    tsv = tmp_path / "electrodes.tsv"
+    tsv.write_text("name\tx\ty\tz\nLH1\t-24\t-20\t-12\nLH2\t-30\t-20\t-11\nLH3\t-36\t-20\t-10\n"
+                   "RA1\t22\t-2\t-18\nRA2\t40\t-2\t-18\n")
+    base = ["simulate", "--layout", str(tsv), "--sessions", "1", "--minutes", "0.05", "--json"]
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "v1"), "--world", "v1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["world"] == "v1"
+    assert not list((tmp_path / "v1").rglob("*_events.tsv"))
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "v2")])  # v2 is the default
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["world"] == "v2"
+    assert len(list((tmp_path / "v2").rglob("*_events.tsv"))) == 2
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "v3"), "--world", "v3"])
+    assert res.exit_code == 2 and "--world" in res.output and "v3" in res.output
+
+
+def test_v2_artifact_generators():
+    from scipy import signal
+
+    from ieegrecon.simulate import artifacts_v2 as av2
+
+    rng = np.random.default_rng(4)
+    names = [f"C{i}" for i in range(5)]
+    x, ev = av2.pops(rng, names, 12000, 200.0, 60.0, (100.0, 100.0))
+    assert 40 <= len(ev) <= 80
+    for e in ev[:5]:  # a 100 µV step on the named channel at the onset
+        i = int(e["onset"] * 200)
+        assert np.abs(np.diff(x[names.index(e["channels"])]))[i - 1] * 1e6 > 50
+    d = av2.drifts(rng, 3, 120_000, 200.0, 20.0)
+    f, p = signal.welch(d, fs=200.0, nperseg=40_000)
+    assert p[:, f > 0.5].sum() < 0.01 * p.sum() and 5e-6 < d.std() < 25e-6
+    e = av2.ecg(rng, np.ones(1), 12000, 200.0, 8.0)[0]
+    ac = signal.correlate(e - e.mean(), e - e.mean(), mode="full", method="fft")[11999:11999 + 300]
+    lag = (np.argmax(ac[100:]) + 100) / 200.0  # beat interval (s): 55-85 bpm
+    assert 0.65 < lag < 1.15
+
+
+def test_v2_without_artifacts():
+    sim = simulate_session(_layout(), minutes=0.1, seed=8, world="v2", artifacts=False)
+    assert not [e for e in sim.events if e["trial_type"].startswith("artifact/")]
+    assert sim.channel_status == {} and not np.any(sim.scalp_artifacts)

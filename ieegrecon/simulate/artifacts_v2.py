@@ -39,9 +39,12 @@ def drifts(rng: np.random.Generator, n_ch: int, n_times: int, sfreq: float, amp_
     """Slow drifts below 0.1 Hz (V), shape (n_ch, n_times), SD ``amp_uv`` µV per channel."""
     n_slow = max(4, int(n_times / sfreq * 0.4))   # knots every 2.5 s
     knots = np.cumsum(rng.standard_normal((n_ch, n_slow)), axis=1)
-    x = signal.resample(knots, n_times, axis=1)
-    x -= x.mean(axis=1, keepdims=True)
-    return x / (x.std(axis=1, keepdims=True) + 1e-30) * amp_uv * 1e-6 * rng.uniform(0.3, 1.0, (n_ch, 1))
+    n_mid = max(n_slow, int(n_times / sfreq * 4.0))  # band-limited at 4 Hz, then linear to the full rate
+    mid = signal.resample(knots, n_mid, axis=1)
+    mid -= mid.mean(axis=1, keepdims=True)
+    mid *= amp_uv * 1e-6 * rng.uniform(0.3, 1.0, (n_ch, 1)) / (mid.std(axis=1, keepdims=True) + 1e-30)
+    grid = np.linspace(0, n_mid - 1, n_times)
+    return np.vstack([np.interp(grid, np.arange(n_mid), row) for row in mid])
 
 
 def ecg(rng: np.random.Generator, gain: np.ndarray, n_times: int, sfreq: float, amp_uv: float) -> np.ndarray:
@@ -86,23 +89,26 @@ def movements(rng: np.random.Generator, names: list[str], n_times: int, sfreq: f
 
 
 def dropout(rng: np.random.Generator, data: np.ndarray, names: list[str], sfreq: float
-            ) -> tuple[np.ndarray, list[dict], dict]:
-    """One channel drops out from a random time on: returns the additive change (V), events, channel status.
+            ) -> tuple[int, int, np.ndarray, list[dict], dict]:
+    """One channel drops out from a random time on (30-80 % of the recording).
 
-    The change is ``-data`` (flat) or ``-data + noise`` (50 µV white noise)
-    on that channel after the onset; the status maps the channel name to a
-    ``status_description`` for channels.tsv.
+    Returns
+    -------
+    ch, i0 : int
+        Channel index and first sample of the dropout.
+    new : ndarray, shape (n_times - i0,)
+        What the channel records from then on: 0 V (flat) or 50 µV white noise (V).
+    events : list of dict
+        The BIDS event row.
+    status : dict
+        Channel name -> ``status_description`` for channels.tsv.
     """
     n_ch, n_times = data.shape
     ch = int(rng.integers(n_ch))
     i0 = int(rng.uniform(0.3, 0.8) * n_times)
     kind = str(rng.choice(["flat", "noise"]))
-    change = np.zeros_like(data)
-    change[ch, i0:] = -data[ch, i0:]
-    if kind == "noise":
-        change[ch, i0:] += rng.standard_normal(n_times - i0) * 50e-6
+    new = np.zeros(n_times - i0) if kind == "flat" else rng.standard_normal(n_times - i0) * 50e-6
     onset = i0 / sfreq
-    desc = f"dropped out at {onset:.3f} s ({kind})"
     row = {"onset": onset, "duration": (n_times - i0) / sfreq, "trial_type": f"artifact/dropout_{kind}",
            "channels": names[ch], "peak_uv": 0.0}
-    return change, [row], {names[ch]: desc}
+    return ch, i0, new, [row], {names[ch]: f"dropped out at {onset:.3f} s ({kind})"}

@@ -345,11 +345,29 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
     d_deep = np.min(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)
     nearest = dip.region[deep][np.argmin(np.linalg.norm(lay.contact_pos[:, None] - dip.pos[deep][None], axis=2), axis=1)]
     amp = np.where(d_deep < 0.015, p["pac_gamma_uv"] * 1e-6 * np.exp(-(d_deep - 0.004) / 0.006), 0.0)
+    dens = np.where([lab[1:] in CLOSED_FIELD for lab in labels], p["deep_density_factor"], 1.0)
+
+    w_ref, ref_desc, g_i = np.zeros(nc), SimulatedSession.ieeg_reference, None
+
+    def rg(x: np.ndarray) -> np.ndarray:
+        """World v1: identity. World v2: the recorded reference and channel gains (in place)."""
+        return x if v1 else v2.reference_and_gain(x, w_ref, g_i)
+
+    if not v1:  # reference, gains: applied before the dynamics finish, to every linear part
+        from .montages import reference_weights
+
+        rms = np.sqrt(((ieeg_fwd * (dens * areas)[None]) ** 2).sum(axis=1))  # expected RMS, up to a factor
+        w_ref, ref_desc = reference_weights(lay.contact_names, None, cfg.ieeg_reference, rms=rms)
+        g_i = None if sd is None else sd["ieeg_gain"]
+        ieeg_fwd_dip, ieeg_fwd, ieeg_local, ieeg_noise = (rg(x) for x in (ieeg_fwd_dip, ieeg_fwd, ieeg_local,
+                                                                           ieeg_noise))
+        if sd is not None:
+            g_s = sd["scalp_gain"][:, None]
+            scalp_fwd, lf_dip, scalp_noise, scalp_art = (g_s * x for x in (scalp_fwd, lf_dip, scalp_noise, scalp_art))
 
     if future is not None:
         reg = future.result()
     norm = reg.data / np.median(reg.data.std(axis=1))
-    dens = np.where([lab[1:] in CLOSED_FIELD for lab in labels], p["deep_density_factor"], 1.0)
     sources = MOMENT_DENSITY * p["moment_gain"] * (dens * areas)[:, None] * norm  # A·m
     n_src = int(np.ceil(duration * SOURCE_SFREQ))
     sources = sources[:, :n_src]
@@ -359,7 +377,7 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
         sources, train, added = v2.modify_sources(cfg, sources, labels, weights, p, p2, sd, v2s[1], duration)
         if cfg.nonlinear:
             base = sources if added is None else sources - added
-            nonlin = v2.nonlinear_term(cfg, ieeg_fwd, scalp_fwd, base, labels, p, p2, to_rate, ieeg_sfreq, n_i)
+            nonlin = v2.nonlinear_term(cfg, ieeg_fwd, scalp_fwd, base, labels, p, p2, to_rate, ieeg_sfreq, n_i, rg)
     sources_scalp = to_rate(sources, SOURCE_SFREQ, scalp_sfreq, n_s)
     clean_scalp = scalp_fwd @ sources_scalp
     lin_ieeg = to_rate(ieeg_fwd @ sources, SOURCE_SFREQ, ieeg_sfreq, n_i)
@@ -367,18 +385,23 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
         near = np.flatnonzero(amp > 0)
         theta = np.zeros((nc, n_i))
         theta[near] = to_rate(sources[nearest[near]], SOURCE_SFREQ, ieeg_sfreq, n_i)
-        ieeg_local += art.pac_gamma(rng_pac, theta, amp, ieeg_sfreq)
+        ieeg_local += rg(art.pac_gamma(rng_pac, theta, amp, ieeg_sfreq))
 
+    status: dict = {}
+    if train is not None:
+        rows = np.flatnonzero(np.any(added, axis=1))  # the zone and its targets
+        events += v2.ied_local(train, dip, lay.contact_pos, lay.contact_names, p2,
+                               scalp_fwd[:, rows] @ to_rate(added[rows], SOURCE_SFREQ, scalp_sfreq, n_s),
+                               scalp_sfreq, ieeg_local, ieeg_sfreq, rg)
     scalp = clean_scalp + scalp_noise + scalp_art
     ieeg = lin_ieeg + ieeg_local + ieeg_noise
-    extra = {}
+    if nonlin is not None:
+        ieeg += nonlin
     if not v1:
-        extra, scalp, ieeg, scalp_fwd, lf_dip, ieeg_fwd = v2.finish(
-            cfg, lay, dip, p2, sd, v2s, train, added, nonlin, events, scalp_fwd, lf_dip, ieeg_fwd, sources,
-            sources_scalp, scalp_noise, scalp_art, lin_ieeg, ieeg_local, ieeg_noise,
-            scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, n_s=n_s, n_i=n_i, artifacts=artifacts, to_rate=to_rate)
-        scalp_noise, scalp_art, ieeg_local, ieeg_noise = (extra.pop(k) for k in ("scalp_noise", "scalp_art",
-                                                                                  "ieeg_local", "ieeg_noise"))
+        status = v2.dropouts(cfg, artifacts, v2s[6], lay, scalp, scalp_art, scalp_sfreq, ieeg, ieeg_noise,
+                             ieeg_sfreq, events)
+        events += v2.state_events(sd)
+        events.sort(key=lambda e: e["onset"])
     params = {k: v for k, v in p.items() if not k.startswith("_")}
     params.update({
         "head_radius_m": head.head_radius, "head_centre_m": head.r0.tolist(),
@@ -400,8 +423,7 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
         ieeg_local=ieeg_local, ieeg_noise=ieeg_noise, head=head, params=params,
         spike_times=reg.spike_times if train is None else train.onsets,
         spike_region=reg.spike_region if train is None else labels[train.lead],
-        world=cfg.to_dict(), events=extra.get("events", []), ieeg_nonlinear=extra.get("nonlinear"),
-        ieeg_reference=extra.get("reference", SimulatedSession.ieeg_reference),
-        ieeg_reference_weights=extra.get("ref_w", np.zeros(nc)), channel_status=extra.get("status", {}),
+        world=cfg.to_dict(), events=events, ieeg_nonlinear=nonlin, ieeg_reference=ref_desc,
+        ieeg_reference_weights=w_ref, channel_status=status,
         scalp_pos_actual=None if sd is None else pos_rec,
     )

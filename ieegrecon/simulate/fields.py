@@ -5,14 +5,15 @@
   ``exp(-d / length)`` over contact distances (within and across shafts), as
   LFP correlations decay over millimetres (Kajikawa & Schroeder 2011; Lindén
   et al. 2011).
-* :func:`predictable_nonlinearity`: a term whose conditional mean given the
-  scalp is a nonlinear function of scalp-visible activity: from each
-  contact's own open-field (cortical) signal ``u``, a rectified / second
-  harmonic waveform (non-sinusoidal oscillations; Cole & Voytek 2017), an
+* :func:`nonlinear_terms`: a term whose conditional mean given the scalp is
+  a nonlinear function of scalp-visible activity: of the dominant cortical
+  mode of the scalp (:func:`dominant_mode`), a rectified / second-harmonic
+  waveform (non-sinusoidal oscillations; Cole & Voytek 2017), an
   alpha-envelope baseline shift and envelope-dependent gain (Nikulin et al.
   2007; Mazaheri & Jensen 2008) and threshold-triggered transients (the
-  firing-rate sigmoid of the neural mass). The scalp sums many columns whose
-  nonlinear parts differ in sign and phase; a contact sees one column's.
+  firing-rate sigmoid of the neural mass), mixed per contact. The scalp sums
+  many columns whose nonlinear parts differ in sign and phase; a contact sees
+  a local one.
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ def dominant_mode(scalp_clean: np.ndarray) -> np.ndarray:
     return d / (d.std() + 1e-30)
 
 
-def predictable_nonlinearity(d: np.ndarray, amp: np.ndarray, sfreq: float, alpha_hz: float,
-                             rng: np.random.Generator) -> np.ndarray:
-    """Nonlinear functions of the dominant scalp-visible cortical mode, mixed per contact.
+def nonlinear_terms(d: np.ndarray, amp: np.ndarray, sfreq: float, alpha_hz: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Nonlinear functions of the dominant scalp-visible cortical mode and their per-contact mix.
 
     Parameters
     ----------
@@ -90,10 +91,12 @@ def predictable_nonlinearity(d: np.ndarray, amp: np.ndarray, sfreq: float, alpha
 
     Returns
     -------
-    ndarray, shape (n_contacts, n_times)
-        ``amp * mix of [d² (rectification, 2nd harmonic), threshold-triggered
-        transients after d > 1.5, alpha-envelope baseline shift, envelope ×
-        d (state-dependent gain)]`` (V).
+    mix : ndarray, shape (n_contacts, 4)
+        Mixing matrix (V): the term at the contacts is ``mix @ terms``, with SD ``amp``.
+    terms : ndarray, shape (4, n_times)
+        Unit-SD terms: ``d² − 1`` (rectification, 2nd harmonic), transients
+        triggered when ``d > 1.5``, the alpha-envelope baseline shift, and
+        envelope × ``d`` (state-dependent gain).
     """
     env = alpha_envelope(d[None], sfreq, alpha_hz)[0]
     n_k = int(0.08 * sfreq)
@@ -104,6 +107,5 @@ def predictable_nonlinearity(d: np.ndarray, amp: np.ndarray, sfreq: float, alpha
     terms -= terms.mean(axis=1, keepdims=True)
     terms /= terms.std(axis=1, keepdims=True) + 1e-30
     w = rng.uniform(0.5, 1.0, size=(len(amp), 4)) * rng.choice([-1.0, 1.0], size=(len(amp), 4))
-    out = w @ terms
-    out /= out.std(axis=1, keepdims=True) + 1e-30
-    return amp[:, None] * out
+    sd = np.sqrt(np.einsum("ck,kl,cl->c", w, np.cov(terms, bias=True), w)) + 1e-30
+    return amp[:, None] * w / sd[:, None], terms

@@ -112,12 +112,6 @@ def add_to_sources(sources: np.ndarray, train: IEDTrain, sfreq: float, scale: fl
     return added
 
 
-def near_field(train: IEDTrain, dist_m: np.ndarray, n_times: int, sfreq: float, peak_v: float) -> np.ndarray:
-    """Local field of the zone at the contacts (V), shape (n_contacts, n_times)."""
-    profile = peak_v * np.exp(-dist_m / NEAR_FIELD_M)
-    return profile[:, None] * ied_signal(train, n_times, sfreq)[None, :]
-
-
 def ied_events(train: IEDTrain, contact_names: list[str], profile_uv: np.ndarray, scalp_peak_uv: np.ndarray,
                region: str) -> list[dict]:
     """One BIDS event row per discharge (trial_type ``IED``), ground truth.

@@ -64,17 +64,20 @@ def common_average(ch_names: list[str], data: np.ndarray, per_shaft: bool = Fals
     return out
 
 
-def reference_weights(ch_names: list[str], data: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
+def reference_weights(ch_names: list[str], data: np.ndarray | None, kind: str,
+                      rms: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Weights ``w`` of the recorded reference ``w @ data`` and its description.
 
     ``kind='shaft'``: the average of the contacts of the quietest shaft
     (lowest mean RMS; shafts of at least two contacts); ``'contact'``: the
-    quietest contact; ``'infinity'``: zeros.
+    quietest contact; ``'infinity'``: zeros. ``rms`` (n_contacts,) replaces
+    the RMS of ``data`` (the simulator passes an expected RMS from the forward
+    model, known before the signals are).
     """
     w = np.zeros(len(ch_names))
     if kind == "infinity":
         return w, "none: potentials relative to infinity (ideal distant reference)"
-    rms = data.std(axis=1)
+    rms = data.std(axis=1) if rms is None else np.asarray(rms, float)
     if kind == "contact":
         k = int(np.argmin(rms))
         w[k] = 1.0

@@ -10,9 +10,8 @@ import numpy as np
 
 from . import artifacts_v2 as av2
 from .dynamics import SOURCE_SFREQ
-from .fields import dominant_mode, predictable_nonlinearity
-from .ied import IEDTrain, add_to_sources, draw_ieds, ied_events, near_field
-from .montages import reference_weights
+from .fields import dominant_mode, nonlinear_terms
+from .ied import NEAR_FIELD_M, IEDTrain, add_to_sources, draw_ieds, ied_events, ied_signal
 from .sources import CLOSED_FIELD
 from .variation import apply_state
 
@@ -49,32 +48,35 @@ def modify_sources(cfg, sources: np.ndarray, labels: list[str], weights: np.ndar
 
 
 def nonlinear_term(cfg, ieeg_fwd: np.ndarray, scalp_fwd: np.ndarray, sources: np.ndarray, labels: list[str],
-                   p: dict, p2: dict, to_rate, ieeg_sfreq: float, n_i: int) -> np.ndarray:
-    """The predictable nonlinear term at the contacts (V), shape (n_contacts, n_i).
+                   p: dict, p2: dict, to_rate, ieeg_sfreq: float, n_i: int, rg) -> np.ndarray:
+    """The predictable nonlinear term at the contacts (V, as recorded), shape (n_contacts, n_i).
 
     Driven by the dominant cortical mode of the (noise-free) scalp; its SD at a
     contact is ``nonlinear_gain`` times the SD of the contact's own cortical
-    (open-field) signal.
+    (open-field) signal. The four terms are resampled, then mixed per contact
+    (``rg`` applies the recorded reference and gains to the mixing matrix).
     """
     cort = cortical_mask(labels)
     d = dominant_mode(scalp_fwd[:, cort] @ sources[cort])
     amp = cfg.nonlinear_gain * (ieeg_fwd[:, cort] @ sources[cort]).std(axis=1)
     rng = np.random.default_rng(p2["nl_seed"])  # per subject: the same relation in every session
-    nl = predictable_nonlinearity(d, amp, SOURCE_SFREQ, p["alpha_hz"], rng)
-    return to_rate(nl, SOURCE_SFREQ, ieeg_sfreq, n_i)
+    mix, terms = nonlinear_terms(d, amp, SOURCE_SFREQ, p["alpha_hz"], rng)
+    return rg(mix) @ to_rate(terms, SOURCE_SFREQ, ieeg_sfreq, n_i)
 
 
 def ied_local(train: IEDTrain, dip, contact_pos: np.ndarray, contact_names: list[str], p2: dict,
-              added_scalp: np.ndarray, scalp_sfreq: float, n_i: int, ieeg_sfreq: float
-              ) -> tuple[np.ndarray, list[dict]]:
-    """Near field of the zone at the contacts (V) and the IED events (ground truth)."""
+              added_scalp: np.ndarray, scalp_sfreq: float, ieeg_local: np.ndarray, ieeg_sfreq: float,
+              rg) -> list[dict]:
+    """Add the zone's near field to ``ieeg_local`` (V, in place) and return the IED events."""
     zone = dip.pos[dip.region == train.lead]
     dist = np.min(np.linalg.norm(contact_pos[:, None] - zone[None], axis=2), axis=1)
-    local = near_field(train, dist, n_i, ieeg_sfreq, p2["ied_peak_uv"] * 1e-6)
-    profile_uv = p2["ied_peak_uv"] * np.exp(-dist / 0.008)
+    profile_uv = p2["ied_peak_uv"] * np.exp(-dist / NEAR_FIELD_M)
+    recorded = rg(profile_uv[:, None] * 1e-6)[:, 0]
+    ieeg_local += recorded[:, None] * ied_signal(train, ieeg_local.shape[1], ieeg_sfreq)[None]
     scalp_peak = np.array([np.abs(added_scalp[:, int(t * scalp_sfreq):int((t + d) * scalp_sfreq) + 1]).max(initial=0)
                            for t, d in zip(train.onsets, train.durations)]) * 1e6
-    return local, ied_events(train, contact_names, profile_uv, scalp_peak, dip.labels[train.lead])
+    return [dict(e, datatype="both") for e in ied_events(train, contact_names, profile_uv, scalp_peak,
+                                                          dip.labels[train.lead])]
 
 
 def artifacts(rngs: list[np.random.Generator], scalp_names: list[str], el: np.ndarray, refd, nsc: int, n_s: int,
@@ -101,9 +103,40 @@ def artifacts(rngs: list[np.random.Generator], scalp_names: list[str], el: np.nd
 
 
 def reference_and_gain(x: np.ndarray, w: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
-    """``gain * (x - w @ x)`` row-wise: a recorded reference then channel gains."""
-    y = x - (w @ x)[None] if np.any(w) else x
-    return y if gain is None else gain[:, None] * y
+    """``gain * (x - w @ x)`` row-wise, in place: a recorded reference, then channel gains."""
+    on = np.flatnonzero(w)
+    if len(on):
+        x -= (w[on] @ x[on])[None]
+    if gain is not None:
+        x *= gain.reshape((-1,) + (1,) * (x.ndim - 1))
+    return x
+
+
+def dropouts(cfg, artifacts: bool, rng: np.random.Generator, lay, scalp: np.ndarray, scalp_art: np.ndarray,
+             scalp_sfreq: float, ieeg: np.ndarray, ieeg_noise: np.ndarray, ieeg_sfreq: float,
+             events: list[dict]) -> dict:
+    """One iEEG contact (and half the time one scalp channel) drops out, in place; returns channel status."""
+    status: dict = {}
+    if not (artifacts and cfg.artifacts_v2):
+        return status
+    targets = [(ieeg, ieeg_noise, lay.contact_names, ieeg_sfreq, "ieeg")]
+    if rng.uniform() < 0.5:
+        targets.append((scalp, scalp_art, lay.scalp_names, scalp_sfreq, "eeg"))
+    for data, part, names, sfreq, kind in targets:
+        ch, i0, new, ev, st = av2.dropout(rng, data, names, sfreq)
+        part[ch, i0:] += new - data[ch, i0:]
+        data[ch, i0:] = new
+        events += [dict(e, datatype=kind) for e in ev]
+        status.update(st)
+    return status
+
+
+def state_events(sd: dict | None) -> list[dict]:
+    """Drowsy segments as events (trial_type ``state/drowsy``)."""
+    if sd is None:
+        return []
+    return [{"onset": float(t0), "duration": float(d), "trial_type": "state/drowsy", "channels": "all",
+             "datatype": "both"} for t0, d in sd["drowsy"]]
 
 
 def v2_params(cfg, p2: dict, sd: dict | None) -> dict:
@@ -115,48 +148,3 @@ def v2_params(cfg, p2: dict, sd: dict | None) -> dict:
         out.update({"cap_shift_mm": (sd["cap_shift_m"] * 1000).tolist(), "scalp_noise_factor": sd["scalp_noise_factor"],
                     "drowsy_s": float(sum(d for _, d in sd["drowsy"]))})
     return out
-
-
-def finish(cfg, lay, dip, p2, sd, v2s, train, added, nonlin, events, scalp_fwd, lf_dip, ieeg_fwd, sources,
-               sources_scalp, scalp_noise, scalp_art, lin_ieeg, ieeg_local, ieeg_noise, *, scalp_sfreq,
-               ieeg_sfreq, n_s, n_i, artifacts, to_rate):
-    """IED near field and events, iEEG reference, channel gains, dropout; returns referenced parts."""
-    if train is not None:
-        added_scalp = scalp_fwd @ to_rate(added, SOURCE_SFREQ, scalp_sfreq, n_s)
-        loc, ev = ied_local(train, dip, lay.contact_pos, lay.contact_names, p2, added_scalp, scalp_sfreq,
-                               n_i, ieeg_sfreq)
-        ieeg_local = ieeg_local + loc
-        events = events + [dict(e, datatype="both") for e in ev]
-    step = max(1, n_i // 20000)  # the quietest shaft from a decimated look at the signal
-    look = lin_ieeg[:, ::step] + ieeg_local[:, ::step] + (0 if nonlin is None else nonlin[:, ::step])
-    w, desc = reference_weights(lay.contact_names, look, cfg.ieeg_reference)
-    g_s = g_i = None
-    if sd is not None:
-        g_s, g_i = sd["scalp_gain"], sd["ieeg_gain"]
-        scalp_fwd, lf_dip = g_s[:, None] * scalp_fwd, g_s[:, None] * lf_dip
-        scalp_noise, scalp_art = g_s[:, None] * scalp_noise, g_s[:, None] * scalp_art
-    ieeg_fwd = reference_and_gain(ieeg_fwd, w, g_i)
-    parts = [reference_and_gain(x, w, g_i) for x in (lin_ieeg, ieeg_local, ieeg_noise)]
-    nl = None if nonlin is None else reference_and_gain(nonlin, w, g_i)
-    status = {}
-    scalp = scalp_fwd @ sources_scalp + scalp_noise + scalp_art
-    ieeg = parts[0] + parts[1] + parts[2] + (0 if nl is None else nl)
-    if artifacts and cfg.artifacts_v2:
-        r = v2s[6]
-        change, ev, status = av2.dropout(
-            r, ieeg, lay.contact_names, ieeg_sfreq)
-        ieeg, parts[2] = ieeg + change, parts[2] + change
-        events = events + [dict(e, datatype="ieeg") for e in ev]
-        if r.uniform() < 0.5:
-            change, ev, st = av2.dropout(
-                r, scalp, lay.scalp_names, scalp_sfreq)
-            scalp, scalp_art = scalp + change, scalp_art + change
-            events += [dict(e, datatype="eeg") for e in ev]
-            status.update(st)
-    if sd is not None:
-        events = events + [{"onset": float(t0), "duration": float(d), "trial_type": "state/drowsy",
-                             "channels": "all", "datatype": "both"} for t0, d in sd["drowsy"]]
-    events.sort(key=lambda e: e["onset"])
-    extra = {"events": events, "nonlinear": nl, "reference": desc, "ref_w": w, "status": status,
-             "scalp_noise": scalp_noise, "scalp_art": scalp_art, "ieeg_local": parts[1], "ieeg_noise": parts[2]}
-    return extra, scalp, ieeg, scalp_fwd, lf_dip, ieeg_fwd

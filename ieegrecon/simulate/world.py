@@ -25,7 +25,8 @@ class WorldConfig:
     ieeg_reference : str
         How the iEEG is recorded. ``'infinity'`` (v1: ideal distant reference),
         ``'shaft'``: common intracranial reference = the average of the contacts
-        of the quietest shaft (lowest RMS), subtracted from every contact, as
+        of the quietest shaft (lowest expected RMS of the regional sources at
+        its contacts, from the forward model), subtracted from every contact, as
         with the "common intracranial reference" of ds004752 (Boran et al.
         2020) and the white-matter/quiet-contact references of SEEG practice
         (Mercier et al. 2017 NeuroImage 147:219); ``'contact'``: the single
@@ -50,23 +51,27 @@ class WorldConfig:
     ied_rate_per_min : tuple of float
         Range of the per-subject discharge rate (events/min).
     nonlinear : bool
-        Predictable nonlinearity at contacts near scalp-visible cortex: a
-        non-sinusoidal (rectified, second-harmonic) version of the contact's
-        own cortical signal (Cole & Voytek 2017 Trends Cogn Sci 21:137), an
-        alpha-envelope baseline shift and gain (Nikulin et al. 2007 Eur J
-        Neurosci 25:3146; Mazaheri & Jensen 2008 J Neurosci 28:7781) and
-        threshold-triggered transients (the Jansen-Rit firing sigmoid).
+        Predictable nonlinearity: each contact records a per-contact mix of
+        nonlinear functions of the dominant cortical mode of the scalp (its
+        first principal component ``d``): ``d²`` (rectified, second-harmonic,
+        non-sinusoidal rhythm; Cole & Voytek 2017 Trends Cogn Sci 21:137),
+        an alpha-envelope baseline shift and envelope-dependent gain (Nikulin
+        et al. 2007 Eur J Neurosci 25:3146; Mazaheri & Jensen 2008 J Neurosci
+        28:7781) and transients triggered when ``d`` crosses a threshold (the
+        Jansen-Rit firing sigmoid).
     nonlinear_gain : float
-        Size of the nonlinear term relative to the contact's cortical signal (SD ratio).
+        SD of the nonlinear term relative to the SD of the contact's own
+        cortical (open-field) signal.
     artifacts_v2 : bool
         Electrode pops, slow drifts, ECG, movement bursts and a channel dropping
         out mid-recording (Urigüen & Garcia-Zapirain 2015 J Neural Eng
         12:031001; Tatum et al. 2011 J Clin Neurophysiol 28:252).
     session_variation : bool
-        Per-session cap re-placement (electrodes shifted ~N(0, 3 mm); Dalal et
-        al. 2014 / Atcherson et al. 2007 report 3-5 mm), gain/impedance changes
-        (±5 %) and a different wake/drowsy mix (drowsy: alpha down; Santamaria &
-        Chiappa 1987).
+        Per-session cap re-placement (a common shift N(0, 3 mm) per axis plus
+        1 mm per electrode; re-placement varies by a few mm, Atcherson et al.
+        2007 Brain Topogr 20:105), gain/impedance changes (scalp ±5 %, iEEG
+        ±2 %, scalp noise ×0.7-1.5) and a different wake/drowsy mix (drowsy:
+        alpha ×0.4, theta ×1.5; Santamaria & Chiappa 1987).
     subject_variation : bool
         Per-subject draws of the connectome (log-normal ×exp(N(0, 0.3)) on
         weights; inter-subject variability of tractography, Mueller et al. 2013
@@ -81,7 +86,7 @@ class WorldConfig:
     ied: bool = False
     ied_rate_per_min: tuple[float, float] = (1.0, 10.0)
     nonlinear: bool = False
-    nonlinear_gain: float = 0.6
+    nonlinear_gain: float = 0.8
     artifacts_v2: bool = False
     session_variation: bool = False
     subject_variation: bool = False
