@@ -8,7 +8,7 @@ from scipy.signal import lfilter
 
 from ieegrecon.models.base import ContactInfo, PairedSegment
 from ieegrecon.models.flow import FlowModel, _conformal_quantile
-from ieegrecon.uncertainty import (
+from ieegrecon.workflow.uncertainty import (
     coverage,
     coverage_summary,
     read_uncertainty_h5,

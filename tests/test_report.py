@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from ieegrecon.models.base import ContactInfo
-from ieegrecon.pipeline import ReconstructionResult
+from ieegrecon.workflow.results import ReconstructionResult
 from ieegrecon.workflow.confidence import format_r, reliability_class
 from ieegrecon.recording import Recording
-from ieegrecon.report import write_report
+from ieegrecon.workflow.report import write_report
 
 FS = 200.0
 N = int(30 * FS)

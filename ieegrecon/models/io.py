@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..errors import ModelFileError
 from ..io.atomic import atomic_path, output_errors
 from ..io.validate import one_line
 from .base import ContactInfo, ReconModel, get_model_class
+
+if TYPE_CHECKING:
+    from .patient import PatientModel
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -317,3 +320,24 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
     _smoke_test(model, w_path)
     config["sha256"] = digest
     return model, config
+
+
+def load_patient_model(folder: str | Path) -> tuple[ReconModel, "PatientModel"]:
+    """Load a model folder as a model and its typed description.
+
+    Returns
+    -------
+    model : ReconModel
+    patient : PatientModel
+        The config (``sha256`` of the weights included), with ``folder`` set.
+
+    Raises
+    ------
+    ModelFileError
+        Everything :func:`load_model` refuses, and a model ``sfreq`` that
+        differs from its stored preprocessing rate.
+    """
+    from .patient import PatientModel
+
+    model, config = load_model(folder)
+    return model, PatientModel.from_config(config, folder=folder)

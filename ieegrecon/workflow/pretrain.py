@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__
-from .errors import InputError, UsageError
-from .io.atomic import atomic_dir, write_json_atomic, write_text_atomic
-from .models.base import PairedSegment, ReconModel, get_model_class
-from .models.ridge import pearson_r
-from .preprocessing import Preprocessing
+from .. import __version__
+from ..errors import InputError, UsageError
+from ..io.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from ..models.base import PairedSegment, ReconModel, get_model_class
+from ..models.ridge import pearson_r
+from ..preprocessing import Preprocessing
 
 Say = Callable[[str], None]
 
@@ -67,8 +67,8 @@ def load_cohort(roots: list[str | Path], *, prep: Preprocessing = Preprocessing(
     InputError
         When no paired session is found.
     """
-    from .io.bids import find_sessions
-    from .pipeline import contact_info, is_simulated, load_paired_recordings, make_segment, map_regions
+    from ..io.bids import find_sessions
+    from .inputs import contact_info, is_simulated, load_paired_recordings, make_segment, map_regions
 
     say = say or (lambda m: None)
     segments, names, quirks = [], [], []
@@ -161,8 +161,8 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
     ------
     UsageError, InputError, OutputError
     """
-    from ._checks import check_out_path, check_own_model
-    from .models.io import save_model
+    from .._checks import check_out_path, check_own_model
+    from ..models.io import save_model
 
     say = say or (lambda m: None)
     out = check_out_path(out, overwrite=overwrite, inputs=roots, kind="model")
