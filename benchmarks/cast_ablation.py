@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ieegrecon.models import training as tr
-from ieegrecon.cohort import load_cohort
+from ieegrecon.workflow.pretrain import load_cohort
 from ieegrecon.metrics import pearson_r
 from ieegrecon.models import _cast_train as C
 from ieegrecon.models.io import load_model

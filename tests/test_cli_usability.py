@@ -84,7 +84,7 @@ def test_upper_case_modern_names_reconstruct(example_model, tmp_path):
 
 
 def test_missing_channel_error_is_short():
-    from ieegrecon.pipeline import match_scalp_channels
+    from ieegrecon.workflow.inputs import match_scalp_channels
 
     names = [f"E{i}" for i in range(60)] + ["Fp1", "Cz"]
     rec = Recording(np.zeros((len(names), 10)), 200.0, names, ["eeg"] * len(names), source_path="x.edf")
@@ -210,7 +210,7 @@ def test_notch_attenuates_hum_beside_the_mains_frequency():
 
 
 def test_line_freq_from_bids_sidecar(tmp_path):
-    from ieegrecon.pipeline import bids_line_freq
+    from ieegrecon.workflow.inputs import bids_line_freq
 
     (tmp_path / "eeg").mkdir()
     (tmp_path / "eeg" / "sub-01_task-x_eeg.json").write_text(json.dumps({"PowerLineFrequency": 60}))

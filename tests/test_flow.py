@@ -9,7 +9,7 @@ from scipy.signal import lfilter
 from ieegrecon.models.base import ContactInfo, PairedSegment
 from ieegrecon.models._flow_fit import conformal_quantile
 from ieegrecon.models.flow import FlowModel
-from ieegrecon.uncertainty import (
+from ieegrecon.workflow.uncertainty import (
     coverage,
     coverage_summary,
     read_uncertainty_h5,

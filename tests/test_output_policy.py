@@ -65,12 +65,12 @@ def no_compute(monkeypatch):
     """Fail loudly if calibrate or reconstruct get as far as reading their inputs."""
     import ieegrecon.io.bids  # noqa: F401 - imported first: it binds read_recording at import time
     import ieegrecon.io.read
-    import ieegrecon.pipeline
+    import ieegrecon.workflow.inputs
 
     def boom(*a, **k):
         raise AssertionError("the command started computing before refusing its output")
 
-    monkeypatch.setattr(ieegrecon.pipeline, "load_paired_recordings", boom)
+    monkeypatch.setattr(ieegrecon.workflow.inputs, "load_paired_recordings", boom)
     monkeypatch.setattr(ieegrecon.io.read, "read_recording", boom)
 
 
@@ -387,11 +387,11 @@ def test_check_option_names_the_parameter(bids):
 
 def test_calibrate_never_overwrites_the_default_pretrained_model(tmp_path, monkeypatch):
     """The shipped model used when --model is not given is an input too (here a copy stands in for it)."""
-    import ieegrecon.pipeline as pipeline
+    from ieegrecon.workflow import factory
 
     shipped = tmp_path / "cast-sim9"
     shutil.copytree(ROOT / "models" / "cast-sim9", shipped)
-    monkeypatch.setattr(pipeline, "default_model", lambda method: shipped if method == "cast" else None)
+    monkeypatch.setattr(factory, "default_model", lambda method: shipped if method == "cast" else None)
     before = sha256_file(shipped / "model.safetensors")
     res = cli("calibrate", EXAMPLE_BIDS / "sub-01" / "ses-01", "--method", "cast", "--minutes", "1",
               "--out", shipped, "--overwrite")

@@ -36,7 +36,7 @@ def atlas_aparc_cmd(
 ) -> None:
     """Agreement of our atlas labels with the subject's own FreeSurfer aparc+aseg."""
     from ..atlas import aparc_agreement
-    from ..io.bids import read_electrodes
+    from ..io.electrodes import read_electrodes
 
     el = read_electrodes(fif, subjects_dir=None if subjects_dir is None else str(subjects_dir))
     res = aparc_agreement(el, max_distance_mm=max_distance)

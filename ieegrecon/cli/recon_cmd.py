@@ -54,33 +54,34 @@ def calibrate_cmd(
     ieeg: Optional[Path] = typer.Option(None, "--ieeg", help="Simultaneous intracranial file."),
     electrodes: Optional[Path] = typer.Option(None, "--electrodes", help="Contact positions (electrodes.tsv, BIDS session, FIF)."),
     ieeg_channels: Optional[str] = typer.Option(None, "--ieeg-channels", help="Regex naming intracranial channels in a mixed file."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Pretrained model folder (cast)."),
+    pretrained: Optional[Path] = typer.Option(None, "--model", help="Pretrained model folder (cast)."),
     atlas: str = typer.Option("desikan_killiany", "--atlas", help="Atlas for contact regions."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing patient model."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Calibrate a patient model on the first M minutes of a paired recording."""
-    from ..pipeline import calibrate
+    from ..workflow.calibrate import calibrate
     from ..workflow.confidence import reliability_class
 
     with _progress("calibrate") as update:
         res = calibrate(patient, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
-                        ieeg_channels=ieeg_channels, pretrained=model, atlas=atlas, line_freq=line_freq,
+                        ieeg_channels=ieeg_channels, pretrained=pretrained, atlas=atlas, line_freq=line_freq,
                         drop_references=drop_references, overwrite=overwrite, seed=seed, progress=update)
     rows = res.regions.to_dict("records")
-    mains = res.extra["preprocessing"]["line_freq"]
+    prov = res.patient.provenance
+    mains = res.patient.preprocessing.line_freq
     source = {"--line-freq": "--line-freq", "default": "default; --line-freq 60 for 60-Hz mains"}.get(
-        res.extra["line_freq_source"], "from the " + res.extra["line_freq_source"])
-    used = ("" if minutes is None else f"calibrated on {res.extra['minutes']:g} min; ") + \
+        prov.line_freq_source, f"from the {prov.line_freq_source}")
+    used = ("" if minutes is None else f"calibrated on {prov.minutes:g} min; ") + \
         f"{res.evaluation}; mains notch {mains:g} Hz ({source})"
     if not as_json:
         err_console.print(f"ieegrecon: {used}", markup=False, soft_wrap=True)
     if as_json:
         print_json({"model": str(res.out), "method": res.method, "evaluation": res.evaluation,
-                    "minutes": res.extra["minutes"], "line_freq": mains,
-                    "line_freq_source": res.extra["line_freq_source"],
-                    "simulated_data": res.extra["simulated_data"],
+                    "minutes": prov.minutes, "line_freq": mains,
+                    "line_freq_source": prov.line_freq_source,
+                    "simulated_data": prov.simulated_data,
                     "contacts": [{"name": r["name"], "region_key": r["region_key"],
                                   "depth_class": r["depth_class"], "heldout_r": res.r.get(r["name"])}
                                  for r in rows]})
@@ -93,7 +94,7 @@ def calibrate_cmd(
         table.add_row(escape(str(r["name"])), escape(str(r["region_key"])), str(r["depth_class"]),
                       "n/a" if v is None else f"{v:.2f}", reliability_class(v))
     out_console.print(table)
-    if res.extra["simulated_data"]:
+    if prov.simulated_data:
         out_console.print("[bold yellow]Calibration data are SIMULATED (ieegrecon digital twin).[/]")
 
 
@@ -109,8 +110,8 @@ def reconstruct_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Reconstruct iEEG surrogates (EDF+) from scalp EEG with a patient model."""
-    from ..models.io import load_model
-    from ..pipeline import check_calibrated, reconstruct_file
+    from ..models.io import load_patient_model
+    from ..workflow.reconstruct import check_calibrated, reconstruct_file
 
     many = len(scalp) > 1
     results: list = []
@@ -122,9 +123,8 @@ def reconstruct_cmd(
             same = [str(p) for p in scalp if p.stem == clash[0]]
             raise UsageError(f"inputs {', '.join(same)} share the name {clash[0]!r}; their outputs "
                              f"{out / (clash[0] + '_recon.edf')} would collide: rename them or run them separately")
-        mdl, config = load_model(model)
-        config["folder"] = str(model)
-        check_calibrated(mdl, config)
+        mdl, patient_model = load_patient_model(model)
+        check_calibrated(mdl, patient_model)
         if many and out.suffix.lower() == ".edf":
             raise UsageError(f"--out {out} is a file but {len(scalp)} inputs were given; pass a folder")
         if not many and out.suffix.lower() != ".edf" and not out.is_dir():
@@ -144,7 +144,7 @@ def reconstruct_cmd(
         rep_dir = None if report is None else (report / path.stem if many else report)
         try:
             with _progress(f"[{k + 1}/{len(scalp)}] {path.name}") as update:
-                res = reconstruct_file(path, mdl, config, target, report_dir=rep_dir, overwrite=overwrite,
+                res = reconstruct_file(path, mdl, patient_model, target, report_dir=rep_dir, overwrite=overwrite,
                                        forbidden=tuple(scalp), anonymize=anonymize, samples=samples, progress=update)
             results.append(res.to_dict())
             if not as_json:

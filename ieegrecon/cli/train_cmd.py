@@ -28,7 +28,7 @@ def pretrain_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Pretrain a cross-subject model on paired recordings of many subjects."""
-    from ..cohort import pretrain_cohort
+    from ..workflow.pretrain import pretrain_cohort
 
     cmd = "ieegrecon " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     summary = pretrain_cohort(roots, out, method=method, loso=loso, epochs=epochs, seed=seed, device=device,

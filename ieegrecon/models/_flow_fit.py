@@ -288,10 +288,10 @@ def fit_copula(model: Any, xw: np.ndarray, yw: np.ndarray) -> np.ndarray:
 def conformal_stage(model: Any, cf: PairedSegment, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Set ``conformal_`` from the bands on the held-out tail ``cf``; per-contact coverage before and after."""
     model.conformal_ = np.ones(len(DEPTHS))
-    lo, med, hi = model.bands(cf.scalp, n_samples=n_samples, seed=seed)
+    lo, med, hi = model.posterior(cf.scalp, n_samples=n_samples, seed=seed).quantiles((0.05, 0.5, 0.95))
     raw = coverage(cf.ieeg, lo, hi)
     model.conformal_ = conformal_factors(model, cf.ieeg, lo, med, hi)
-    lo2, _, hi2 = model.bands(cf.scalp, n_samples=n_samples, seed=seed)
+    lo2, _, hi2 = model.posterior(cf.scalp, n_samples=n_samples, seed=seed).quantiles((0.05, 0.5, 0.95))
     return raw, coverage(cf.ieeg, lo2, hi2)
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..errors import ModelFileError
 from ..io.atomic import atomic_path, output_errors
 from ..io.validate import one_line
 from .base import ContactInfo, ReconModel, get_model_class
+
+if TYPE_CHECKING:
+    from .patient import PatientModel
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -430,3 +433,24 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
         raise ModelFileError(f"weights do not fit the model ({one_line(exc)})", w_path) from None
     _smoke_test(model, w_path)
     return model, config
+
+
+def load_patient_model(folder: str | Path) -> tuple[ReconModel, "PatientModel"]:
+    """Load a model folder as a model and its typed description.
+
+    Returns
+    -------
+    model : ReconModel
+    patient : PatientModel
+        The config (``sha256`` of the weights included), with ``folder`` set.
+
+    Raises
+    ------
+    ModelFileError
+        Everything :func:`load_model` refuses, and a model ``sfreq`` that
+        differs from its stored preprocessing rate.
+    """
+    from .patient import PatientModel
+
+    model, config = load_model(folder)
+    return model, PatientModel.from_config(config, folder=folder)

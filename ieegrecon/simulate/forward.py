@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..headmodel import montage_positions
+
 
 @dataclass
 class HeadModel:
@@ -45,9 +47,7 @@ def colin27_positions(names_norm: list[str]) -> np.ndarray:
     KeyError
         If a name is not on the ``colin27_1005`` montage.
     """
-    import mne
-
-    pos = mne.channels.make_standard_montage("colin27_1005").get_positions()["ch_pos"]
+    pos = montage_positions()  # the one montage lookup of ieegrecon (headmodel), exact names here
     return np.array([pos[n] for n in names_norm], float)
 
 
@@ -67,7 +67,7 @@ def fit_head(electrodes_m: np.ndarray, rng: np.random.Generator) -> HeadModel:
 
     pts = electrodes_m
     if len(pts) < 8:
-        pts = np.array(list(mne.channels.make_standard_montage("colin27_1005").get_positions()["ch_pos"].values()))
+        pts = np.array(list(montage_positions().values()))
     info = mne.create_info([f"E{i}" for i in range(len(pts))], 1000.0, "eeg")
     mont = mne.channels.make_dig_montage(ch_pos={f"E{i}": p for i, p in enumerate(pts)}, coord_frame="head")
     info.set_montage(mont)

@@ -24,6 +24,15 @@ def default_model(method: str) -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
+def weights_sha256(folder: str | Path) -> str:
+    """sha256 (hex) of a model folder's ``model.safetensors``, as :func:`ieegrecon.models.io.load_model` checks it."""
+    import hashlib
+
+    from ..models.io import WEIGHTS_NAME
+
+    return hashlib.sha256((Path(folder) / WEIGHTS_NAME).read_bytes()).hexdigest()
+
+
 def new_model(method: str, pretrained: str | Path | None, sfreq: float) -> ReconModel:
     """An uncalibrated model of ``method``: loaded from ``pretrained``, else built at ``sfreq``.
 
@@ -35,11 +44,10 @@ def new_model(method: str, pretrained: str | Path | None, sfreq: float) -> Recon
     from ..models.io import load_model
 
     if pretrained is not None:
-        model, cfg = load_model(pretrained)
+        model, _ = load_model(pretrained)
         if model.method != method:
             raise UsageError(f"the 'pretrained' parameter: {pretrained} is a {model.method!r} model, "
                              f"not {method!r}")
-        model._pretrained_cfg = cfg  # type: ignore[attr-defined]
         return model
     cls = get_model_class(method)
     if cls.requires_pretrain:

@@ -74,7 +74,7 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
         raise InputError("no such file or folder", patient)
     if patient.is_dir():
         if ieeg is not None:
-            raise UsageError("--ieeg is only for a scalp file, not a BIDS session folder")
+            raise UsageError("the 'ieeg' parameter is only for a scalp file, not a BIDS session folder")
         ses = read_bids_session(patient)
         if ses.scalp is None:
             raise InputError("BIDS session has no scalp EEG recording (eeg/*_eeg.*)", patient)
@@ -98,7 +98,7 @@ def load_paired_recordings(patient: str | Path, *, ieeg: str | Path | None = Non
         raise InputError("no usable scalp EEG channels found", scalp_rec.source_path)
     intra = _good_channels(ieeg_rec.pick_types(INTRACRANIAL_TYPES))
     if not intra.ch_names:
-        raise InputError("no usable intracranial channels found (name them with --ieeg-channels REGEX)",
+        raise InputError("no usable intracranial channels found (name them with the 'ieeg_channels' parameter, a regex)",
                          ieeg_rec.source_path)
     check_min_duration(scalp)
     check_min_duration(intra)

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from ieegrecon import pipeline
+from ieegrecon.errors import UsageError
+from ieegrecon.workflow.calibrate import calibrate
+from ieegrecon.workflow.inputs import contact_info, load_paired_recordings, make_segment, map_regions
 from ieegrecon.workflow import factory
 from ieegrecon.models import save_model
 from ieegrecon.models.flow import FlowModel
@@ -16,9 +18,9 @@ from ieegrecon.preprocessing import Preprocessing
 
 @pytest.fixture(scope="module")
 def pretrained_flow(linear_session, tmp_path_factory):
-    scalp, intra = pipeline.load_paired_recordings(linear_session)
-    seg = pipeline.make_segment(scalp, intra, pipeline.contact_info(intra, pipeline.map_regions(intra)),
-                                Preprocessing(), subject="sub-01")
+    scalp, intra = load_paired_recordings(linear_session)
+    seg = make_segment(scalp, intra, contact_info(intra, map_regions(intra)),
+                       Preprocessing(), subject="sub-01")
     model = FlowModel(d_enc=16, d_contact=8, d_ctx=8, hidden=16)
     model.pretrain([seg.crop_samples(0, 200 * 60)], epochs=1, seed=0, max_steps_per_epoch=3)
     out = tmp_path_factory.mktemp("flow") / "pre"
@@ -30,10 +32,10 @@ def test_flow_calibrate_and_reconstruct_with_samples(pretrained_flow, linear_ses
     from typer.testing import CliRunner
 
     from ieegrecon.cli import app
-    from ieegrecon.uncertainty import read_uncertainty_h5
+    from ieegrecon.workflow.uncertainty import read_uncertainty_h5
 
-    res = pipeline.calibrate(linear_session, method="flow", minutes=1.5, out=tmp_path / "pm",
-                             pretrained=pretrained_flow)
+    res = calibrate(linear_session, method="flow", minutes=1.5, out=tmp_path / "pm",
+                    pretrained=pretrained_flow)
     cov = res.extra["heldout_coverage90"]
     assert cov is not None and len(cov) == 48 and all(0.0 <= v <= 1.0 for v in cov.values())
     run = CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(tmp_path / "pm"),
@@ -46,7 +48,7 @@ def test_flow_calibrate_and_reconstruct_with_samples(pretrained_flow, linear_ses
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert all(r["coverage90"] is not None for r in rep["regions"])
     # --samples with a point-estimate model is a usage error
-    res_r = pipeline.calibrate(linear_session, method="ridge", minutes=1.5, out=tmp_path / "ridge")
+    res_r = calibrate(linear_session, method="ridge", minutes=1.5, out=tmp_path / "ridge")
     run = CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(res_r.out),
                                    "--out", str(tmp_path / "x.edf"), "--samples", "4"])
     assert run.exit_code == 2 and "needs a model that samples" in run.stderr
@@ -65,7 +67,7 @@ def test_flow_calibrates_without_a_pretrained_model(linear_session, tmp_path):
     model, _ = load_model(tmp_path / "f")
     assert isinstance(model, FlowModel) and model.loc_ is not None and model.window_chol_ is not None
     assert model.trained_on["pretrain"] is None and model.trained_on["calibration"]["minutes"] == 1
-    with pytest.raises(pipeline.UsageError, match="needs a pretrained model"):
+    with pytest.raises(UsageError, match="needs a pretrained model"):
         factory.new_model("cast", None, 200.0)
 
 

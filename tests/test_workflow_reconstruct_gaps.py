@@ -59,7 +59,7 @@ def make_edf_plus(path: Path, *, n_records: int = 20, gap_after: int | None = 5,
 def small_model(tmp_path_factory):
     """A ridge patient model on SCALP, calibrated from a mixed EDF inside a folder named after a patient."""
     from ieegrecon.io.edf import write_edf
-    from ieegrecon.pipeline import calibrate
+    from ieegrecon.workflow.calibrate import calibrate
 
     folder = tmp_path_factory.mktemp("cal") / "Doe_John_1961"
     folder.mkdir()
@@ -149,7 +149,7 @@ def test_reconstruct_keeps_an_annotation_after_a_600_s_gap(small_model, tmp_path
 
 def test_gaps_longer_than_a_day_are_refused(small_model, tmp_path):
     from ieegrecon.models.io import load_model
-    from ieegrecon.pipeline import reconstruct_file
+    from ieegrecon.workflow.reconstruct import reconstruct_file
 
     model, cfg = load_model(small_model[0])
     src = make_edf_plus(tmp_path / "d25h.edf", gap_s=25 * 3600.0)
@@ -226,7 +226,7 @@ def test_calibrate_refuses_scalp_and_ieeg_with_different_gaps(tmp_path):
     """Calibration pairs samples by position: a gap in one file only would pair different moments."""
     from ieegrecon.errors import InputError
     from ieegrecon.io.edf import write_edf
-    from ieegrecon.pipeline import calibrate
+    from ieegrecon.workflow.calibrate import calibrate
 
     scalp = make_edf_plus(tmp_path / "scalp.edf", n_records=30, gap_after=10, gap_s=5.0)
     ieeg = tmp_path / "ieeg.edf"

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .io.atomic import atomic_path
-from .models.base import ContactInfo
+from ..io.atomic import atomic_path
+from ..models.base import ContactInfo
 
 #: Format version of the uncertainty sidecar.
 UNCERTAINTY_FORMAT = 1

@@ -40,9 +40,9 @@ def test_scalp_only_zero_shot_model_reconstructs_and_says_nothing_was_measured(t
     assert "No intracranial recording of this patient" in html and "Zero-shot:" in html
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["zero_shot"] is True
     # long outputs stream with bounded memory even without a calibration range (fixed from the first piece)
-    import ieegrecon.pipeline as pipeline
+    from ieegrecon.workflow import reconstruct
 
-    monkeypatch.setattr(pipeline, "STREAM_OVER_S", 10.0)
+    monkeypatch.setattr(reconstruct, "STREAM_OVER_S", 10.0)
     res = run("reconstruct", SCALP, "--model", pm, "--out", tmp_path / "s.edf", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)["outputs"][0]

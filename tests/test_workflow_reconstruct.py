@@ -7,7 +7,9 @@ import numpy as np
 import pyedflib
 import pytest
 
-from ieegrecon import pipeline
+from ieegrecon.workflow import reconstruct
+from ieegrecon.workflow.calibrate import calibrate
+from ieegrecon.workflow.inputs import match_scalp_channels
 from ieegrecon.io.edf import strip_surrogate_label, surrogate_label, write_edf
 from ieegrecon.io.edf_stream import StreamedEdfWriter
 from ieegrecon.io.read import read_recording
@@ -22,7 +24,7 @@ FS = 200
 @pytest.fixture(scope="module")
 def model(linear_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("signal") / "pm"
-    pipeline.calibrate(linear_session, method="ridge", minutes=1.5, out=out)
+    calibrate(linear_session, method="ridge", minutes=1.5, out=out)
     mdl, cfg = load_model(out)
     return mdl, cfg
 
@@ -32,7 +34,7 @@ def surrogate(model, mb0400fu, tmp_path_factory):
     """MB0400FU reconstructed in memory (the usual path for outputs under an hour)."""
     mdl, cfg = model
     out = tmp_path_factory.mktemp("recon") / "recon.edf"
-    return pipeline.reconstruct_file(mb0400fu, mdl, cfg, out), out
+    return reconstruct.reconstruct_file(mb0400fu, mdl, cfg, out), out
 
 
 def _per_second(y: np.ndarray) -> np.ndarray:
@@ -46,7 +48,7 @@ def test_crop_borders_look_like_the_same_seconds_inside_the_recording(model, mb0
     prep = Preprocessing.from_dict(cfg["extra"]["preprocessing"])
     rec = read_recording(mb0400fu)
     scalp = rec.pick_types(("eeg",))
-    x = scalp.pick(pipeline.match_scalp_channels(scalp, mdl.scalp_names)).data
+    x = scalp.pick(match_scalp_channels(scalp, mdl.scalp_names)).data
     def predict(seg):  # one contiguous segment through the pipeline's chunking and border rule
         pieces = predict_chunked(lambda i, j: seg[:, i:j], seg.shape[1], FS, mdl, prep)
         return np.concatenate(list(pieces), axis=-1)
@@ -128,9 +130,9 @@ def test_in_memory_writer_annotates_clipping_with_a_given_range(tmp_path):
 def test_streamed_reconstruction_reports_clipping(model, mb0400fu, tmp_path, monkeypatch):
     # a streamed output's range is fixed in advance; force it narrow: clipping is counted, noted, annotated
     mdl, cfg = model
-    monkeypatch.setattr(pipeline, "STREAM_OVER_S", 5.0)
-    monkeypatch.setattr(pipeline, "STREAM_RANGE_SCALE", 0.5)
-    res = pipeline.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "s.edf")
+    monkeypatch.setattr(reconstruct, "STREAM_OVER_S", 5.0)
+    monkeypatch.setattr(reconstruct, "STREAM_RANGE_SCALE", 0.5)
+    res = reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "s.edf")
     n = sum(res.n_clipped.values())
     assert n > 0 and any(f"{n} samples in" in note for note in res.notes)
     texts = " ".join(mne.io.read_raw_edf(tmp_path / "s.edf", verbose=False).annotations.description)

@@ -7,25 +7,24 @@ import numpy as np
 import pyedflib
 import pytest
 
-from ieegrecon import pipeline
-from ieegrecon.models import load_model
+from ieegrecon.models.io import load_patient_model
+from ieegrecon.workflow import chunking, reconstruct
+from ieegrecon.workflow.calibrate import calibrate
 
 
 @pytest.fixture(scope="module")
 def model(linear_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("stream") / "pm"
-    pipeline.calibrate(linear_session, method="ridge", minutes=1.5, out=out)
-    mdl, cfg = load_model(out)
-    cfg["folder"] = str(out)
-    return mdl, cfg
+    calibrate(linear_session, method="ridge", minutes=1.5, out=out)
+    return load_patient_model(out)
 
 
 def test_streamed_output_equals_in_memory_output(model, mb0400fu, tmp_path, monkeypatch):
     mdl, cfg = model
-    ref = pipeline.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "mem.edf")
-    monkeypatch.setattr(pipeline, "STREAM_OVER_S", 5.0)
-    monkeypatch.setattr(pipeline, "CHUNK_S", 7.0)
-    res = pipeline.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "stream.edf")
+    ref = reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "mem.edf")
+    monkeypatch.setattr(reconstruct, "STREAM_OVER_S", 5.0)
+    monkeypatch.setattr(chunking, "CHUNK_S", 7.0)
+    res = reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "stream.edf")
     assert any("streamed" in n for n in res.notes)
     a = mne.io.read_raw_edf(tmp_path / "mem.edf", verbose=False)
     b = mne.io.read_raw_edf(tmp_path / "stream.edf", verbose=False)
@@ -34,8 +33,8 @@ def test_streamed_output_equals_in_memory_output(model, mb0400fu, tmp_path, monk
     # same signal up to EDF quantization: the in-memory file's range is each channel's own, the streamed
     # one's STREAM_RANGE_SCALE times the calibration's (fixed in advance): half a step of each
     step = np.array([(hi - lo) / 65535 for lo, hi in
-                     (cfg["extra"]["physical_range_uv"][c] for c in ref.ch_names)]) * 1e-6
-    step_b = pipeline.STREAM_RANGE_SCALE * step
+                     (cfg.physical_range_uv[c] for c in ref.ch_names)]) * 1e-6
+    step_b = reconstruct.STREAM_RANGE_SCALE * step
     with pyedflib.EdfReader(str(tmp_path / "mem.edf")) as f:  # own range (V) / levels
         step_a = np.array([f.getPhysicalMaximum(i) - f.getPhysicalMinimum(i) for i in range(len(step))]) * 1e-6 / 65535
     diff = np.abs(a.get_data() - b.get_data()).max(axis=1)
@@ -53,8 +52,8 @@ def test_streamed_output_equals_in_memory_output(model, mb0400fu, tmp_path, monk
 
 def test_streamed_write_leaves_nothing_when_interrupted(model, mb0400fu, tmp_path, monkeypatch):
     mdl, cfg = model
-    monkeypatch.setattr(pipeline, "STREAM_OVER_S", 5.0)
-    monkeypatch.setattr(pipeline, "CHUNK_S", 7.0)
+    monkeypatch.setattr(reconstruct, "STREAM_OVER_S", 5.0)
+    monkeypatch.setattr(chunking, "CHUNK_S", 7.0)
     calls = {"n": 0}
     real = mdl.predict
 
@@ -66,5 +65,5 @@ def test_streamed_write_leaves_nothing_when_interrupted(model, mb0400fu, tmp_pat
 
     monkeypatch.setattr(mdl, "predict", flaky)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "x.edf")
+        reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "x.edf")
     assert list(tmp_path.iterdir()) == []

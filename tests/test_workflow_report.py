@@ -1,4 +1,6 @@
-"""report.html / report.json: what a clinician reads beside a surrogate (project issue #24)."""
+"""report.html / report.json: what a clinician reads beside a surrogate (project issue #24).
+
+Also from Python, without the CLI: the report finds the patient model's held-out figures itself (#15)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ import numpy as np
 import pytest
 
 from ieegrecon.models.base import ContactInfo
-from ieegrecon.pipeline import ReconstructionResult
+from ieegrecon.models.io import load_patient_model
+from ieegrecon.workflow.results import ReconstructionResult
 from ieegrecon.workflow.confidence import format_r, reliability_class
 from ieegrecon.recording import Recording
-from ieegrecon.report import write_report
+from ieegrecon.workflow.calibrate import calibrate
+from ieegrecon.workflow.reconstruct import reconstruct_file
+from ieegrecon.workflow.report import write_report
 
 FS = 200.0
 N = int(30 * FS)
@@ -174,3 +179,18 @@ def test_report_row_class_agrees_with_printed_r(tmp_path):
     assert row["reliability"] == "high"
     html_row = next(tr for tr in page.split("<tr>") if tr.startswith("<td>hippocampus_L"))
     assert "0.60" in html_row and ">high<" in html_row and "moderate" not in html_row
+
+
+
+def test_report_from_python_has_the_heldout_figures(linear_session, mb0400fu, tmp_path):
+    res = calibrate(linear_session, method="ridge", minutes=1.5, out=tmp_path / "pm")
+    model, patient_model = load_patient_model(res.out)
+    out = reconstruct_file(mb0400fu, model, patient_model, tmp_path / "r.edf", report_dir=tmp_path / "rep")
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert out.report and rep["model_id"] == patient_model.model_id
+    assert {c["name"]: c["heldout_r"] for c in rep["contacts"]} == res.r
+    assert rep["evaluation"] == res.evaluation and rep["evaluation"].startswith("held-out tail")
+    assert rep["spectral_warning"] is not None  # from the folder's holdout.h5
+    assert all(r["mean_distance_to_scalp_mm"] is not None for r in rep["regions"])  # from its regions.tsv
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "on held-out calibration data, true vs surrogate" in html and "Frequencies above" in html

@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__
-from .errors import InputError, UsageError
-from .io.atomic import atomic_dir, write_json_atomic, write_text_atomic
-from .models.base import PairedSegment, ReconModel, get_model_class
-from .metrics import pearson_r
-from .preprocessing import Preprocessing
+from .. import __version__
+from ..errors import InputError, UsageError
+from ..io.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from ..models.base import PairedSegment, ReconModel, get_model_class
+from ..metrics import pearson_r
+from ..preprocessing import Preprocessing
 
 Say = Callable[[str], None]
 
@@ -67,8 +67,8 @@ def load_cohort(roots: list[str | Path], *, prep: Preprocessing = Preprocessing(
     InputError
         When no paired session is found.
     """
-    from .io.bids import find_sessions
-    from .pipeline import contact_info, is_simulated, load_paired_recordings, make_segment, map_regions
+    from ..io.bids import find_sessions
+    from .inputs import contact_info, is_simulated, load_paired_recordings, make_segment, map_regions
 
     say = say or (lambda m: None)
     segments, names, quirks = [], [], []
@@ -161,8 +161,8 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
     ------
     UsageError, InputError, OutputError
     """
-    from ._checks import check_out_path, check_own_model
-    from .models.io import save_model
+    from .._checks import check_out_path, check_own_model
+    from ..models.io import save_model
 
     say = say or (lambda m: None)
     out = check_out_path(out, overwrite=overwrite, inputs=roots, kind="model")
@@ -175,7 +175,7 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
         cohort = load_cohort(roots, prep=prep, max_minutes=max_minutes, say=say)
         subjects = cohort.subjects
         if loso and len(subjects) < 2:
-            raise UsageError(f"--loso needs at least 2 subjects, found {len(subjects)}")
+            raise UsageError(f"the 'loso' parameter needs at least 2 subjects, found {len(subjects)}")
         described = {
             "simulated": cohort.simulated,
             "description": (f"{len(cohort.segments)} paired sessions of {len(subjects)} subjects "
@@ -185,36 +185,13 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
             "sessions": cohort.sessions,
             "max_minutes_per_session": max_minutes,
         }
-        folds = []
-        if loso:
-            for k, subj in enumerate(subjects):
-                say(f"LOSO fold {k + 1}/{len(subjects)}: holding out {subj}")
-                train = [s for s in cohort.segments if s.subject != subj]
-                test = [s for s in cohort.segments if s.subject == subj]
-                model = cls(**(params or {}))
-                info = _pretrain(model, train, epochs=epochs, seed=seed, device=device,
-                                 max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
-                model.trained_on = {"pretrain": {**described, "subjects": [s for s in subjects if s != subj],
-                                                 "held_out": subj}}
-                save_model(model, work / "folds" / f"fold-{subj}", overwrite=True,
-                           extra={"pretrain": _jsonable(info), "held_out": subj})
-                if not model.supports_zero_shot:
-                    folds.append({"held_out": subj, "n_contacts": sum(len(s.contacts.ch_names) for s in test),
-                                  "mean_r": None, "mean_r_superficial": None, "mean_r_deep": None,
-                                  "note": f"{method} has no zero-shot decoding; fold model saved for calibration"})
-                    continue
-                rs = [zero_shot_r(model, seg) for seg in test]
-                r_all = np.concatenate(rs)
-                depth = np.concatenate([np.array(seg.contacts.depth_class) for seg in test])
-                folds.append({"held_out": subj, "n_contacts": int(r_all.size),
-                              "mean_r": float(np.nanmean(r_all)),
-                              "mean_r_superficial": _nanmean(r_all[depth == "superficial"]),
-                              "mean_r_deep": _nanmean(r_all[depth == "deep"])})
-                say(f"  zero-shot mean r on {subj}: {folds[-1]['mean_r']:.3f}")
+        train_kw = dict(epochs=epochs, seed=seed, device=device, max_windows_per_epoch=windows_per_epoch,
+                        progress=_epoch_say(say))
+        folds = loso_folds(cohort, described, work / "folds", method=method, params=params, say=say,
+                           **train_kw) if loso else []
         say(f"pretraining on all {len(subjects)} subjects")
         model = cls(**(params or {}))
-        info = _pretrain(model, cohort.segments, epochs=epochs, seed=seed, device=device,
-                         max_windows_per_epoch=windows_per_epoch, progress=_epoch_say(say))
+        info = _pretrain(model, cohort.segments, **train_kw)
         model.trained_on = {"pretrain": described}
         summary = {
             "ieegrecon_version": __version__,
@@ -234,6 +211,46 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
         write_json_atomic(summary, work / "pretrain.json")
         write_text_atomic(work / "MODEL_CARD.md", model_card(summary, model))
     return summary
+
+
+def loso_folds(cohort: Cohort, described: dict[str, Any], folder: Path, *, method: str,
+               params: dict[str, Any] | None, say: Say, **train_kw: Any) -> list[dict[str, Any]]:
+    """Leave-one-subject-out: pretrain without each subject, save the fold model, measure zero-shot r on it.
+
+    Returns
+    -------
+    list of dict
+        One per held-out subject: ``held_out``, ``n_contacts``, ``mean_r`` (and by depth class; None for
+        methods without zero-shot decoding, with a ``note``).
+    """
+    from ..models.io import save_model
+
+    cls = get_model_class(method)
+    subjects = cohort.subjects
+    folds = []
+    for k, subj in enumerate(subjects):
+        say(f"LOSO fold {k + 1}/{len(subjects)}: holding out {subj}")
+        train = [s for s in cohort.segments if s.subject != subj]
+        test = [s for s in cohort.segments if s.subject == subj]
+        model = cls(**(params or {}))
+        info = _pretrain(model, train, **train_kw)
+        model.trained_on = {"pretrain": {**described, "subjects": [s for s in subjects if s != subj],
+                                         "held_out": subj}}
+        save_model(model, folder / f"fold-{subj}", overwrite=True,
+                   extra={"pretrain": _jsonable(info), "held_out": subj})
+        if not model.supports_zero_shot:
+            folds.append({"held_out": subj, "n_contacts": sum(len(s.contacts.ch_names) for s in test),
+                          "mean_r": None, "mean_r_superficial": None, "mean_r_deep": None,
+                          "note": f"{method} has no zero-shot decoding; fold model saved for calibration"})
+            continue
+        r_all = np.concatenate([zero_shot_r(model, seg) for seg in test])
+        depth = np.concatenate([np.array(seg.contacts.depth_class) for seg in test])
+        folds.append({"held_out": subj, "n_contacts": int(r_all.size),
+                      "mean_r": float(np.nanmean(r_all)),
+                      "mean_r_superficial": _nanmean(r_all[depth == "superficial"]),
+                      "mean_r_deep": _nanmean(r_all[depth == "deep"])})
+        say(f"  zero-shot mean r on {subj}: {folds[-1]['mean_r']:.3f}")
+    return folds
 
 
 def _pretrain(model: ReconModel, segments: list[PairedSegment], **kwargs: Any) -> dict[str, Any]:
