@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
+from ieegrecon.evaluation.stats import subset as contact_subset
+
 BANDS = ("delta", "theta", "alpha", "beta", "gamma")
 
 
@@ -33,11 +35,10 @@ def per_subject(contacts: pd.DataFrame) -> pd.DataFrame:
     c = contacts.copy()
     c["bp_mean"] = c[[f"bp_err_{b}" for b in BANDS]].mean(axis=1)
     c["draw_bp_mean"] = c[[f"draw_bp_err_{b}" for b in BANDS]].mean(axis=1)
-    c["hipp_amyg"] = c["region"].str.contains("hippocampus|amygdala", regex=True)
     rows = []
     for (sub, method, minutes), g in c[c["method"].isin(["flow", "ridge"])].groupby(["subject", "method", "minutes"]):
-        for subset, h in (("all", g), ("superficial", g[g["depth_class"] == "superficial"]),
-                          ("deep", g[g["depth_class"] == "deep"]), ("hipp_amyg", g[g["hipp_amyg"]])):
+        for subset in ("all", "superficial", "deep", "hipp_amyg"):
+            h = contact_subset(g, subset)
             if not len(h):
                 continue
             flow = method == "flow"

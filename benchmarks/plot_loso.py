@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ieegrecon.evaluation.config import LIMIT, ORACLE
+
 SUBSETS = ("all", "superficial", "deep")
 
 
@@ -53,7 +55,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ceilings = ("ridge-limit", "oracle")  # one value each: drawn as horizontal lines
+    ceilings = (LIMIT, ORACLE)  # one value each: drawn as horizontal lines
     curves = df[~df["method"].isin(ceilings)]
     positive = sorted(m for m in curves["minutes"].unique() if m > 0)
     zero_x = positive[0] / 2 if positive else 0.1  # where zero-shot is drawn on the log axis
@@ -64,8 +66,8 @@ def main() -> None:
             if g.empty:
                 continue
             if method in ceilings:
-                ax.axhline(g["r_mean"].iloc[0], ls="--", lw=1, color="k" if method == "oracle" else "grey",
-                           label=f"{method} ({g['minutes'].iloc[0]:g} min)" if method != "oracle" else method)
+                ax.axhline(g["r_mean"].iloc[0], ls="--", lw=1, color="k" if method == ORACLE else "grey",
+                           label=f"{method} ({g['minutes'].iloc[0]:g} min)" if method != ORACLE else method)
                 continue
             x = np.where(g["minutes"] == 0, zero_x, g["minutes"])
             ax.errorbar(x, g["r_mean"], yerr=[g["r_mean"] - g["r_ci_low"], g["r_ci_high"] - g["r_mean"]],

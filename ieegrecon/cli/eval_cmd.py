@@ -59,8 +59,8 @@ def evaluate(
     sfreq: float = typer.Option(200.0, "--sfreq", help="Rate (Hz) both signals are resampled to."),
     test_minutes: float = typer.Option(0.0, "--test-minutes", min=0.0,
                                        help="Score on the first N minutes of the test part only (0: all of it)."),
-    draws: int = typer.Option(32, "--draws", min=2,
-                              help="Posterior draws of sampling methods (flow) for the 90 % bands and draw metrics."),
+    n_draws: int = typer.Option(32, "--draws", min=2,
+                                help="Posterior draws of sampling methods (flow) for the 90 % bands and draw metrics."),
     no_report: bool = typer.Option(False, "--no-report", help="Do not write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty results folder."),
     resume: bool = typer.Option(False, "--resume",
@@ -68,7 +68,9 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the overall summary as JSON on stdout."),
 ) -> None:
     """Benchmark methods subject by subject (calibrate on ses-01, test on ses-02), with ceilings and statistics."""
-    from ..evaluate import EvalConfig, run_evaluation
+    # Option names are EvalConfig's and run_evaluation's parameter names (--draws is n_draws), so a
+    # library message naming "the 'n_draws' parameter" is shown with the flag (cli.app's error policy).
+    from ..evaluation import EvalConfig, run_evaluation
     from ..preprocessing import Preprocessing
 
     meths = [m.strip() for m in methods.split(",") if m.strip()]
@@ -84,8 +86,8 @@ def evaluate(
         pretrained=_pretrained(pretrained, meths), limit_minutes=limit_minutes or None, oracle=not no_oracle,
         viable_r=viable_r, n_boot=n_boot, seed=seed,
         subjects=[s.strip().removeprefix("sub-") for s in subjects.split(",") if s.strip()] or None,
-        prep=Preprocessing(sfreq=sfreq), test_minutes=test_minutes or None, n_draws=draws,
-        n_metric_draws=min(8, draws),
+        prep=Preprocessing(sfreq=sfreq), test_minutes=test_minutes or None, n_draws=n_draws,
+        n_metric_draws=min(8, n_draws),
     )
     res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume,
                          progress=None if as_json else (lambda msg: err_console.print(msg, markup=False)))

@@ -1,4 +1,4 @@
-"""Self-contained HTML report of ``ieegrecon evaluate`` (matplotlib figures inlined as base64 PNG)."""
+"""Self-contained HTML report of an evaluation run (matplotlib figures inlined as base64 PNG)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from .io.atomic import atomic_path
+from ..io.atomic import atomic_path
+from .config import LIMIT, ORACLE, EvalResult
+
+#: Summary columns shown in the report's table, when present.
+SUMMARY_COLS = ("method", "minutes", "subset", "n_subjects", "n_contacts", "r_mean", "r_sd_across_folds",
+                "r_ci_low", "r_ci_high", "r_win_median", "nmse", "psd_hellinger", "fc_alpha_rel_err_total",
+                "r_fraction_of_limit", "r_fraction_of_oracle", "coverage90", "draw_psd_hellinger",
+                "draw_fc_alpha_rel_err_total")
 
 
 def _png(fig) -> str:
@@ -27,6 +34,12 @@ def _largest(df, method: str) -> float:
     return float(m.max()) if len(m) else float("nan")
 
 
+def _at_largest(c, m: str):
+    """``m``'s contact rows at its largest calibration length (all rows for a ceiling)."""
+    g = c[c["method"] == m]
+    return g if m in (LIMIT, ORACLE) else g[np.isclose(g["minutes"], _largest(c, m))]
+
+
 def _region_bars(plt, groups: list[tuple[str, Any]], col: str, regs: list[str], width: float):
     """Grouped bar chart: per region, the mean of ``col`` in each (label, contacts frame) group."""
     fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(regs) + 3), 4))
@@ -38,39 +51,35 @@ def _region_bars(plt, groups: list[tuple[str, Any]], col: str, regs: list[str], 
     return fig, ax
 
 
-def figures(result) -> list[tuple[str, str]]:
-    """(title, <img> tag) pairs: r per region, r vs distance, r vs minutes, method vs method, confidence."""
-    import matplotlib
+def _identity_axes(ax) -> None:
+    """The diagonal and r limits of a scatter of r against r."""
+    ax.plot([-1, 1], [-1, 1], "k--", lw=0.8)
+    ax.set_xlim(-0.2, 1)
+    ax.set_ylim(-0.2, 1)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from .evaluate import LIMIT, ORACLE
-
-    c = result.contacts
-    methods = [m for m in dict.fromkeys(c["method"]) if m not in (LIMIT, ORACLE)]
-    out: list[tuple[str, str]] = []
-    # r per region (largest calibration length of each method)
-    groups = []
-    for m in methods + [x for x in (LIMIT, ORACLE) if x in set(c["method"])]:
-        g = c[c["method"] == m]
-        groups.append((m, g if m in (LIMIT, ORACLE) else g[np.isclose(g["minutes"], _largest(c, m))]))
+def _fig_regions(plt, c, methods: list[str]) -> tuple[str, str]:
+    """r per region, each method at its largest calibration length, ceilings beside."""
+    groups = [(m, _at_largest(c, m)) for m in methods + [x for x in (LIMIT, ORACLE) if x in set(c["method"])]]
     fig, ax = _region_bars(plt, groups, "r", sorted(c["region"].unique()), width=0.8 / max(1, len(methods) + 2))
     ax.set_ylabel("mean Pearson r")
-    out.append(("Pearson r per region (largest calibration length; all contacts)", _png(fig)))
-    # r against distance to scalp
+    return "Pearson r per region (largest calibration length; all contacts)", _png(fig)
+
+
+def _fig_distance(plt, c, methods: list[str]) -> tuple[str, str]:
+    """r against the contact's distance to the scalp."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in methods + [x for x in (ORACLE,) if x in set(c["method"])]:
-        g = c[c["method"] == m]
-        if m != ORACLE:
-            g = g[np.isclose(g["minutes"], _largest(c, m))]
+        g = _at_largest(c, m)
         ax.scatter(g["distance_to_scalp_mm"], g["r"], s=8, alpha=0.6, label=m)
     ax.set_xlabel("distance to scalp (mm)")
     ax.set_ylabel("Pearson r (test session)")
     ax.legend(fontsize=7)
-    out.append(("Pearson r against distance to scalp", _png(fig)))
-    # r against calibration minutes (mean over subjects, bootstrap CI)
-    s = result.summary
+    return "Pearson r against distance to scalp", _png(fig)
+
+
+def _fig_minutes(plt, s, methods: list[str]) -> tuple[str, str]:
+    """Mean r over subjects (bootstrap CI) against calibration minutes; ceilings as lines."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in methods:
         g = s[(s["method"] == m) & (s["subset"] == "all")].sort_values("minutes")
@@ -83,40 +92,45 @@ def figures(result) -> list[tuple[str, str]]:
     ax.set_xlabel("calibration minutes")
     ax.set_ylabel("mean r over subjects (95 % bootstrap CI)")
     ax.legend(fontsize=7)
-    out.append(("Pearson r against calibration minutes (all contacts)", _png(fig)))
-    # method against method, per contact
+    return "Pearson r against calibration minutes (all contacts)", _png(fig)
+
+
+def _fig_pairs(plt, c, methods: list[str]) -> list[tuple[str, str]]:
+    """Method against method (and against the ridge limit), per contact; at most six."""
     pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]]
     pairs += [(m, LIMIT) for m in methods if LIMIT in set(c["method"])]
+    out = []
     for a, b in pairs[:6]:
-        ga = c[(c["method"] == a) & np.isclose(c["minutes"], _largest(c, a))].set_index(["subject", "contact"])["r"]
-        gb = c[c["method"] == b]
-        if b != LIMIT:
-            gb = gb[np.isclose(gb["minutes"], _largest(c, b))]
-        gb = gb.set_index(["subject", "contact"])["r"]
+        ga = _at_largest(c, a).set_index(["subject", "contact"])["r"]
+        gb = _at_largest(c, b).set_index(["subject", "contact"])["r"]
         j = ga.to_frame("a").join(gb.to_frame("b"), how="inner")
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
         ax.scatter(j["b"], j["a"], s=8, alpha=0.6)
-        ax.plot([-1, 1], [-1, 1], "k--", lw=0.8)
-        ax.set_xlim(-0.2, 1)
-        ax.set_ylim(-0.2, 1)
+        _identity_axes(ax)
         ax.set_xlabel(f"r, {b}")
         ax.set_ylabel(f"r, {a}")
         out.append((f"{a} against {b}, per contact", _png(fig)))
-    # confidence reliability
+    return out
+
+
+def _fig_confidence(plt, c, methods: list[str]) -> tuple[str, str]:
+    """Test-session r against the confidence (calibration held-out r)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in methods:
         g = c[(c["method"] == m) & c["confidence_r"].notna()]
         g = g[np.isclose(g["minutes"], _largest(c, m))]
         ax.scatter(g["confidence_r"], g["r"], s=8, alpha=0.6, label=m)
-    ax.plot([-1, 1], [-1, 1], "k--", lw=0.8)
-    ax.set_xlim(-0.2, 1)
-    ax.set_ylim(-0.2, 1)
+    _identity_axes(ax)
     ax.set_xlabel("confidence: calibration held-out r")
     ax.set_ylabel("test-session r")
     ax.legend(fontsize=7)
-    out.append(("Reliability of confidence (largest calibration length)", _png(fig)))
-    # coverage of the 90 % bands per region (sampling methods)
+    return "Reliability of confidence (largest calibration length)", _png(fig)
+
+
+def _fig_coverage(plt, c, methods: list[str]) -> list[tuple[str, str]]:
+    """Per sampling method: coverage of the 90 % bands per region, one bar per calibration length."""
     sampled = [m for m in methods if c.loc[c["method"] == m, "coverage90"].notna().any()] if "coverage90" in c else []
+    out = []
     for m in sampled:
         g = c[c["method"] == m]
         mins = sorted(g["minutes"].unique())
@@ -131,12 +145,30 @@ def figures(result) -> list[tuple[str, str]]:
     return out
 
 
-def write_report(result, path: str | Path) -> Path:
+def figures(result: EvalResult) -> list[tuple[str, str]]:
+    """(title, <img> tag) pairs: r per region, r vs distance, r vs minutes, method vs method, confidence,
+    coverage of sampling methods."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = result.contacts
+    methods = [m for m in dict.fromkeys(c["method"]) if m not in (LIMIT, ORACLE)]
+    out = [_fig_regions(plt, c, methods), _fig_distance(plt, c, methods),
+           _fig_minutes(plt, result.summary, methods)]
+    out += _fig_pairs(plt, c, methods)
+    out.append(_fig_confidence(plt, c, methods))
+    out += _fig_coverage(plt, c, methods)
+    return out
+
+
+def write_report(result: EvalResult, path: str | Path) -> Path:
     """Write ``report.html`` (figures inlined; tables from the summary and statistics).
 
     Parameters
     ----------
-    result : ieegrecon.evaluate.EvalResult
+    result : EvalResult
     path : path-like
 
     Returns
@@ -145,11 +177,8 @@ def write_report(result, path: str | Path) -> Path:
     """
     path = Path(path)
     s = result.summary
-    cols = [c for c in ("method", "minutes", "subset", "n_subjects", "n_contacts", "r_mean", "r_sd_across_folds",
-                        "r_ci_low", "r_ci_high", "r_win_median", "nmse", "psd_hellinger",
-                        "fc_alpha_rel_err_total", "r_fraction_of_limit", "r_fraction_of_oracle", "coverage90",
-                        "draw_psd_hellinger", "draw_fc_alpha_rel_err_total") if c in s]
-    table = s[cols].to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a")
+    table = s[[c for c in SUMMARY_COLS if c in s]].to_html(index=False, float_format=lambda v: f"{v:.3f}",
+                                                           na_rep="n/a")
     st = result.stats
     rel = "".join(f"<li>{html.escape(str(r))}</li>" for r in st.get("confidence_reliability", []))
     wil = "".join(f"<li>{html.escape(str(r))}</li>" for r in st.get("wilcoxon", []) if r.get("p") is not None)

@@ -1,0 +1,176 @@
+"""A test subject's data: BIDS discovery, the calibration and test segments, the test cap.
+
+Two sessions: calibrate on ``ses-01``, test on ``ses-02`` (the channels both
+share). One session: test on the part after the largest calibration length,
+or after ``limit_minutes`` when at least 10 s remain after it (so every
+length and the ridge-limit ceiling are tested on the same samples); the
+confidence tail stops where the test part starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..models.base import ContactInfo, PairedSegment
+from ..workflow.inputs import contact_info, load_paired_recordings, make_segment, map_regions
+from .config import EvalConfig
+
+#: Shortest test part (s) a single-session subject must keep after its calibration data.
+MIN_TEST_S = 10.0
+
+
+@dataclass
+class Subject:
+    """One test subject's preprocessed data (see :func:`load_subject`).
+
+    Attributes
+    ----------
+    label : str
+        Subject label without ``sub-``.
+    cal, test : PairedSegment
+        Calibration session and test part, on the same scalp channels and contacts.
+    test_offset : int
+        Samples of the test part within its session (single-session protocol).
+    cal_stop : int
+        Samples of the calibration session usable (the confidence tail stops here).
+    regions : pandas.DataFrame
+        Contact regions, rows in ``cal.contacts`` order.
+    test_session : Path
+        Session folder of the test part.
+    single_session : bool
+    notes : list of str
+        What was adapted (missing contacts, the single-session split, the test cap).
+    """
+
+    label: str
+    cal: PairedSegment
+    test: PairedSegment
+    test_offset: int
+    cal_stop: int
+    regions: Any
+    test_session: Path
+    single_session: bool
+    notes: list[str]
+
+
+def discover_subjects(root: str | Path) -> dict[str, list[Path]]:
+    """BIDS subjects with paired data and their session folders (sorted).
+
+    Parameters
+    ----------
+    root : path-like
+        BIDS root.
+
+    Returns
+    -------
+    dict of subject label (no ``sub-``) -> list of session folders
+
+    Raises
+    ------
+    InputError
+        No session with both ``eeg/`` and ``ieeg/``.
+    """
+    from ..io.bids import find_sessions
+
+    out: dict[str, list[Path]] = {}
+    for s in find_sessions(root):
+        if (s / "eeg").is_dir() and (s / "ieeg").is_dir():
+            sub = (s.parent if s.name.startswith("ses-") else s).name.removeprefix("sub-")
+            out.setdefault(sub, []).append(s)
+    if not out:
+        raise InputError("no BIDS session holds both eeg/ and ieeg/", root)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def read_session(path: Path, cfg: EvalConfig, subject: str) -> tuple[PairedSegment, Any]:
+    """One session folder as a preprocessed segment and its contact regions (:func:`ieegrecon.atlas` table)."""
+    scalp, intra = load_paired_recordings(path)
+    regions = map_regions(intra, cfg.atlas)
+    return make_segment(scalp, intra, contact_info(intra, regions), cfg.prep, subject), regions
+
+
+def _common(seg: PairedSegment, scalp_names: list[str], contacts: list[str]) -> PairedSegment:
+    """``seg`` restricted to ``scalp_names`` and ``contacts``, in that order."""
+    si = [seg.scalp_names.index(n) for n in scalp_names]
+    ci = [seg.contacts.ch_names.index(n) for n in contacts]
+    c = seg.contacts.subset(ci)
+    return PairedSegment(seg.scalp[si], seg.ieeg[ci], seg.sfreq, list(scalp_names),
+                         ContactInfo(c.ch_names, c.positions, c.regions, c.depth_class), seg.subject)
+
+
+def load_subject(label: str, sessions: list[Path], cfg: EvalConfig) -> Subject:
+    """Read and preprocess one subject's calibration and test data (see the module's protocol).
+
+    Parameters
+    ----------
+    label : str
+        Subject label without ``sub-``.
+    sessions : list of Path
+        The subject's session folders, sorted (:func:`discover_subjects`).
+    cfg : EvalConfig
+
+    Returns
+    -------
+    Subject
+
+    Raises
+    ------
+    InputError
+        The sessions share no scalp channel or no contact, or a single session
+        leaves less than :data:`MIN_TEST_S` for testing.
+    """
+    cal, regions = read_session(sessions[0], cfg, label)
+    if len(sessions) >= 2:
+        sub = _two_sessions(label, cal, regions, sessions[1], cfg)
+    else:
+        sub = _one_session(label, cal, regions, sessions[0], cfg)
+    return cap_test(sub, cfg)
+
+
+def _two_sessions(label: str, cal: PairedSegment, regions, test_session: Path, cfg: EvalConfig) -> Subject:
+    """Calibrate on the first session, test on the second, on the channels both share."""
+    test, _ = read_session(test_session, cfg, label)
+    notes: list[str] = []
+    scalp = [n for n in cal.scalp_names if n in test.scalp_names]
+    contacts = [n for n in cal.contacts.ch_names if n in test.contacts.ch_names]
+    if not scalp or not contacts:
+        raise InputError("calibration and test sessions share no scalp channel or no contact", test_session)
+    if len(contacts) < len(cal.contacts.ch_names):
+        notes.append(f"{len(cal.contacts.ch_names) - len(contacts)} contacts absent from the test session")
+    regions = regions.set_index("name").loc[contacts].reset_index()
+    return Subject(label, _common(cal, scalp, contacts), _common(test, scalp, contacts), 0,
+                   cal.scalp.shape[1], regions, test_session, False, notes)
+
+
+def _one_session(label: str, cal: PairedSegment, regions, session: Path, cfg: EvalConfig) -> Subject:
+    """Test on the part after the largest calibration length, or after the ridge limit if it fits."""
+    fs = cal.sfreq
+    start = int(round(max(cfg.calibration_minutes) * 60 * fs))
+    n = cal.scalp.shape[1]
+    if n - start < MIN_TEST_S * fs:
+        raise InputError(f"single session of {n / fs / 60:.2f} min leaves < 10 s after the largest "
+                         f"calibration length ({max(cfg.calibration_minutes):g} min) for testing", session)
+    if cfg.limit_minutes:  # the ridge-limit ceiling trains before the test part too: test after it if possible
+        limit_stop = int(round(cfg.limit_minutes * 60 * fs))
+        if n - limit_stop >= MIN_TEST_S * fs:
+            start = max(start, limit_stop)
+    notes = [f"one session only: tested on the {(n - start) / fs / 60:.2f} min after {start / fs / 60:g} min"]
+    return Subject(label, cal, cal.crop_samples(start, n), start, start, regions, session, True, notes)
+
+
+def cap_test(sub: Subject, cfg: EvalConfig) -> Subject:
+    """Keep the first ``cfg.test_minutes`` of the test part (see :class:`EvalConfig`)."""
+    n_cap = capped_samples(cfg, sub.test.sfreq)
+    if n_cap is not None and sub.test.scalp.shape[1] > n_cap:
+        sub.notes.append(f"scored on the first {cfg.test_minutes:g} min of the test part "
+                         f"({sub.test.scalp.shape[1] / sub.test.sfreq / 60:.2f} min available)")
+        sub.test = sub.test.crop_samples(0, n_cap)
+    return sub
+
+
+def capped_samples(cfg: EvalConfig, sfreq: float) -> int | None:
+    """Samples of ``cfg.test_minutes`` at ``sfreq`` Hz (None: no cap)."""
+    return None if not cfg.test_minutes else int(round(cfg.test_minutes * 60 * sfreq))

@@ -1,0 +1,33 @@
+"""evaluation.config: settings are checked before any data are read; messages name parameters, not flags."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ieegrecon.errors import UsageError
+from ieegrecon.evaluation.config import EvalConfig, check_config, jsonable
+
+
+@pytest.mark.parametrize("cfg, match", [
+    (EvalConfig(methods=[]), "the 'methods' parameter is empty"),
+    (EvalConfig(methods=["nope"]), "nope"),
+    (EvalConfig(methods=["cast"]), "set the 'pretrained' parameter"),
+    (EvalConfig(methods=["ridge"], calibration_minutes=[]), "the 'calibration_minutes' parameter"),
+    (EvalConfig(methods=["ridge"], calibration_minutes=[1.0, -1.0]), "the 'calibration_minutes' parameter"),
+])
+def test_check_config_names_the_parameter(cfg, match):
+    with pytest.raises(UsageError, match=match) as exc:
+        check_config(cfg)
+    assert "--" not in str(exc.value)
+
+
+def test_valid_config_passes_and_serializes(tmp_path):
+    cfg = EvalConfig(methods=["ridge", "cast"], pretrained={"cast": tmp_path}, calibration_minutes=[0, 1])
+    check_config(cfg)
+    d = json.loads(json.dumps(jsonable(cfg.to_dict())))
+    assert d["pretrained"] == {"cast": str(tmp_path)} and d["prep"]["sfreq"] == cfg.prep.sfreq
+
+
+def test_jsonable():
+    assert jsonable({1: (np.float64(np.nan), np.int64(3), 2.5)}) == {"1": [None, 3, 2.5]}
