@@ -4,8 +4,8 @@
 * no module of ieegrecon over 450 lines;
 * no ``import typer`` outside ``ieegrecon/cli/``.
 
-The rules hold for the layers rebuilt so far (models, atlas, ...); the whole-package
-assertions are marked xfail until the remaining modules are rebuilt (the reason names them).
+They hold for the whole package (and, separately, for the layers rebuilt first, so that a
+failure names the layer).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "ieegrecon"
 MAX_LINES = 450
@@ -134,8 +133,6 @@ def test_no_import_cycle_touches_the_rebuilt_layers():
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=False, reason="cycles ieegrecon/pipeline.py <-> report.py and evaluate.py <-> "
-                                        "evaluate_report.py remain until workflow/ and evaluation/ replace them")
 def test_no_import_cycles():
     assert cycles(import_edges()) == []
 
@@ -145,8 +142,6 @@ def test_rebuilt_modules_are_at_most_450_lines():
     assert not long, long
 
 
-@pytest.mark.xfail(strict=False, reason="ieegrecon/pipeline.py (1098 lines), evaluate.py (908), report.py (754) "
-                                        "and io/bids.py (515) are longer until their rebuild (issue #15)")
 def test_no_module_over_450_lines():
     assert _long_modules() == {}
 

@@ -6,8 +6,23 @@ from ieegrecon.evaluation.posterior import posterior_metrics, samples_posterior
 from ieegrecon.models.ridge import RidgeModel
 
 
+class _Post:
+    """A posterior object as models return it (``.sample()``, ``.quantiles(q)``)."""
+
+    def __init__(self, draws, lo, med, hi):
+        self.draws, self.bands = draws, {0.05: lo, 0.5: med, 0.95: hi}
+
+    def sample(self):
+        return self.draws
+
+    def quantiles(self, q):
+        return np.stack([self.bands[v] for v in q])
+
+
 class _KnownPosterior:
     """Draws are the truth plus unit-variance noise (in the model's units); bands are the truth +- ``half``."""
+
+    supports_posterior = True
 
     def __init__(self, y: np.ndarray, half: np.ndarray):
         self.y, self.half, self.calls = y, half, []
@@ -18,7 +33,7 @@ class _KnownPosterior:
         rng = np.random.default_rng(seed)
         draws = y[None] + rng.standard_normal((n_samples,) + y.shape)
         self.calls.append((a, scalp.shape[1], n_samples, seed))
-        return draws, y - self.half[:, None], y, y + self.half[:, None]
+        return _Post(draws, y - self.half[:, None], y, y + self.half[:, None])
 
 
 def test_coverage_and_draw_metrics():

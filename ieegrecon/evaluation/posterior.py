@@ -15,7 +15,7 @@ from ..workflow.chunking import ARRAY_CHUNK_S, MARGIN_S, chunk_bounds
 
 def samples_posterior(model: ReconModel) -> bool:
     """Whether ``model`` draws from a posterior (scored by :func:`posterior_metrics`)."""
-    return hasattr(model, "posterior")
+    return model.supports_posterior
 
 
 def _posterior_chunk(model: ReconModel, scalp: np.ndarray, n_draws: int, seed: int
@@ -36,8 +36,9 @@ def _posterior_chunk(model: ReconModel, scalp: np.ndarray, n_draws: int, seed: i
     lo, hi : ndarray, shape (n_contacts, n_times)
         Volts.
     """
-    draws, lo, _, hi = model.posterior(scalp, n_samples=n_draws, seed=seed)
-    return draws, lo, hi
+    post = model.posterior(scalp, n_samples=n_draws, seed=seed)  # type: ignore[attr-defined]
+    lo, _, hi = post.quantiles((0.05, 0.5, 0.95))
+    return post.sample(), lo, hi
 
 
 def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq: float, *, n_draws: int = 32,

@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +20,7 @@ from ..errors import ModelFileError
 from ..io.atomic import atomic_path, output_errors
 from ..io.validate import one_line
 from .base import ContactInfo, ReconModel, get_model_class
-
-if TYPE_CHECKING:
-    from .patient import PatientModel
+from .patient import PatientModel
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -435,22 +433,18 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
     return model, config
 
 
-def load_patient_model(folder: str | Path) -> tuple[ReconModel, "PatientModel"]:
+def load_patient_model(folder: str | Path) -> tuple[ReconModel, PatientModel]:
     """Load a model folder as a model and its typed description.
 
     Returns
     -------
-    model : ReconModel
-    patient : PatientModel
-        The config (``sha256`` of the weights included), with ``folder`` set.
+    model, patient : ReconModel, PatientModel
+        ``patient`` holds the config (``sha256`` of the weights included) and ``folder``.
 
     Raises
     ------
     ModelFileError
-        Everything :func:`load_model` refuses, and a model ``sfreq`` that
-        differs from its stored preprocessing rate.
+        What :func:`load_model` refuses, and an ``sfreq`` other than the preprocessing rate.
     """
-    from .patient import PatientModel
-
     model, config = load_model(folder)
     return model, PatientModel.from_config(config, folder=folder)

@@ -15,7 +15,7 @@ every :meth:`~Posterior.quantiles` call reuses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -121,11 +121,3 @@ class Posterior:
             else:
                 out.append(med)
         return self._to_volts(np.stack(out))
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """Deprecated unpacking ``draws, lo, median, hi = model.posterior(...)`` (5 % / 95 % bands).
-
-        Kept while callers move to :meth:`sample` / :meth:`quantiles`.
-        """
-        lo, med, hi = self.quantiles((0.05, 0.5, 0.95))
-        return iter((self.sample(), lo, med, hi))
