@@ -1,22 +1,8 @@
 """Leave-one-subject-out benchmark of reconstruction methods (``ieegrecon evaluate``).
 
-Protocol (per test subject, per method, per calibration length M; the text
-written into ``stats.json`` is :data:`ieegrecon.evaluation.protocol.PROTOCOL`):
-
-1. Calibrate on the first M minutes of the subject's first session
-   (``ses-01``); M = 0 is zero-shot for methods that support it.
-2. Confidence, fixed before the test data are seen: Pearson r of the
-   calibrated model on the rest of the calibration session (the held-out
-   tail, when ≥ :data:`ieegrecon.workflow.confidence.MIN_HOLDOUT_S`), otherwise blocked
-   5-fold cross-validation within the M minutes (as ``ieegrecon calibrate``).
-3. Test on the subject's second session (``ses-02``). A subject with one
-   session is tested on the part after the LARGEST requested M, or after
-   ``limit_minutes`` when at least 10 s remain after it (so every M and the
-   ridge-limit ceiling are tested on the same samples), and its confidence
-   tail stops where the test part starts.
-4. Metrics per contact (:mod:`ieegrecon.metrics`), aggregated per region, per
-   subject and overall; "all contacts" always, the "viable" subset
-   (confidence r ≥ ``viable_r``) and superficial/deep beside it.
+Protocol: :data:`ieegrecon.evaluation.protocol.PROTOCOL` (calibrate on the first M minutes of
+``ses-01``; confidence by the calibrate command's held-out protocol; test on ``ses-02``; metrics
+per contact, region, subject and overall). That text is also written into ``stats.json``.
 
 Cross-subject methods (``supports_pretrain``) never pretrain here: with
 ``loso`` each test subject ``XX`` takes the pretrained model folder
