@@ -50,12 +50,12 @@ def write_model_folder(folder: str | Path, config: dict[str, Any], tensors: dict
     tensors : dict of str to ndarray
         Every array of the model (real dtypes), stored with safetensors.
     overwrite : bool
-        Replace an existing model in ``folder`` (only a folder ieegrecon
-        wrote: see :func:`ieegrecon._checks.check_out_path`).
+        Replace an existing model in ``folder`` (only one ieegrecon wrote: ``_checks.check_out_path``).
     kind : str
         What the folder is (``'patient-model'``, ``'fmri-model'``...).
     metadata : dict of str to str | None
-        Safetensors header metadata (default ``{'format': 'np', 'method': config['method']}``).
+        Safetensors header metadata, one key (default ``{'method': config['method']}``): the
+        library writes its keys in a per-process order, so only one key keeps the bytes reproducible.
 
     Returns
     -------
@@ -81,7 +81,7 @@ def write_model_folder(folder: str | Path, config: dict[str, Any], tensors: dict
     full = {"format_version": FORMAT_VERSION, "ieegrecon_version": __version__, "written_by": marker(kind),
             **body, "tensors": spec, **({"extra": config["extra"]} if "extra" in config else {})}
     with atomic_path(folder / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata=metadata or {"format": "np", "method": str(config["method"])})
+        save_file(state, str(tmp), metadata=metadata or {"method": str(config["method"])})
     with atomic_path(folder / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(full, indent=2, allow_nan=False, default=_json_default), encoding="utf-8")
     return folder
