@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -46,10 +47,11 @@ import numpy as np
 from scipy import signal
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realism_stats as rs  # noqa: E402
 SFREQ = 200.0
 BAND = (0.5, 45.0)
 ENV_BANDS = {"theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
-MAX_DEV_SEED = 999
 #: Nonlinear feature sets: per scalp channel (chosen before any result) and per leading
 #: principal component (added after the per-channel set found no headroom in world v2).
 VARIANTS = {"nonlinear": "per channel", "nonlinear_pc": "3 leading PCs"}
@@ -238,19 +240,11 @@ def run_world(world: str, a: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " Development seeds only (< 1000): "
-                                 "the sealed cohort of docs/evaluation.md is never used here.")
-    ap.add_argument("--world", choices=["v1", "v2", "both"], default="both")
-    ap.add_argument("--subjects", type=int, default=6)
-    ap.add_argument("--minutes", type=float, default=3.0, help="session length (min)")
+    ap = rs.development_parser(__doc__, seed=102, subjects=6, minutes=3.0, subjects_help="simulated subjects",
+                               minutes_help="session length (min)")
     ap.add_argument("--cal-minutes", type=float, default=2.0, help="calibration minutes from session 1")
-    ap.add_argument("--seed", type=int, default=102, help="development master seed, < 1000")
-    ap.add_argument("--layout", type=Path, default=ROOT.parent / "shared" / "data" / "ds004752")
-    ap.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     a = ap.parse_args(argv)
-    if not 0 <= a.seed <= MAX_DEV_SEED:
-        ap.error(f"--seed must be a development seed (0-{MAX_DEV_SEED}); seeds from 1000 up are reserved "
-                 "for the sealed cohort (docs/evaluation.md)")
+    rs.check_development_seed(ap, a.seed)
     if a.cal_minutes > a.minutes:
         ap.error("--cal-minutes must not exceed --minutes")
     worlds = ["v1", "v2"] if a.world == "both" else [a.world]

@@ -17,7 +17,6 @@ docs/evaluation.md uses reserved seeds, never tuned on).
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import sys
@@ -36,7 +35,6 @@ SCALP_STATS = ["psd_slope", "rel_delta", "rel_theta", "rel_alpha", "rel_beta", "
                "kurtosis", "skewness", "line_length", "spikes_per_min"]
 DEPTH_STATS = [s for s in SCALP_STATS if s != "alpha_peak_hz"]
 REAL_SETS = {"scalp": ("Z", "O"), "depth": ("N", "F")}
-MAX_DEV_SEED = 999
 
 
 def real_stats(side: str, bonn: Path = BONN) -> dict[str, np.ndarray]:
@@ -154,18 +152,11 @@ def markdown(results: dict[str, dict[str, list[dict]]], side: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " Development seeds only (< 1000): "
-                                 "the sealed cohort of docs/evaluation.md is never used here.")
-    ap.add_argument("--world", choices=["v1", "v2", "both"], default="both")
-    ap.add_argument("--subjects", type=int, default=3, help="simulated subjects (layouts ds004752 sub-01, 02, ...)")
-    ap.add_argument("--minutes", type=float, default=2.5, help="minutes per subject (6 segments of 23.6 s)")
-    ap.add_argument("--seed", type=int, default=101, help="development master seed, < 1000")
-    ap.add_argument("--layout", type=Path, default=ROOT.parent / "shared" / "data" / "ds004752")
-    ap.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    ap = rs.development_parser(__doc__, seed=101, subjects=3, minutes=2.5,
+                               subjects_help="simulated subjects (layouts ds004752 sub-01, 02, ...)",
+                               minutes_help="minutes per subject (6 segments of 23.6 s)")
     a = ap.parse_args(argv)
-    if not 0 <= a.seed <= MAX_DEV_SEED:
-        ap.error(f"--seed must be a development seed (0-{MAX_DEV_SEED}); seeds from 1000 up are reserved "
-                 "for the sealed cohort (docs/evaluation.md)")
+    rs.check_development_seed(ap, a.seed)
     worlds = ["v1", "v2"] if a.world == "both" else [a.world]
     real = {side: real_stats(side) for side in REAL_SETS}
     results: dict[str, dict] = {}

@@ -290,3 +290,37 @@ def segment_stats(x: np.ndarray, sfreq: float = BONN_SFREQ) -> dict[str, np.ndar
     out["spikes_per_min"] = np.array([len(s) / minutes for s in detect_spikes(x, sfreq)])
     out["rms"] = rms_uv(x)
     return out
+
+
+#: Master seeds from 1000 up are reserved for the sealed cohort (docs/evaluation.md).
+MAX_DEV_SEED = 999
+
+
+def development_parser(doc: str, *, seed: int, subjects: int, minutes: float, subjects_help: str,
+                       minutes_help: str):
+    """The shared command line of the simulation benchmarks: development seeds only.
+
+    Returns an ``argparse.ArgumentParser`` with ``--world``, ``--subjects``,
+    ``--minutes``, ``--seed``, ``--layout`` and ``--json``; call
+    :func:`check_development_seed` on the parsed seed.
+    """
+    import argparse
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0] + " Development seeds only (< 1000): "
+                                 "the sealed cohort of docs/evaluation.md is never used here.")
+    ap.add_argument("--world", choices=["v1", "v2", "both"], default="both")
+    ap.add_argument("--subjects", type=int, default=subjects, help=subjects_help)
+    ap.add_argument("--minutes", type=float, default=minutes, help=minutes_help)
+    ap.add_argument("--seed", type=int, default=seed, help="development master seed, < 1000")
+    root = Path(__file__).resolve().parents[1]
+    ap.add_argument("--layout", type=Path, default=root.parent / "shared" / "data" / "ds004752")
+    ap.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    return ap
+
+
+def check_development_seed(ap, seed: int) -> None:
+    """Refuse (``ap.error``) a seed of the sealed cohort."""
+    if not 0 <= seed <= MAX_DEV_SEED:
+        ap.error(f"--seed must be a development seed (0-{MAX_DEV_SEED}); seeds from 1000 up are reserved "
+                 "for the sealed cohort (docs/evaluation.md)")

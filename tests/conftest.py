@@ -78,3 +78,22 @@ def linear_session_8ch(tmp_path_factory) -> Path:
     """ds004752 sub-02 ses-01 layout (8 scalp channels F3 F4 C3 C4 O1 O2 A1 A2) with linear signals."""
     return make_linear_bids_session(tmp_path_factory.mktemp("lin8"), need(DS004752 / "sub-02" / "ses-01"),
                                     seed=1)
+
+
+@pytest.fixture(scope="session")
+def cohort(tmp_path_factory) -> Path:
+    """A tiny simulated cohort for the evaluation tests: 2 subjects x 2 sessions x 0.5 min on
+    ds004752's layouts (seed 11), built once per test session."""
+    from ieegrecon.simulate import simulate_dataset
+
+    root = tmp_path_factory.mktemp("evcohort") / "bids"
+    simulate_dataset(need(DS004752), root, n_subjects=2, minutes=0.5, seed=11, n_sessions=2)
+    return root
+
+
+@pytest.fixture()
+def one_session(cohort: Path, tmp_path: Path) -> Path:
+    """``cohort`` without its second sessions and its ground truth."""
+    root = tmp_path / "one"
+    shutil.copytree(cohort, root, ignore=shutil.ignore_patterns("ses-02", "derivatives"))
+    return root

@@ -3,17 +3,10 @@
 import json
 
 import numpy as np
-import pytest
 import pandas as pd
 from typer.testing import CliRunner
 
-from _evaluation_cohort import sim_cohort
 from ieegrecon.cli.app import app
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    return sim_cohort(tmp_path_factory)
 
 
 def test_evaluate_end_to_end(cohort, tmp_path):

@@ -1,20 +1,13 @@
 """evaluation.ceilings: the oracle is the Bayes-optimal linear map; the ground-truth oracle beats ridge."""
 
 import numpy as np
-import pytest
 
-from _evaluation_cohort import sim_cohort
 from ieegrecon.evaluation.ceilings import groundtruth_oracle, groundtruth_path, oracle_weights
 from ieegrecon.evaluation.config import EvalConfig
 from ieegrecon.evaluation.data import load_subject
 from ieegrecon.metrics import pearson_r
 from ieegrecon.models.base import ContactInfo, PairedSegment
 from ieegrecon.models.ridge import RidgeModel
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    return sim_cohort(tmp_path_factory)
 
 
 def _gaussian_pair(rng, n_t, A, B, L_s, sn, se):

@@ -3,20 +3,9 @@
 import numpy as np
 import pytest
 
-from _evaluation_cohort import one_session_copy, sim_cohort
 from ieegrecon.errors import InputError
 from ieegrecon.evaluation.config import EvalConfig
 from ieegrecon.evaluation.data import discover_subjects, load_subject
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    return sim_cohort(tmp_path_factory)
-
-
-@pytest.fixture()
-def one_session(cohort, tmp_path):
-    return one_session_copy(cohort, tmp_path)
 
 
 def test_discover_subjects(cohort, tmp_path):

@@ -8,23 +8,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from _evaluation_cohort import one_session_copy, sim_cohort
 from ieegrecon.cli.app import app
 from ieegrecon.errors import InputError, UsageError
 from ieegrecon.evaluation.config import LIMIT, ORACLE, EvalConfig
 from ieegrecon.evaluation.data import load_subject
 from ieegrecon.evaluation.protocol import evaluate_subject, pretrained_folder
 from ieegrecon.evaluation.run import run_evaluation
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    return sim_cohort(tmp_path_factory)
-
-
-@pytest.fixture()
-def one_session(cohort, tmp_path):
-    return one_session_copy(cohort, tmp_path)
 
 
 def test_evaluate_subject_rows_and_skips(cohort):

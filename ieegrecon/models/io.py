@@ -110,11 +110,7 @@ def save_model(model: ReconModel, folder: str | Path, *, extra: dict[str, Any] |
     Returns
     -------
     folder : Path
-
-    Raises
-    ------
-    OutputError
-        If a model already exists there and ``overwrite`` is False.
+        See :func:`write_model_folder`, which also lists what is raised.
     """
     config = {
         "method": model.method,
