@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 import ieegrecon.atlas
-import ieegrecon.io.bids
+import ieegrecon.io.electrodes
 from ieegrecon.cli import app
 from ieegrecon.errors import InputError
 
@@ -34,7 +34,7 @@ def test_atlas_aparc_drops_the_key_lists(monkeypatch, tmp_path):
     class El:
         pass
 
-    monkeypatch.setattr(ieegrecon.io.bids, "read_electrodes", lambda fif, subjects_dir=None: El())
+    monkeypatch.setattr(ieegrecon.io.electrodes, "read_electrodes", lambda fif, subjects_dir=None: El())
     monkeypatch.setattr(ieegrecon.atlas, "aparc_agreement", lambda el, max_distance_mm: {
         "n_compared": 2, "subject_keys": ["a"], "atlas_keys": ["b"], "max": max_distance_mm})
     res = runner.invoke(app, ["atlas-aparc", str(tmp_path / "x.fif"), "--max-distance", "4"])

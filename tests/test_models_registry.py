@@ -31,7 +31,7 @@ def test_method_names_lists_every_builtin_method_without_importing_torch_or_a_me
                "print(method_names(), available_methods(), 'torch' in sys.modules, "
                "sorted(m for m in sys.modules if m.startswith('ieegrecon.models.')))")
     assert out == ("['cast', 'flow', 'ridge', 'source'] ['cast', 'flow', 'ridge', 'source'] False "
-                   "['ieegrecon.models.base', 'ieegrecon.models.io']")
+                   "['ieegrecon.models.base', 'ieegrecon.models.io', 'ieegrecon.models.patient']")
 
 
 @pytest.mark.parametrize("method", sorted(METHOD_MODULES))

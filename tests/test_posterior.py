@@ -73,9 +73,7 @@ def test_flow_posterior_equals_bands_sample_and_predict_bit_for_bit(flow):
     np.testing.assert_array_equal(post.sample(), model.sample(x, 8, seed=3))
     np.testing.assert_array_equal(post.sample(3), model.sample(x, 3, seed=3))
     np.testing.assert_array_equal(post.mean, model.predict(x, n_samples=8, seed=3))
-    draws, lo5, med5, hi5 = model.posterior(x, n_samples=8, seed=3)  # deprecated unpacking, 5/95 % bands
-    np.testing.assert_array_equal(draws, post.sample())
-    for a, b in zip((lo5, med5, hi5), model.bands(x, n_samples=8, seed=3)):
+    for a, b in zip(post.quantiles((0.05, 0.5, 0.95)), model.bands(x, n_samples=8, seed=3)):  # default bands
         np.testing.assert_array_equal(a, b)
 
 
