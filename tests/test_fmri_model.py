@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ieegrecon.errors import ModelFileError, OutputError
-from ieegrecon.fmri.model import BANDS, FmriModel, model_sha256
+from ieegrecon.fmri.model import BANDS, FmriModel
+from ieegrecon.models.io import weights_sha256
 
 CH = ["Fz", "Cz", "Pz"]
 
@@ -33,7 +34,7 @@ def test_save_writes_the_model_folder_format_and_loads_exactly(tmp_path):
     np.testing.assert_array_equal(m2.weights, m.weights)
     assert (m2.ch_names, m2.tr, m2.alpha, m2.mu, m2.kernel, m2.n_parcels, m2.trained_on) == \
         (m.ch_names, m.tr, m.alpha, m.mu, m.kernel, m.n_parcels, m.trained_on)
-    assert len(model_sha256(tmp_path / "m")) == 64
+    assert len(weights_sha256(tmp_path / "m")) == 64
     with pytest.raises(OutputError):
         _model(1).save(tmp_path / "m")
     _model(1).save(tmp_path / "m", overwrite=True)

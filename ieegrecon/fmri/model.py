@@ -15,7 +15,6 @@ held-out predictions (:mod:`ieegrecon.fmri.completion`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -298,10 +297,3 @@ def _check_fmri_config(config: dict, cfg_path: Path) -> None:
     if not ok:
         raise ModelFileError("config fields 'ch_names' (strings), 'tr' (> 0), 'n_parcels' (int), 'alpha', 'mu' "
                              "(numbers), 'kernel' and 'trained_on' (objects) are not all valid", cfg_path)
-
-
-def model_sha256(folder: str | Path) -> str:
-    """SHA-256 of a model's weights file."""
-    from ..models.io import WEIGHTS_NAME
-
-    return hashlib.sha256((Path(folder) / WEIGHTS_NAME).read_bytes()).hexdigest()

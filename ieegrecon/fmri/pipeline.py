@@ -13,7 +13,8 @@ from ..recording import sha256_file
 from .completion import complete, parse_frames
 from .io import hemi_paths, read_bold_gifti, write_bold
 from .mesh import load_fsaverage5
-from .model import FmriModel, model_sha256
+from ..models.io import weights_sha256
+from .model import FmriModel
 
 
 @dataclass
@@ -97,7 +98,7 @@ def eeg_to_bold(eeg_path: str | Path, model_dir: str | Path, out: str | Path, *,
         raise InputError(f"EEG lasts {rec.duration:.2f} s, shorter than one TR ({tr} s)", eeg_path)
     mesh = load_fsaverage5()
     prior = mesh.parcel_to_vertex(model.predict(rec.data, rec.sfreq, n_frames))
-    meta = {"ieegrecon_version": __version__, "model_sha256": model_sha256(model_dir),
+    meta = {"ieegrecon_version": __version__, "model_sha256": weights_sha256(model_dir),
             "input": Path(eeg_path).name, "input_sha256": rec.source_sha256 or sha256_file(eeg_path),
             "method": "EEG ridge-HRF prior + Matern-5/2 GP completion", "n_frames": n_frames}
     if known_bold is not None:

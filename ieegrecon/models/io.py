@@ -163,17 +163,15 @@ def _check_config(config: dict[str, Any], cfg_path: Path, recon: bool = True) ->
         if not (isinstance(d, dict) and isinstance(d.get("dtype"), str) and isinstance(d.get("shape"), list)
                 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in d["shape"])):
             raise bad(f"'tensors.{k}' is {json.dumps(d)[:60]}, not {{'shape': [ints >= 0], 'dtype': str}}")
+    if "sha256" in config and not isinstance(config["sha256"], str):
+        raise bad(f"'sha256' is {config['sha256']!r}, not a string")
     if not recon:
-        if "sha256" in config and not isinstance(config["sha256"], str):
-            raise bad(f"'sha256' is {config['sha256']!r}, not a string")
         return
     if config.get("scalp_names") is not None and not _is_str_list(config["scalp_names"]):
         raise bad("'scalp_names' is not a list of strings")
     for key in ("trained_on", "extra", "contacts"):
         if config.get(key) is not None and not isinstance(config[key], dict):
             raise bad(f"{key!r} is a {type(config[key]).__name__}, not an object")
-    if "sha256" in config and not isinstance(config["sha256"], str):
-        raise bad(f"'sha256' is {config['sha256']!r}, not a string")
     extra = config.get("extra") or {}
     prep = extra.get("preprocessing")
     if prep is not None:
@@ -327,6 +325,11 @@ def read_model_folder(folder: str | Path, *, check: Callable[[dict[str, Any], Pa
         check(config, folder / CONFIG_NAME)
     state, config["sha256"] = _read_weights(folder, config)
     return config, state
+
+
+def weights_sha256(folder: str | Path) -> str:
+    """sha256 (hex) of a model folder's weights file, as :func:`load_model` checks it."""
+    return hashlib.sha256((Path(folder) / WEIGHTS_NAME).read_bytes()).hexdigest()
 
 
 def _read_weights(folder: Path, config: dict[str, Any]) -> tuple[dict[str, np.ndarray], str]:

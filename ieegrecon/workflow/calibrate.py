@@ -26,7 +26,8 @@ from ..errors import InputError, UsageError
 from ..io.atomic import atomic_dir
 from ..io.validate import check_enough_good_scalp, check_min_sfreq
 from ..models.base import PairedSegment, ReconModel, get_model_class, method_names
-from ..models.patient import HeldOut, PatientModel, Provenance
+from ..models.io import weights_sha256
+from ..models.patient import EXTRA_KEYS, HeldOut, PatientModel, Provenance
 from ..preprocessing import Preprocessing
 from ..recording import INTRACRANIAL_TYPES, Recording
 from . import factory
@@ -291,16 +292,13 @@ def describe(model: ReconModel, opts: Options, heldout: HeldOut, *, minutes: flo
         trained_on=model.trained_on, simulated_data=simulated, line_freq_source=opts.line_source, atlas=atlas,
         minutes=minutes, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         pretrained_model=Path(pre).resolve().name if pre else None,
-        pretrained_sha256=factory.weights_sha256(pre) if pre else None, ieegrecon_version=__version__)
-    present = ("extra.created", "extra.preprocessing", "extra.line_freq_source", "extra.minutes", "extra.atlas",
-               "extra.evaluation", "extra.pretrained_model", "extra.pretrained_sha256", "extra.heldout_r",
-               "extra.heldout_nmse" if heldout.nmse is not None else "",
-               "extra.physical_range_uv" if physical_range_uv is not None else "",
-               "extra.simulated_data", "extra.heldout_coverage90", "extra.zero_shot")
+        pretrained_sha256=weights_sha256(pre) if pre else None, ieegrecon_version=__version__)
+    absent = {"heldout_nmse": heldout.nmse is None, "physical_range_uv": physical_range_uv is None}
+    present = tuple(f"extra.{k}" for k in EXTRA_KEYS if not absent.get(k, False))
     return PatientModel(method=model.method, sfreq=model.sfreq, preprocessing=opts.prep,
                         scalp_names=list(model.scalp_names), contacts=model.contacts, heldout=heldout,
                         physical_range_uv=physical_range_uv, provenance=provenance,
-                        params=model.get_params(), present=tuple(p for p in present if p))
+                        params=model.get_params(), present=present)
 
 
 def publish(out: Path, model: ReconModel, patient_model: PatientModel, regions, *, overwrite: bool,

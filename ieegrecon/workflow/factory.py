@@ -24,15 +24,6 @@ def default_model(method: str) -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-def weights_sha256(folder: str | Path) -> str:
-    """sha256 (hex) of a model folder's ``model.safetensors``, as :func:`ieegrecon.models.io.load_model` checks it."""
-    import hashlib
-
-    from ..models.io import WEIGHTS_NAME
-
-    return hashlib.sha256((Path(folder) / WEIGHTS_NAME).read_bytes()).hexdigest()
-
-
 def new_model(method: str, pretrained: str | Path | None, sfreq: float) -> ReconModel:
     """An uncalibrated model of ``method``: loaded from ``pretrained``, else built at ``sfreq``.
 
