@@ -35,6 +35,17 @@ SCALP_STATS = ["psd_slope", "rel_delta", "rel_theta", "rel_alpha", "rel_beta", "
                "kurtosis", "skewness", "line_length", "spikes_per_min"]
 DEPTH_STATS = [s for s in SCALP_STATS if s != "alpha_peak_hz"]
 REAL_SETS = {"scalp": ("Z", "O"), "depth": ("N", "F")}
+#: Simulated sides and the real side each is compared with: every contact ('depth'), and only the
+#: contacts the layout labels hippocampus, amygdala or parahippocampal gyrus ('mesial', as Bonn's
+#: N and F sets: hippocampal formation and epileptogenic zone of mesial temporal epilepsy).
+SIM_SIDES = {"scalp": "scalp", "depth": "depth", "mesial": "depth"}
+#: Prefixes of the ds004752 ``AnatomicalLocation`` labels (Brainnetome atlas) counted as mesial temporal.
+MESIAL_LABELS = ("Hipp", "Amyg", "PhG")
+
+
+def mesial_rows(anatomical: list[str] | None) -> np.ndarray:
+    """Indices of the contacts whose anatomical label is hippocampus, amygdala or parahippocampal gyrus."""
+    return np.array([i for i, lab in enumerate(anatomical or []) if str(lab).startswith(MESIAL_LABELS)], int)
 
 
 def real_stats(side: str, bonn: Path = BONN) -> dict[str, np.ndarray]:
@@ -77,7 +88,8 @@ def simulate_side_segments(world: str, *, n_subjects: int, minutes: float, seed:
     Returns
     -------
     segs : dict
-        ``'scalp'``, ``'depth'``: ndarray (n_segments, 4097), V.
+        ``'scalp'``, ``'depth'`` (every contact), ``'mesial'`` (contacts labelled hippocampus,
+        amygdala or parahippocampal gyrus): ndarray (n_segments, 4097), V.
     info : dict
         Channels, contacts and seconds per subject.
     """
@@ -87,7 +99,7 @@ def simulate_side_segments(world: str, *, n_subjects: int, minutes: float, seed:
     if world != "v1" and not kw:
         raise RuntimeError("this simulate_session has no 'world' parameter: only v1 exists here")
     lays = load_layouts(layout)
-    parts: dict[str, list[np.ndarray]] = {"scalp": [], "depth": []}
+    parts: dict[str, list[np.ndarray]] = {"scalp": [], "depth": [], "mesial": []}
     info: dict = {"subjects": []}
     for i in range(n_subjects):
         t0 = time.perf_counter()
@@ -96,9 +108,13 @@ def simulate_side_segments(world: str, *, n_subjects: int, minutes: float, seed:
         for side, x, fs in (("scalp", sim.scalp, sim.scalp_sfreq), ("depth", sim.ieeg, sim.ieeg_sfreq)):
             # 2 s dropped at the start: the forward-only band-pass's transient
             parts[side].append(rs.segments(rs.to_bonn(x, fs), skip=int(2 * rs.BONN_SFREQ)))
+        mes = mesial_rows(lays[i % len(lays)].anatomical)
+        if len(mes):
+            parts["mesial"].append(rs.segments(rs.to_bonn(sim.ieeg[mes], sim.ieeg_sfreq), skip=int(2 * rs.BONN_SFREQ)))
         info["subjects"].append({"layout": lays[i % len(lays)].name, "scalp_channels": len(sim.scalp_names),
-                                 "contacts": len(sim.contact_names), "seconds": time.perf_counter() - t0})
-    return {k: np.concatenate(v) for k, v in parts.items()}, info
+                                 "contacts": len(sim.contact_names), "mesial_contacts": len(mes),
+                                 "seconds": time.perf_counter() - t0})
+    return {k: np.concatenate(v) if v else np.empty((0, rs.BONN_N_TIMES)) for k, v in parts.items()}, info
 
 
 def compare(sim: dict[str, np.ndarray], real: dict[str, np.ndarray], names: list[str]) -> list[dict]:
@@ -133,8 +149,10 @@ def markdown(results: dict[str, dict[str, list[dict]]], side: str) -> str:
     """One markdown table for ``side``, a column pair per world."""
     worlds = list(results)
     names = [r["stat"] for r in results[worlds[0]][side]]
-    real_sets = "+".join(REAL_SETS[side])
-    head = f"| statistic | real {side} 5–95 % ({real_sets}) [median] | " + " | ".join(
+    real_side = SIM_SIDES[side]
+    real_sets = "+".join(REAL_SETS[real_side])
+    what = {"mesial": "simulated mesial temporal contacts"}.get(side, f"simulated {side}")
+    head = f"| statistic ({what}) | real {real_side} 5–95 % ({real_sets}) [median] | " + " | ".join(
         f"{w} median [5–95 %] | inside" for w in worlds) + " |"
     lines = [head, "|" + "---|" * (2 + 2 * len(worlds))]
     for i, n in enumerate(names):
@@ -166,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         segs, infos[w] = simulate_side_segments(w, n_subjects=a.subjects, minutes=a.minutes, seed=a.seed,
                                                 layout=a.layout)
         sims = {side: rs.segment_stats(x) for side, x in segs.items()}
-        results[w] = {"scalp": compare(sims["scalp"], real["scalp"], SCALP_STATS),
-                      "depth": compare(sims["depth"], real["depth"], DEPTH_STATS)}
+        results[w] = {side: compare(sims[side], real[SIM_SIDES[side]],
+                                    SCALP_STATS if side == "scalp" else DEPTH_STATS)
+                      for side in SIM_SIDES if len(segs[side])}
         rms = {side: float(np.median(sims[side]["rms"])) * 1e6 for side in sims}
         infos[w].update({"segments": {k: len(v) for k, v in segs.items()}, "rms_median_uv": rms,
                          "seconds": time.perf_counter() - t0})
@@ -175,11 +194,11 @@ def main(argv: list[str] | None = None) -> int:
               f"depth {rms['depth']:.1f} µV, {infos[w]['seconds']:.0f} s", flush=True)
     print(f"real RMS median (Bonn units, read as µV): scalp {np.median(real['scalp']['rms']):.1f}, "
           f"depth {np.median(real['depth']['rms']):.1f}\n")
-    for side in REAL_SETS:
-        print(markdown(results, side) + "\n")
-    print(" ; ".join(f"{w}: scalp {sum(r['inside'] for r in results[w]['scalp'])}/{len(results[w]['scalp'])} inside, "
-                     f"depth {sum(r['inside'] for r in results[w]['depth'])}/{len(results[w]['depth'])} inside"
-                     for w in worlds))
+    for side in SIM_SIDES:
+        if all(side in results[w] for w in worlds):
+            print(markdown(results, side) + "\n")
+    print(" ; ".join(f"{w}: " + ", ".join(f"{side} {sum(r['inside'] for r in rows)}/{len(rows)} inside"
+                                          for side, rows in results[w].items()) for w in worlds))
     if a.json is not None:
         a.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(a).items()}, "results": results,
                                       "info": infos}, indent=1))

@@ -232,6 +232,11 @@ def simulate_session(
         conn = load_connectivity()
         p2 = subject_draws(seed, subject_index, len(conn.region_labels), conn.weights,
                            cfg.ied_rate_per_min, cfg.subject_variation)
+        for key, rng_key, u in (("theta_hz", "mesial_rhythm_hz", "u_mesial"),
+                                ("local_1f_exponent", "local_exponent", "u_local")):
+            lo_hi = getattr(cfg, rng_key)
+            if lo_hi is not None:  # v2: human hippocampal slow theta, steeper local aperiodic activity
+                p[key] = float(lo_hi[0] + p2[u] * (lo_hi[1] - lo_hi[0]))
     srng = np.random.default_rng(np.random.SeedSequence([seed, subject_index, 0, 1]))
     # one independent stream per component, so that the order of computation does not matter
     streams = [np.random.default_rng(s) for s in
@@ -248,6 +253,8 @@ def simulate_session(
         dyn_kw["spike_rate_hz"] = 0.0  # v2's discharges replace v1's template spikes
     if cfg.subject_variation:
         dyn_kw.update(weights=p2["weights"], scale_jitter=p2["scale_jitter"], mu=p2["mu"])
+    if not cfg.is_v1:
+        dyn_kw["fast"] = True  # TVB's scheme in a compiled loop (simulate/jansen_rit.py); v1 keeps TVB's loop
     pool, future, reg = None, None, None
     if duration >= PARALLEL_MIN_S and (os.cpu_count() or 1) >= 2:
         import multiprocessing as mp

@@ -33,8 +33,11 @@ DT_MS = 3.125
 SOURCE_SFREQ = 1000.0 / DT_MS
 #: Time-scale factors of the Jansen-Rit mass, measured against the peak of the
 #: regional spectra (command in docs/simulation.md): 0.8 -> 6.5 Hz,
-#: 1.0 -> 9.5 Hz, 1.2 -> 11.5 Hz.
-_SCALE_TABLE = (np.array([5.0, 6.5, 9.5, 11.5, 13.0]), np.array([0.7, 0.8, 1.0, 1.2, 1.3]))
+#: 1.0 -> 9.5 Hz, 1.2 -> 11.5 Hz; below 5 Hz (world v2's mesial slow theta), the peak of the
+#: mesial regions' mean Welch spectrum over 60 s (seed 1, default coupling; /tmp/jrscale.py in the
+#: session log, docs/simulation.md): 0.4 -> 2.5 Hz, 0.5 -> 2.8 Hz, 0.6 -> 3.75 Hz.
+_SCALE_TABLE = (np.array([2.5, 2.8, 3.75, 5.0, 6.5, 9.5, 11.5, 13.0]),
+                np.array([0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.3]))
 #: Region names (without the l/r hemisphere prefix) that carry theta.
 THETA_REGIONS = ("HC", "PHC", "AMYG")
 
@@ -127,6 +130,7 @@ def simulate_regions(
     weights: np.ndarray | None = None,
     scale_jitter: np.ndarray | None = None,
     mu: float = 0.22,
+    fast: bool = False,
 ) -> RegionalActivity:
     """Simulate Jansen-Rit masses on TVB's connectome.
 
@@ -152,6 +156,11 @@ def simulate_regions(
         Factors on each mass's time scale (world v2: per-subject parameters).
     mu : float
         Mean input of the Jansen-Rit masses (TVB's default 0.22).
+    fast : bool
+        Integrate the configured TVB simulator with the compiled loop of
+        :mod:`ieegrecon.simulate.jansen_rit` (same scheme, parameters and noise
+        stream; equal to TVB's run to rounding) instead of ``Simulator.run()``.
+        World v2 uses it; world v1 keeps TVB's loop (bit for bit).
 
     Returns
     -------
@@ -200,8 +209,13 @@ def simulate_regions(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sim.configure()
-        (_, y), = sim.run()
-    x = (y[:, 0, :, 0] - y[:, 1, :, 0]).T[:, n_warm:n_warm + n_keep]
+        if fast:
+            from .jansen_rit import run_configured
+
+            x = run_configured(sim, n_keep + n_warm + 1).T[:, n_warm:n_warm + n_keep]
+        else:
+            (_, y), = sim.run()
+            x = (y[:, 0, :, 0] - y[:, 1, :, 0]).T[:, n_warm:n_warm + n_keep]
     if x.shape[1] < n_keep:
         x = np.pad(x, ((0, 0), (0, n_keep - x.shape[1])), mode="edge")
     if not np.all(np.isfinite(x)):

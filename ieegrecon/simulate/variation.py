@@ -29,6 +29,9 @@ def subject_draws(seed: int, subject_index: int, n_regions: int, weights: np.nda
     w = np.asarray(weights, float) * np.exp(0.3 * rng.standard_normal(np.shape(weights)))
     jit = np.exp(0.05 * rng.standard_normal(n_regions))
     mu = 0.22 * rng.uniform(0.9, 1.1)
+    # drawn after the above so that their values do not move: where in its range the subject's
+    # mesial rhythm and local aperiodic exponent lie (WorldConfig.mesial_rhythm_hz, local_exponent)
+    out["u_mesial"], out["u_local"] = (float(u) for u in rng.uniform(size=2))
     if vary:
         out.update({"weights": w, "scale_jitter": jit, "mu": float(mu)})
     return out

@@ -72,6 +72,19 @@ class WorldConfig:
         2007 Brain Topogr 20:105), gain/impedance changes (scalp ±5 %, iEEG
         ±2 %, scalp noise ×0.7-1.5) and a different wake/drowsy mix (drowsy:
         alpha ×0.4, theta ×1.5; Santamaria & Chiappa 1987).
+    mesial_rhythm_hz : tuple of float | None
+        Range of the per-subject rhythm of the hippocampus, amygdala and
+        parahippocampal masses (Hz; None: v1's 5-7.5 Hz theta). Human
+        hippocampal low-frequency oscillations run at 1-4 Hz, slower than
+        rodent theta ("slow theta": Jacobs 2014 Phil Trans R Soc B
+        369:20130304; Watrous et al. 2013 Hippocampus 23:656; Lega et al.
+        2012 Hippocampus 22:748); v2 draws 2.5-4.5 Hz.
+    local_exponent : tuple of float | None
+        Range of the per-subject aperiodic exponent β of the local 1/f^β
+        activity at the contacts (None: v1's 1-2). Intracranial field
+        potentials fall off as 1/f^2 to 1/f^4 (Miller et al. 2009 PLoS Comput
+        Biol 5:e1000609; He et al. 2010 Neuron 66:353; Lendner et al. 2020
+        eLife 9:e55092); v2 draws 2-3.
     subject_variation : bool
         Per-subject draws of the connectome (log-normal ×exp(N(0, 0.3)) on
         weights; inter-subject variability of tractography, Mueller et al. 2013
@@ -90,13 +103,16 @@ class WorldConfig:
     artifacts_v2: bool = False
     session_variation: bool = False
     subject_variation: bool = False
+    mesial_rhythm_hz: tuple[float, float] | None = None
+    local_exponent: tuple[float, float] | None = None
 
     @property
     def is_v1(self) -> bool:
         """True when no v2 feature is on (the original simulator)."""
         return (self.ieeg_reference == "infinity" and not self.scalp_reference_from_layout
                 and self.shaft_length_mm == 0 and not (self.ied or self.nonlinear or self.artifacts_v2
-                                                       or self.session_variation or self.subject_variation))
+                                                       or self.session_variation or self.subject_variation)
+                and self.mesial_rhythm_hz is None and self.local_exponent is None)
 
     def to_dict(self) -> dict:
         """Fields as a JSON-ready dict."""
@@ -105,7 +121,8 @@ class WorldConfig:
 
 V1 = WorldConfig()
 V2 = WorldConfig(name="v2", ieeg_reference="shaft", scalp_reference_from_layout=True, shaft_length_mm=7.0,
-                 ied=True, nonlinear=True, artifacts_v2=True, session_variation=True, subject_variation=True)
+                 ied=True, nonlinear=True, artifacts_v2=True, session_variation=True, subject_variation=True,
+                 mesial_rhythm_hz=(2.5, 4.5), local_exponent=(2.0, 3.0))
 
 
 def resolve_world(world: str | WorldConfig) -> WorldConfig:
