@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python benchmarks/bench_simulate.py [--minutes 10] [--layout PATH] [--world v2]
     .venv/bin/python benchmarks/bench_simulate.py --physics   # the table in docs/simulation.md
     .venv/bin/python benchmarks/bench_simulate.py --headroom  # ridge vs nonlinear features, v1 and v2
+    .venv/bin/python benchmarks/bench_simulate.py --check-fast  # v2's compiled Jansen-Rit loop vs TVB's run
 
 Prints the wall and CPU time of :func:`ieegrecon.simulate.simulate_session` (dynamics,
 forward models, noise) and of writing the session (two EDFs, sidecars,
@@ -68,6 +69,53 @@ def headroom(root: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
                   f"{r_nl.mean():.3f}, gain {d.mean():+.3f} (contacts with a gain {np.mean(d > 0):.0%})")
 
 
+def check_fast(seconds: float = 120.0, seed: int = 0) -> None:
+    """World v2's compiled Jansen-Rit loop against TVB's ``Simulator.run()``: regional spectra.
+
+    One v2 subject's dynamics parameters (development seed, subject 0), integrated by both;
+    prints the largest relative difference of the time series, and per region of the Welch
+    PSD (1-40 Hz, 4-s windows) the median |log10 ratio|, the peak-frequency difference and the
+    relative band powers' largest difference.
+    """
+    import numpy as np
+    from scipy import signal
+
+    from ieegrecon.simulate.core import subject_parameters
+    from ieegrecon.simulate.dynamics import load_connectivity, simulate_regions
+    from ieegrecon.simulate.variation import subject_draws
+    from ieegrecon.simulate.world import V2
+
+    conn = load_connectivity()
+    p = subject_parameters(seed, 0)
+    p2 = subject_draws(seed, 0, len(conn.region_labels), conn.weights, V2.ied_rate_per_min, True)
+    lo, hi = V2.mesial_rhythm_hz
+    kw = dict(alpha_hz=p["alpha_hz"], theta_hz=lo + p2["u_mesial"] * (hi - lo), coupling_gain=p["coupling_gain"],
+              noise_sigma=p["noise_sigma"], spike_rate_hz=0.0, weights=p2["weights"],
+              scale_jitter=p2["scale_jitter"], mu=p2["mu"])
+    out = {}
+    for fast in (False, True):
+        t0 = time.perf_counter()
+        r = simulate_regions(seconds, np.random.default_rng(seed), fast=fast, **kw)
+        out[fast] = (r.data, time.perf_counter() - t0, r.sfreq)
+    a, b, fs = out[False][0], out[True][0], out[True][2]
+    f, pa = signal.welch(a, fs=fs, nperseg=int(4 * fs))
+    _, pb = signal.welch(b, fs=fs, nperseg=int(4 * fs))
+    sel = (f >= 1) & (f <= 40)
+    lr = np.median(np.abs(np.log10(pb[:, sel] / pa[:, sel])), axis=1)
+    pk = np.abs(f[sel][np.argmax(pa[:, sel], 1)] - f[sel][np.argmax(pb[:, sel], 1)])
+    bands = [(1, 4), (4, 8), (8, 13), (13, 30)]
+    rel = [np.stack([q[:, (f >= u) & (f < v)].sum(1) for u, v in bands], 1) / q[:, sel].sum(1, keepdims=True)
+           for q in (pa, pb)]
+    print(f"{seconds:g} s, 76 regions, seed {seed}: TVB run {out[False][1]:.1f} s, compiled {out[True][1]:.1f} s")
+    for q in (1, 2, 4):  # how far apart the two runs are after the first 1/q of the run
+        n = a.shape[1] // q
+        print(f"  max |difference| / max |TVB| over the first {seconds / q:g} s: "
+              f"{np.abs(a[:, :n] - b[:, :n]).max() / np.abs(a).max():.2g}")
+    print(f"  Welch PSD 1-40 Hz, median |log10 ratio| per region: median {np.median(lr):.3g}, max {lr.max():.3g}")
+    print(f"  peak frequency difference per region: max {pk.max():.2f} Hz; relative band power "
+          f"(1-4, 4-8, 8-13, 13-30 Hz) largest difference {np.abs(rel[0] - rel[1]).max():.3g}")
+
+
 def main() -> None:
     root = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,8 +123,12 @@ def main() -> None:
     ap.add_argument("--layout", default=str(root.parent / "shared" / "data" / "ds004752" / "sub-01" / "ses-01"))
     ap.add_argument("--physics", action="store_true", help="print the physics table instead")
     ap.add_argument("--headroom", action="store_true", help="print the headroom table instead")
+    ap.add_argument("--check-fast", action="store_true", help="compare v2's compiled Jansen-Rit loop with TVB")
     ap.add_argument("--world", default="v2", choices=("v1", "v2"))
     args = ap.parse_args()
+    if args.check_fast:
+        check_fast()
+        return
     if args.physics:
         physics(root)
         return

@@ -233,3 +233,32 @@ def test_v2_without_artifacts():
     sim = simulate_session(_layout(), minutes=0.1, seed=8, world="v2", artifacts=False)
     assert not [e for e in sim.events if e["trial_type"].startswith("artifact/")]
     assert sim.channel_status == {} and not np.any(sim.scalp_artifacts)
+
+
+def test_fast_jansen_rit_matches_tvb():
+    """The compiled loop of world v2 (simulate/jansen_rit.py) against TVB's own Simulator.run()."""
+    from ieegrecon.simulate.dynamics import simulate_regions
+
+    kw = dict(spike_rate_hz=0.0, warmup_s=0.5, theta_hz=3.0, mu=0.21,
+              scale_jitter=np.exp(0.05 * np.random.default_rng(1).standard_normal(76)))
+    tvb = simulate_regions(2.0, np.random.default_rng(7), **kw).data
+    fast = simulate_regions(2.0, np.random.default_rng(7), fast=True, **kw).data
+    assert tvb.shape == fast.shape == (76, 640)
+    # same scheme, parameters and noise stream: equal up to rounding (summation order, exp)
+    assert np.abs(fast - tvb).max() < 1e-6 * np.abs(tvb).max()
+
+
+def test_v2_slow_mesial_rhythm_and_steep_local_activity(v2_sessions):
+    """v2 draws the mesial rhythm (2.5-4.5 Hz) and local aperiodic exponent (2-3) per subject; v1 does not."""
+    from ieegrecon.simulate.core import subject_parameters
+    from ieegrecon.simulate.dynamics import time_scale_for
+    from ieegrecon.simulate.world import V2
+
+    assert V2.mesial_rhythm_hz == (2.5, 4.5) and V2.local_exponent == (2.0, 3.0)
+    assert time_scale_for(2.5) == 0.4 and time_scale_for(5.0) == 0.7 and time_scale_for(9.5) == 1.0
+    assert with_features("v1", local_exponent=(2.0, 3.0)).is_v1 is False
+    p = subject_parameters(3, 0)
+    assert 5.0 <= p["theta_hz"] <= 7.5 and 1.0 <= p["local_1f_exponent"] <= 2.0
+    q = v2_sessions[0].params  # the same seed in v2
+    assert 2.5 <= q["theta_hz"] <= 4.5 and 2.0 <= q["local_1f_exponent"] <= 3.0
+    assert q["alpha_hz"] == p["alpha_hz"] and q["local_1f_uv"] == p["local_1f_uv"]

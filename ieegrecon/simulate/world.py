@@ -75,16 +75,17 @@ class WorldConfig:
     mesial_rhythm_hz : tuple of float | None
         Range of the per-subject rhythm of the hippocampus, amygdala and
         parahippocampal masses (Hz; None: v1's 5-7.5 Hz theta). Human
-        hippocampal low-frequency oscillations run at 1-4 Hz, slower than
-        rodent theta ("slow theta": Jacobs 2014 Phil Trans R Soc B
-        369:20130304; Watrous et al. 2013 Hippocampus 23:656; Lega et al.
-        2012 Hippocampus 22:748); v2 draws 2.5-4.5 Hz.
+        hippocampal theta is slower than rodent theta, about 1-4 Hz (Jacobs
+        2014 Phil Trans R Soc B 369:20130304), with ~3 Hz oscillations most
+        prevalent in the anterior hippocampus (Goyal et al. 2020 Nat Commun
+        11:2469); v2 draws 2.5-4.5 Hz.
     local_exponent : tuple of float | None
         Range of the per-subject aperiodic exponent β of the local 1/f^β
         activity at the contacts (None: v1's 1-2). Intracranial field
-        potentials fall off as 1/f^2 to 1/f^4 (Miller et al. 2009 PLoS Comput
-        Biol 5:e1000609; He et al. 2010 Neuron 66:353; Lendner et al. 2020
-        eLife 9:e55092); v2 draws 2-3.
+        potentials fall off more steeply than 1/f (power-law spectra of ECoG:
+        Miller et al. 2009 PLoS Comput Biol 5:e1000609; intracranial spectral
+        slopes: Lendner et al. 2020 eLife 9:e55092); v2 draws 2-3, a range
+        chosen against the Bonn depth spectra (docs/simulation.md, Realism).
     subject_variation : bool
         Per-subject draws of the connectome (log-normal ×exp(N(0, 0.3)) on
         weights; inter-subject variability of tractography, Mueller et al. 2013
