@@ -1,0 +1,5 @@
+"""``python -m ieegrecon.cli``: the command line (what ``torchrun -m ieegrecon.cli pretrain ...`` runs)."""
+
+from . import main
+
+main()
