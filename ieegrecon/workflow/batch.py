@@ -214,29 +214,32 @@ def _to_run(tasks: list[Task], old: dict[str, Task], overwrite: bool, model: str
 
 
 def _run_on(client: Any, tasks: list[Task], common: dict[str, Any], out: Path, finished: Callable) -> None:
-    """Submit one future per task; record each result (journal, then progress) as it completes."""
+    """Submit one future per task; record each result (journal, then progress) as it completes.
+
+    A result is released from the cluster as soon as it is recorded: a worker
+    killed later then holds nothing that dask would compute again.
+    """
     from distributed import as_completed
 
-    by_key = {}
-    futures = []
+    pending = {}
     for k, t in enumerate(tasks):
         fut = client.submit(reconstruct_task, {**common, "input": t.input, "output": t.output, "report": t.report},
                             key=f"ieegrecon-reconstruct-{k}-{os.getpid()}-{time.monotonic_ns()}", pure=False)
-        by_key[fut.key] = t
-        futures.append(fut)
+        pending[fut.key] = (fut, t)
     try:
-        for fut in as_completed(futures):
-            t = by_key[fut.key]
+        for fut in as_completed([f for f, _ in pending.values()]):
+            t = pending.pop(fut.key)[1]
             if fut.status == "finished":
                 t.update(fut.result())
             else:  # the worker died (KilledWorker after dask's retries) or the task could not run
                 exc = fut.exception()
                 t.update({"status": "failed", "exit_code": 1,
                           "error": f"worker failed: {type(exc).__name__}: {exc}; rerun to retry"})
+            fut.release()
             mf.append_journal(out, t)
             finished(t)
     finally:
-        for fut in futures:
+        for fut, _ in pending.values():
             fut.cancel()
 
 
