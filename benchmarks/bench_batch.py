@@ -114,13 +114,15 @@ def kill_and_rerun(inputs: list[Path], model: Path, out: Path, workers: int, ref
 
     from ieegrecon.workflow.batch import run_batch
 
-    killed = []
+    killed, done_before = [], []
+    index = {str(p.resolve()): k for k, p in enumerate(inputs)}
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
 
         def progress(done: int, total: int, task) -> None:
             if not killed:
+                done_before.append(index[task.input])
                 busy = [a for a, ts in client.processing().items() if ts]
                 victim = client.run(os.getpid, workers=busy[:1])
                 pid = next(iter(victim.values()), pids[-1])
@@ -132,9 +134,11 @@ def kill_and_rerun(inputs: list[Path], model: Path, out: Path, workers: int, ref
         t1 = time.perf_counter() - t0
         runs = client.run_on_scheduler(_runs_per_key)
     d1 = first.to_dict()
+    again = [int(key.split("-")[2]) for key, v in runs.items() if v > 1]
     print(f"kill test, run 1: killed worker pid {killed[0]} after the first finished task; "
           f"{d1['done']} done, {d1['failed']} failed, {t1:.1f} s; task runs {sum(runs.values())} for "
-          f"{len(runs)} tasks (run twice: {sum(v > 1 for v in runs.values())}, the task lost with the worker)"
+          f"{len(runs)} tasks; run again: {len(again)} (finished before the kill: "
+          f"{len(set(again) & set(done_before))})"
           + "".join(f"\n  failed: {Path(f['input']).name} exit {f['exit_code']}: {f['error'][:120]}"
                     for f in d1["failures"]))
     t0 = time.perf_counter()

@@ -58,6 +58,6 @@ def batch_cmd(
     else:
         err_console.print(f"ieegrecon: batch: {d['done']} of {d['total']} done ({d['ran']} run now, "
                           f"{d['skipped']} already finished), {d['failed']} failed, {d['seconds']:.1f} s; "
-                          f"state in {escape(d['manifest'])}")
+                          f"state in {escape(d['manifest'])}", soft_wrap=True)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)

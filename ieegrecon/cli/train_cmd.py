@@ -28,9 +28,9 @@ def pretrain_cmd(
     seed: int = typer.Option(0, "--seed", help="Random seed (deterministic training)."),
     device: Optional[str] = typer.Option(None, "--device", help="'cpu' or 'cuda' (default: CPU; a GPU is never required)."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Use at most this many minutes per session."),
-    nproc: int = typer.Option(1, "--nproc", min=1, help="Train in N processes on this machine (DistributedDataParallel: "
-                              "gloo on CPU, nccl with --device cuda; subjects sharded), as "
-                              "`torchrun --nproc_per_node N -m ieegrecon.cli pretrain ...` does."),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Train in N processes on this machine "
+                              "(DistributedDataParallel: gloo on CPU, nccl with --device cuda; subjects sharded), "
+                              "as `torchrun --nproc_per_node N -m ieegrecon.cli pretrain ...` does."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:

@@ -13,6 +13,7 @@ another worker) and never leaves a partial output.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -257,8 +258,8 @@ def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[tuple[
         return
     if workers < 1:
         raise UsageError(f"the 'workers' parameter must be at least 1, got {workers}")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as cl:
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as cl:
         yield cl, f"LocalCluster({workers} processes x 1 thread)"
 
 
@@ -284,7 +285,8 @@ def reconstruct_task(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     res: dict[str, Any] = {"status": "failed", "error": "", "output_sha256": ""}
     try:
-        res["input_sha256"] = sha256_file(spec["input"])
+        if os.path.isfile(spec["input"]):  # else reconstruct_file says what is wrong with it, as reconstruct does
+            res["input_sha256"] = sha256_file(spec["input"])
         mdl, pm = _patient_model(spec["model"])
         single_threaded(spec["driver_pid"])  # after the model's imports (torch)
         # the driver checked the output policy before submitting; a retry after a killed worker
