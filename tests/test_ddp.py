@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from ieegrecon.models import training as tr  # noqa: E402
 
 SFREQ = 200.0
-PRETRAIN = dict(epochs=2, seed=0, max_windows_per_epoch=24, batch_size=8, lag_prior_minutes=0.0, val_fraction=0.15)
+PRETRAIN = dict(epochs=2, seed=0, max_windows_per_epoch=16, batch_size=8, lag_prior_minutes=0.0, val_fraction=0.15)
 
 
 def _cohort() -> list:
