@@ -171,3 +171,18 @@ def test_cli_batch_manifest_summary_and_worst_exit_code(patient_model, archive, 
     assert "ieegrecon: error:" in res.stderr and "broken.edf" in res.stderr
     rows = (out / mf.STATE_NAME).read_text().splitlines()
     assert rows[0].split("\t") == list(mf.COLUMNS) and len(rows) == 4
+
+
+def test_input_manifest_paths_and_errors(tmp_path):
+    from ieegrecon.errors import InputError
+
+    tsv = tmp_path / "m.tsv"
+    tsv.write_text("input\treport\n\n# skipped\nsub/a.edf\trep/a\n")
+    assert mf.read_inputs(tsv) == [{"input": str(tmp_path / "sub" / "a.edf"), "output": "",
+                                    "report": str(tmp_path / "rep" / "a")}]
+    tsv.write_text("file\na.edf\n")
+    with pytest.raises(InputError, match="'input' column"):
+        mf.read_inputs(tsv)
+    tsv.write_text("input\n")
+    with pytest.raises(InputError, match="lists no input"):
+        mf.read_inputs(tsv)
