@@ -12,7 +12,8 @@ from .app import app
 def _register() -> None:
     import importlib
 
-    for mod in ("simulate_cmd", "data_cmd", "recon_cmd", "train_cmd", "eval_cmd", "fmri_cmd", "atlas_cmd"):
+    for mod in ("simulate_cmd", "data_cmd", "recon_cmd", "batch_cmd", "train_cmd", "eval_cmd", "fmri_cmd",
+                "atlas_cmd"):
         try:
             importlib.import_module(f"{__name__}.{mod}")
         except ModuleNotFoundError as exc:

@@ -55,20 +55,28 @@ def group_windows(index: list[tuple[int, int]], order: np.ndarray, batch_size: i
 
 
 def step_loss(model: Any, zx: np.ndarray, zy: np.ndarray, ch_pos: np.ndarray, contacts: ContactInfo,
-              starts: np.ndarray, dev: Any, adapter: Any = None) -> Any:
-    """Waveform + spectral loss of the network on the windows at ``starts`` (a torch scalar)."""
+              starts: np.ndarray, dev: Any, adapter: Any = None, net: Any = None) -> Any:
+    """Waveform + spectral loss of the network on the windows at ``starts`` (a torch scalar).
+
+    ``net`` runs the forward pass instead of ``model.net`` (its
+    DistributedDataParallel wrapper in a distributed run).
+    """
     import torch
 
     xb = torch.as_tensor(tr.cut_windows(zx, starts, model.win), device=dev)
     yb = torch.as_tensor(tr.cut_windows(zy, starts, model.win), device=dev)
     q = model._queries(contacts, dev, adapter)
-    pred = model.net(xb, torch.as_tensor(ch_pos, dtype=torch.float32, device=dev), q)
+    pred = (model.net if net is None else net)(xb, torch.as_tensor(ch_pos, dtype=torch.float32, device=dev), q)
     return tr.waveform_spectral_loss(pred, yb, model.spectral_weight)
 
 
 def eval_loss(model: Any, data: list, index: list[tuple[int, int]], dev: Any, adapter: Any = None,
-              batch_size: int = 32) -> float:
-    """Mean loss over the windows of ``index`` (eval mode, no grad)."""
+              batch_size: int = 32, reduce: bool = False) -> float:
+    """Mean loss over the windows of ``index`` (eval mode, no grad).
+
+    With ``reduce``, the mean over the windows of every rank of the process
+    group (each rank passing its own ``index``).
+    """
     import torch
 
     model.net.eval()
@@ -80,6 +88,8 @@ def eval_loss(model: Any, data: list, index: list[tuple[int, int]], dev: Any, ad
             tot += float(step_loss(model, zx, zy, ch_pos, contacts, starts, dev, adapter)) * len(b)
             cnt += len(b)
     model.net.train()
+    if reduce:
+        tot, cnt = tr.all_reduce([tot, cnt])
     return tot / max(cnt, 1)
 
 
@@ -87,6 +97,11 @@ def eval_loss(model: Any, data: list, index: list[tuple[int, int]], dev: Any, ad
 def pretrain_windows(model: Any, segments: list[PairedSegment], val_subjects: set[str], val_fraction: float,
                      stride_s: float) -> tuple[list, Index, Index, list[np.ndarray]]:
     """Standardize every segment and list its training and validation windows.
+
+    In a distributed run (:func:`~ieegrecon.models.training.dist_context`)
+    every rank standardizes every segment (``scales`` are the whole
+    cohort's) but keeps only the windows of its own subjects
+    (:func:`~ieegrecon.models.training.shard_subjects`).
 
     Returns
     -------
@@ -98,7 +113,7 @@ def pretrain_windows(model: Any, segments: list[PairedSegment], val_subjects: se
     scales : list of ndarray
         Robust SD (volts) of every training segment's contacts.
     """
-    data, train_idx, val_idx, scales = [], [], [], []
+    data, train_idx, val_idx, scales, subjects = [], [], [], [], []
     stride = max(1, round(stride_s * model.sfreq))
     for seg in segments:
         model._check_sfreq(seg)
@@ -108,6 +123,7 @@ def pretrain_windows(model: Any, segments: list[PairedSegment], val_subjects: se
         zy, _, sy = tr.robust_standardize(seg.ieeg)
         ch_pos = scalp_positions(seg.scalp_names)
         data.append((zx, zy, ch_pos, seg.contacts))
+        subjects.append(seg.subject)
         di = len(data) - 1
         n = seg.scalp.shape[1]
         if seg.subject in val_subjects:
@@ -121,6 +137,9 @@ def pretrain_windows(model: Any, segments: list[PairedSegment], val_subjects: se
             n_tr = n
         if n_tr >= model.win:
             train_idx += [(di, s) for s in tr.window_starts(n_tr, model.win, stride)]
+    rank, world = tr.dist_context()
+    if world > 1:
+        train_idx, val_idx = tr.shard_subjects(subjects, train_idx, val_idx, rank, world)
     return data, train_idx, val_idx, scales
 
 
@@ -129,6 +148,16 @@ def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, r
                   max_windows_per_epoch: int | None, max_contacts: int, channel_dropout: float,
                   progress: Callable[[int, float, float], None] | None) -> tuple[list, list, tr.EarlyStopping]:
     """Train a fresh network (seeded by ``seed``) across subjects; keep the best validation state.
+
+    In a distributed run (``torchrun``, :func:`~ieegrecon.models.training.dist_context`)
+    the network is wrapped in ``DistributedDataParallel``; ``train_idx`` and
+    ``val_idx`` are this rank's windows (:func:`~ieegrecon.models.training.shard_subjects`). Each rank
+    draws its share of the epoch's windows (``1/world``) in batches of
+    ``ceil(batch_size / world)`` from its own random generator, so one
+    optimizer step sees about ``batch_size`` windows and an epoch as many
+    windows as one process would; the learning-rate schedule is one
+    process's. Losses are averaged over ranks, so every rank stops at the
+    same epoch with the same state.
 
     Returns
     -------
@@ -139,19 +168,31 @@ def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, r
     """
     import torch
 
+    rank, world = tr.dist_context()
     with tr.deterministic():
         model.net = model._build(seed).to(dev)
+        net, n_train, has_val = None, len(train_idx), bool(val_idx)
+        if world > 1:
+            rng, net = tr.ddp_wrap(model.net, dev, seed, rank)
+            n_train, n_val = (int(v) for v in tr.all_reduce([n_train, len(val_idx)]))
+            has_val = n_val > 0
         opt = torch.optim.AdamW(model.net.parameters(), lr=lr, weight_decay=weight_decay)
-        per_epoch = len(train_idx) if max_windows_per_epoch is None else min(len(train_idx), max_windows_per_epoch)
+        per_epoch = n_train if max_windows_per_epoch is None else min(n_train, max_windows_per_epoch)
         total_steps = max(1, epochs * int(np.ceil(per_epoch / batch_size)))
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda k: min(1.0, (k + 1) / 50) * 0.5 * (1 + np.cos(np.pi * min(k, total_steps) / total_steps)))
+        if world > 1:
+            per_epoch = min(len(train_idx), int(np.ceil(per_epoch / world)))
+            batch_size = int(np.ceil(batch_size / world))
         stopper = tr.EarlyStopping(patience=patience)
         hist_tr, hist_va = [], []
         for ep in range(epochs):
             losses = _pretrain_epoch(model, data, train_idx, per_epoch, batch_size, rng, dev, opt, sched,
-                                     max_contacts, channel_dropout)
-            va = eval_loss(model, data, val_idx, dev) if val_idx else float(np.mean(losses))
+                                     max_contacts, channel_dropout, net=net)
+            if net is not None:
+                total, count = tr.all_reduce([float(np.sum(losses)), len(losses)])
+                losses = [total / count]
+            va = eval_loss(model, data, val_idx, dev, reduce=net is not None) if has_val else float(np.mean(losses))
             hist_tr.append(float(np.mean(losses)))
             hist_va.append(va)
             stopper.step(va, ep, model.net.state_dict())
@@ -166,15 +207,25 @@ def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, r
 
 def _pretrain_epoch(model: Any, data: list, train_idx: Index, per_epoch: int, batch_size: int,
                     rng: np.random.Generator, dev: Any, opt: Any, sched: Any, max_contacts: int,
-                    channel_dropout: float) -> list[float]:
-    """One pretraining epoch: random windows, contacts and (with ``channel_dropout``) scalp channels."""
+                    channel_dropout: float, net: Any = None) -> list[float]:
+    """One pretraining epoch: random windows, contacts and (with ``channel_dropout``) scalp channels.
+
+    ``net``: the DistributedDataParallel wrapper of a distributed run; every
+    rank then takes as many steps as the rank with the most batches (the
+    others go round their batches again), since each step averages gradients
+    over all ranks.
+    """
     import torch
 
     model.net.train()
     order = rng.permutation(len(train_idx))[:per_epoch]
     batches = group_windows(train_idx, order, batch_size)
+    batches = [batches[i] for i in rng.permutation(len(batches))]
+    if net is not None:
+        n_steps = int(tr.all_reduce([len(batches)], op="max")[0])
+        batches = [batches[i % len(batches)] for i in range(n_steps)]
     losses = []
-    for b in (batches[i] for i in rng.permutation(len(batches))):
+    for b in batches:
         di = train_idx[b[0]][0]
         zx, zy, ch_pos, contacts = data[di]
         starts = np.array([train_idx[j][1] for j in b])
@@ -184,7 +235,7 @@ def _pretrain_epoch(model: Any, data: list, train_idx: Index, per_epoch: int, ba
         ks = np.arange(zy.shape[0])
         if len(ks) > max_contacts:
             ks = np.sort(rng.choice(len(ks), max_contacts, replace=False))
-        loss = step_loss(model, zx[ch], zy[ks], ch_pos[ch], contacts.subset(list(ks)), starts, dev)
+        loss = step_loss(model, zx[ch], zy[ks], ch_pos[ch], contacts.subset(list(ks)), starts, dev, net=net)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
@@ -199,11 +250,14 @@ def learn_lag_prior(model: Any, segments: list[PairedSegment], minutes: float) -
 
     A lagged :class:`~ieegrecon.models.ridge.RidgeModel` is fitted on the first
     ``minutes`` of every segment; :func:`~ieegrecon.models.lagged.lag_prior_cov`
-    pools the lag profiles of its filters.
+    pools the lag profiles of its filters. In a distributed run only rank 0
+    (whose model is the one saved) fits them.
     """
     model.lag_cov = None
     if minutes <= 0:
         return {"used": False}
+    if tr.dist_context()[0] != 0:
+        return {"used": False, "reason": "learnt by rank 0"}
     t0 = time.perf_counter()
     ridge = RidgeModel(model.sfreq, max_lag_ms=RES_MAX_LAG_S * 1000, lag_step_ms=RES_LAG_STEP_S * 1000)
     coefs = []

@@ -294,3 +294,147 @@ def waveform_spectral_loss(pred: Any, target: Any, spectral_weight: float = 0.1,
         mt = torch.abs(torch.fft.rfft(target, dim=-1)) * scale
         loss = loss + spectral_weight * torch.mean(torch.abs(torch.log(mp + eps) - torch.log(mt + eps)))
     return loss
+
+
+# ------------------------------------------------------------------ distributed data parallel (torchrun)
+def dist_context() -> tuple[int, int]:
+    """``(rank, world_size)`` of the running ``torch.distributed`` process group; ``(0, 1)`` without one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+@contextlib.contextmanager
+def distributed(device: str | None) -> Iterator[tuple[int, int, str | None]]:
+    """Join the process group that ``torchrun`` describes in the environment, for the block.
+
+    Without ``WORLD_SIZE`` > 1 in the environment (a plain process) nothing
+    happens. Otherwise the group is initialized from ``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR`` and ``MASTER_PORT`` with the ``nccl`` backend when
+    ``device`` asks for CUDA and CUDA is present (each rank on
+    ``cuda:LOCAL_RANK``), else ``gloo`` (CPU), and destroyed after the block
+    (a group that was already initialized is kept).
+
+    Parameters
+    ----------
+    device : str | None
+        The device request (see :func:`choose_device`).
+
+    Yields
+    ------
+    rank, world_size : int
+    device : str | None
+        ``device``, made ``cuda:LOCAL_RANK`` for a CUDA run with several ranks.
+    """
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or dist.is_initialized():
+        rank, world = dist_context()
+        yield rank, world, device
+        return
+    cuda = device is not None and str(device).startswith("cuda") and torch.cuda.is_available()
+    if cuda:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        yield dist.get_rank(), dist.get_world_size(), device
+    finally:
+        dist.destroy_process_group()
+
+
+def shard_groups(sizes: list[int], world: int) -> list[int]:
+    """Assign groups (subjects) to ranks, largest first, each to the least-loaded rank.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Work per group (e.g. training windows per subject).
+    world : int
+        Number of ranks.
+
+    Returns
+    -------
+    rank_of : list of int
+        The rank of each group (deterministic: ties go to the lower rank, then the earlier group).
+    """
+    load = [0] * world
+    rank_of = [0] * len(sizes)
+    for g in sorted(range(len(sizes)), key=lambda g: (-sizes[g], g)):
+        r = min(range(world), key=lambda r: (load[r], r))
+        rank_of[g] = r
+        load[r] += sizes[g]
+    return rank_of
+
+
+def all_reduce(values: list[float], op: str = "sum") -> list[float]:
+    """Sum (or ``op='max'``) ``values`` over every rank of the process group; unchanged without one."""
+    import torch
+    import torch.distributed as dist
+
+    if dist_context()[1] == 1:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
+    return [float(v) for v in t.cpu()]
+
+
+def shard_subjects(subjects: list[str], train_idx: list[tuple[int, int]], val_idx: list[tuple[int, int]], rank: int,
+                   world: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The windows of the subjects of ``rank`` (subjects balanced over ranks by window count).
+
+    Parameters
+    ----------
+    subjects : list of str
+        The subject of each data index.
+    train_idx, val_idx : list of (data index, window start)
+        Every window of the cohort.
+    rank, world : int
+        This process's rank and the number of ranks.
+
+    Returns
+    -------
+    train_idx, val_idx : list of (data index, window start)
+        This rank's windows.
+
+    Raises
+    ------
+    ValueError
+        A rank would get no training window (fewer subjects than ranks).
+    """
+    names = list(dict.fromkeys(subjects))
+    count = {n: 0 for n in names}
+    n_train = {n: 0 for n in names}
+    for di, _ in train_idx:
+        count[subjects[di]] += 1
+        n_train[subjects[di]] += 1
+    for di, _ in val_idx:
+        count[subjects[di]] += 1
+    owner = dict(zip(names, shard_groups([count[n] for n in names], world)))
+    if any(sum(n_train[n] for n in names if owner[n] == r) == 0 for r in range(world)):
+        raise ValueError(f"{world} processes but only {sum(v > 0 for v in n_train.values())} subjects with "
+                         "training windows: every process needs at least one subject")
+    mine = {di for di, s in enumerate(subjects) if owner[s] == rank}
+    return [w for w in train_idx if w[0] in mine], [w for w in val_idx if w[0] in mine]
+
+
+def ddp_wrap(net: Any, dev: Any, seed: int, rank: int) -> tuple[np.random.Generator, Any]:
+    """``net`` in ``DistributedDataParallel``, and this rank's generators (NumPy returned, torch seeded).
+
+    Each rank draws its own windows, contacts and dropout masks: the NumPy
+    generator is seeded with ``[seed, rank]``, torch with a value derived from it.
+    """
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    torch.manual_seed(int(np.random.SeedSequence([seed, rank]).generate_state(1)[0]))
+    wrapped = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
+    return np.random.default_rng([seed, rank]), wrapped

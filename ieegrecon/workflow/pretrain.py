@@ -2,16 +2,19 @@
 
 ``ieegrecon pretrain`` is a thin CLI over :func:`pretrain_cohort`. Works the
 same on simulated cohorts (``ieegrecon simulate``) and on real datasets laid
-out like OpenNeuro ds004752 (scalp EEG and iEEG in one session, any rates).
+out like OpenNeuro ds004752 (scalp EEG and iEEG in one session, any rates),
+in one process or in several under ``torchrun`` (docs/scale-out.md).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -127,6 +130,13 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
     model, trained on every subject, is written to ``out/`` with a
     ``MODEL_CARD.md`` that states the data, the command and the LOSO results.
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) every process
+    runs this function: they join one process group
+    (:func:`~ieegrecon.models.training.distributed`: gloo on the CPU, nccl on
+    CUDA), each trains on its shard of the subjects with
+    DistributedDataParallel, and only rank 0 speaks (``say``) and writes
+    ``out`` (atomically, as in one process); the other ranks write nothing.
+
     Parameters
     ----------
     roots : list of path-like
@@ -134,7 +144,8 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
     out : path-like
         Model folder.
     method : str
-        A method with ``supports_pretrain`` (``'cast'``).
+        A method with ``supports_pretrain`` (``'cast'``); in a distributed run, one that
+        also supports distributed training (:func:`supports_distributed`).
     loso : bool
         Run leave-one-subject-out folds.
     epochs, seed, device
@@ -155,61 +166,105 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
     Returns
     -------
     dict
-        Summary (also written as ``out/pretrain.json``).
+        Summary (also written as ``out/pretrain.json``; ``distributed`` names the
+        number of processes and the backend of a distributed run).
 
     Raises
     ------
     UsageError, InputError, OutputError
     """
-    from .._checks import check_out_path, check_own_model
-    from ..models.io import save_model
+    from .._checks import check_out_path
+    from ..models.training import distributed
 
-    say = say or (lambda m: None)
-    out = check_out_path(out, overwrite=overwrite, inputs=roots, kind="model")
-    # everything is built in a temporary folder beside out, published whole (the old model kept until then)
-    with atomic_dir(out, overwrite=overwrite, check=check_own_model) as work:
+    with distributed(device) as (rank, world, device):
+        say = (say or (lambda m: None)) if rank == 0 else (lambda m: None)
+        out = check_out_path(out, overwrite=overwrite, inputs=roots, kind="model")
         cls = get_model_class(method)
         if not cls.supports_pretrain:
             raise UsageError(f"method {method!r} has no cross-subject pretraining")
-        prep = Preprocessing()
-        cohort = load_cohort(roots, prep=prep, max_minutes=max_minutes, say=say)
-        subjects = cohort.subjects
-        if loso and len(subjects) < 2:
-            raise UsageError(f"the 'loso' parameter needs at least 2 subjects, found {len(subjects)}")
-        described = {
-            "simulated": cohort.simulated,
-            "description": (f"{len(cohort.segments)} paired sessions of {len(subjects)} subjects "
-                            f"({'SIMULATED by ieegrecon simulate' if cohort.simulated else 'real recordings'}) "
-                            f"from {', '.join(cohort.roots)}"),
-            "subjects": subjects,
-            "sessions": cohort.sessions,
-            "max_minutes_per_session": max_minutes,
-        }
-        train_kw = dict(epochs=epochs, seed=seed, device=device, max_windows_per_epoch=windows_per_epoch,
-                        progress=_epoch_say(say))
-        folds = loso_folds(cohort, described, work / "folds", method=method, params=params, say=say,
-                           **train_kw) if loso else []
-        say(f"pretraining on all {len(subjects)} subjects")
-        model = cls(**(params or {}))
-        info = _pretrain(model, cohort.segments, **train_kw)
-        model.trained_on = {"pretrain": described}
-        summary = {
-            "ieegrecon_version": __version__,
-            "method": method,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": command or " ".join(sys.argv),
-            "epochs": epochs,
-            "windows_per_epoch": windows_per_epoch,
-            "seed": seed,
-            "data": described,
-            "pretrain": _jsonable(info),
-            "loso": folds,
-            "quirks": cohort.quirks,
-        }
-        save_model(model, work, overwrite=True, kind="pretrained-model",
-                   extra={"pretrain": summary["pretrain"], "loso": folds})
-        write_json_atomic(summary, work / "pretrain.json")
-        write_text_atomic(work / "MODEL_CARD.md", model_card(summary, model))
+        if world > 1 and not supports_distributed(cls):
+            raise UsageError(f"method {method!r} has no distributed pretraining; run it in one process")
+        # everything is built in a temporary folder beside out, published whole (the old model kept until then)
+        with _output_folder(out, overwrite, rank) as work:
+            summary = _pretrain_into(work, roots, method=method, loso=loso, epochs=epochs, seed=seed, device=device,
+                                     max_minutes=max_minutes, windows_per_epoch=windows_per_epoch, params=params,
+                                     say=say, command=command, world=world)
+    return summary
+
+
+#: Methods whose ``pretrain`` trains with DistributedDataParallel in a process group (a model class may
+#: say so itself with a ``supports_distributed`` class attribute).
+DISTRIBUTED_METHODS = frozenset({"cast"})
+
+
+def supports_distributed(cls: type[ReconModel]) -> bool:
+    """Whether ``cls.pretrain`` can run as one rank of a ``torchrun`` process group."""
+    return bool(getattr(cls, "supports_distributed", cls.method in DISTRIBUTED_METHODS))
+
+
+@contextmanager
+def _output_folder(out: Path, overwrite: bool, rank: int) -> Iterator[Path]:
+    """Rank 0: the atomic model folder beside ``out``; other ranks: a private temporary folder, discarded."""
+    from .._checks import check_own_model
+
+    if rank == 0:
+        with atomic_dir(out, overwrite=overwrite, check=check_own_model) as work:
+            yield work
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"ieegrecon-rank{rank}-") as tmp:
+            yield Path(tmp)
+
+
+def _pretrain_into(work: Path, roots: list[str | Path], *, method: str, loso: bool, epochs: int, seed: int,
+                   device: str | None, max_minutes: float | None, windows_per_epoch: int | None,
+                   params: dict[str, Any] | None, say: Say, command: str | None, world: int) -> dict[str, Any]:
+    """Load the cohort, run the LOSO folds and the final pretraining, write everything into ``work``."""
+    from ..models.io import save_model
+
+    cls = get_model_class(method)
+    prep = Preprocessing()
+    cohort = load_cohort(roots, prep=prep, max_minutes=max_minutes, say=say)
+    subjects = cohort.subjects
+    if loso and len(subjects) < 2:
+        raise UsageError(f"the 'loso' parameter needs at least 2 subjects, found {len(subjects)}")
+    described = {
+        "simulated": cohort.simulated,
+        "description": (f"{len(cohort.segments)} paired sessions of {len(subjects)} subjects "
+                        f"({'SIMULATED by ieegrecon simulate' if cohort.simulated else 'real recordings'}) "
+                        f"from {', '.join(cohort.roots)}"),
+        "subjects": subjects,
+        "sessions": cohort.sessions,
+        "max_minutes_per_session": max_minutes,
+    }
+    train_kw = dict(epochs=epochs, seed=seed, device=device, max_windows_per_epoch=windows_per_epoch,
+                    progress=_epoch_say(say))
+    folds = loso_folds(cohort, described, work / "folds", method=method, params=params, say=say,
+                       **train_kw) if loso else []
+    say(f"pretraining on all {len(subjects)} subjects" + (f" in {world} processes" if world > 1 else ""))
+    model = cls(**(params or {}))
+    info = _pretrain(model, cohort.segments, **train_kw)
+    model.trained_on = {"pretrain": described}
+    summary = {
+        "ieegrecon_version": __version__,
+        "method": method,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command or " ".join(sys.argv),
+        "epochs": epochs,
+        "windows_per_epoch": windows_per_epoch,
+        "seed": seed,
+        "data": described,
+        "pretrain": _jsonable(info),
+        "loso": folds,
+        "quirks": cohort.quirks,
+    }
+    if world > 1:
+        import torch.distributed as dist
+
+        summary["distributed"] = {"world_size": world, "backend": dist.get_backend()}
+    save_model(model, work, overwrite=True, kind="pretrained-model",
+               extra={"pretrain": summary["pretrain"], "loso": folds})
+    write_json_atomic(summary, work / "pretrain.json")
+    write_text_atomic(work / "MODEL_CARD.md", model_card(summary, model))
     return summary
 
 

@@ -1,0 +1,136 @@
+"""DDP pretraining (cast): N gloo processes vs one process, same windows seen, validation loss and wall time.
+
+Usage: ``python benchmarks/bench_ddp.py [--nproc 2] [--subjects 8] [--seconds 120] [--epochs 4]
+[--windows 256] [--d-model 32] [--seed 0]``
+
+A synthetic cohort (``--subjects`` subjects, ``--seconds`` each: resonant
+sources mixed by inverse-square gains into 19 scalp channels and 12 contacts,
+half of the subjects on the 8-channel ds004752 montage) is pretrained with
+:meth:`ieegrecon.models.cast.CastModel.pretrain` (no lag prior) twice with the
+same seed, epochs and windows per epoch:
+
+- in this process, with ``--nproc`` torch threads;
+- in ``--nproc`` processes of one gloo group (``torch.multiprocessing``, one
+  thread each), the subjects sharded across ranks, the batch split across
+  them (:func:`ieegrecon.models._cast_train.train_network`).
+
+Both score the same validation windows (the last 10 % of every subject).
+Prints the validation loss after each epoch, the relative difference of the
+last one (target: within 2 %) and the wall times. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SFREQ = 200.0
+EIGHT = ["F3", "F4", "C3", "C4", "O1", "O2", "A1", "A2"]
+
+
+def cohort(n_subjects: int, seconds: float, seed: int = 0) -> list:
+    """Synthetic paired segments (V), one per subject (``s0``, ``s1``...)."""
+    from scipy.signal import lfilter
+
+    from ieegrecon.channels import STANDARD_1020_19
+    from ieegrecon.headmodel import scalp_positions
+    from ieegrecon.models.base import ContactInfo, PairedSegment
+
+    rng = np.random.default_rng(seed)
+    segs = []
+    n = int(seconds * SFREQ)
+    for i in range(n_subjects):
+        src = rng.normal(size=(10, 3))
+        src = src / np.linalg.norm(src, axis=1, keepdims=True) * rng.uniform(0.02, 0.06, size=(10, 1))
+        s = np.stack([lfilter([1], [1, -2 * 0.97 * np.cos(2 * np.pi * rng.uniform(3, 30) / SFREQ), 0.97 ** 2],
+                              rng.normal(size=n)) for _ in range(10)])
+        s /= s.std(1, keepdims=True)
+        pos = src[rng.integers(0, 10, 12)] + rng.normal(scale=0.01, size=(12, 3))
+        names = list(STANDARD_1020_19) if i % 2 else EIGHT
+
+        def gains(p):
+            return 1.0 / (np.linalg.norm(p[:, None] - src[None], axis=2) / 0.02) ** 2
+
+        scalp = gains(scalp_positions(names)) @ s * 5e-6
+        scalp += rng.normal(scale=0.3 * scalp.std(), size=scalp.shape)
+        ieeg = gains(pos) @ s * 1e-5
+        ieeg += rng.normal(scale=0.2 * ieeg.std(), size=ieeg.shape)
+        ci = ContactInfo([f"c{k}" for k in range(12)], pos, ["precentral_L"] * 12, ["deep"] * 12)
+        segs.append(PairedSegment(scalp, ieeg, SFREQ, names, ci, f"s{i}"))
+    return segs
+
+
+def _train(args: argparse.Namespace) -> dict:
+    from ieegrecon.models.cast import CastModel
+
+    model = CastModel(d_model=args.d_model, n_heads=4 if args.d_model >= 32 else 2)
+    t0 = time.perf_counter()
+    info = model.pretrain(cohort(args.subjects, args.seconds, args.seed), epochs=args.epochs, seed=args.seed,
+                          max_windows_per_epoch=args.windows, batch_size=args.batch, lag_prior_minutes=0.0,
+                          patience=args.epochs)
+    return {"val_loss": info["val_loss"], "train_loss": info["train_loss"], "seconds": time.perf_counter() - t0,
+            "n_train_windows": info["n_train_windows"], "n_val_windows": info["n_val_windows"]}
+
+
+def _rank(rank: int, world: int, port: int, args: argparse.Namespace, out: str) -> None:
+    import torch
+
+    from ieegrecon.models import training as tr
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    with tr.distributed(None):
+        res = _train(args)
+    Path(out, f"rank{rank}.json").write_text(json.dumps(res))
+
+
+def main() -> None:
+    import torch
+    import torch.multiprocessing as mp
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nproc", type=int, default=2)
+    ap.add_argument("--subjects", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--windows", type=int, default=256, help="training windows per epoch")
+    ap.add_argument("--batch", type=int, default=16, help="windows per optimizer step (split across processes)")
+    ap.add_argument("--d-model", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    print(f"cohort: {args.subjects} subjects x {args.seconds:g} s; {args.epochs} epochs x {args.windows} windows, "
+          f"batch {args.batch}, d_model {args.d_model}; cores {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+    torch.set_num_threads(args.nproc)
+    one = _train(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        t0 = time.perf_counter()
+        mp.spawn(_rank, args=(args.nproc, port, args, tmp), nprocs=args.nproc, join=True)
+        wall = time.perf_counter() - t0
+        many = json.loads(Path(tmp, "rank0.json").read_text())
+        n_train = sum(json.loads(Path(tmp, f"rank{r}.json").read_text())["n_train_windows"]
+                      for r in range(args.nproc))
+    print(f"1 process ({args.nproc} threads): validation loss per epoch "
+          f"{', '.join(f'{v:.4f}' for v in one['val_loss'])}; {one['seconds']:.1f} s training")
+    print(f"{args.nproc} processes (gloo, 1 thread each): validation loss per epoch "
+          f"{', '.join(f'{v:.4f}' for v in many['val_loss'])}; {many['seconds']:.1f} s training "
+          f"({wall:.1f} s with process start-up)")
+    print(f"training windows: {one['n_train_windows']} in one process, {n_train} over the ranks "
+          f"({many['n_train_windows']} on rank 0); validation windows {one['n_val_windows']}")
+    rel = many["val_loss"][-1] / one["val_loss"][-1] - 1
+    print(f"last validation loss: {many['val_loss'][-1]:.4f} vs {one['val_loss'][-1]:.4f} ({100 * rel:+.2f} %; "
+          f"target within 2 %); speed x{one['seconds'] / many['seconds']:.2f} (training only)")
+
+
+if __name__ == "__main__":
+    main()
