@@ -19,7 +19,7 @@ from ieegrecon.fmri.completion import (
 from ieegrecon.fmri.io import SURROGATE, read_bold_gifti, write_bold
 from ieegrecon.fmri.mesh import N_VERTICES, load_fsaverage5
 from ieegrecon.fmri.metrics import mse, pearson_r, ssim
-from ieegrecon.fmri.model import FmriModel, hrf_basis
+from ieegrecon.fmri.model import METHOD, FmriModel, hrf_basis
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:tvb.*")
 
@@ -170,7 +170,7 @@ def test_model_save_load_and_cli(sim_pair, tmp_path):
     pred = m2.predict(test.eeg, test.sfreq, test.n_frames)
     assert pred.shape == (test.n_frames, 68)
     np.testing.assert_array_equal(pred, m.predict(test.eeg, test.sfreq, test.n_frames))
-    assert json.loads((tmp_path / "model" / "config.json").read_text())["method"] == "fmri-ridge-hrf"
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["method"] == METHOD
 
     write_edf(tmp_path / "eeg.edf", test.eeg, test.sfreq, test.ch_names)
     write_bold(tmp_path / "known.func.gii", test.bold, tr=0.8, meta={})
