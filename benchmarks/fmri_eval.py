@@ -46,7 +46,7 @@ def table(res: dict) -> str:
     """Markdown table of the aggregated rows."""
     lines = ["| gaps | missing | method | Pearson r | MSE (%²) | SSIM |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['pattern']} | {r['missing']:.0%} | {r['method']} | {r['r']:.3f} | {r['mse']:.4f} | "
-              f"{r['ssim']:.3f} |" for r in res["rows"]]
+              ("-" if r["ssim"] is None else f"{r['ssim']:.3f}") + " |" for r in res["rows"]]
     return "\n".join(lines)
 
 
@@ -61,12 +61,20 @@ def main() -> None:
     p.add_argument("--sealed", action="store_true")
     p.add_argument("--cache", type=Path, default=Path("/tmp/fmri_cache"))
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--model", type=Path, help="model folder saved by a development run of the same --seed and "
+                   "--subjects (the fit is deterministic; saves the training)")
+    p.add_argument("--save-model", type=Path, help="write the trained model folder here")
     a = p.parse_args()
     a.cache.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     t0 = time.perf_counter()
+    from ieegrecon.fmri.model import FmriModel
+
+    model = FmriModel.load(a.model) if a.model else None
+    if model is not None and model.trained_on.get("seeds") != list(range(a.seed * 1000, a.seed * 1000 + a.subjects)):
+        raise SystemExit(f"{a.model} was not trained on the training subjects of --seed {a.seed}")
     res = evaluate(a.subjects, a.test_subjects, a.seed, a.duration, sealed=a.sealed,
-                   simulate=cached_simulate(a.cache))
+                   simulate=cached_simulate(a.cache), model=model, save_model=a.save_model)
     res["elapsed_s"] = round(time.perf_counter() - t0, 1)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(res, indent=1))

@@ -198,3 +198,30 @@ def test_model_save_load_and_cli(sim_pair, tmp_path):
     res = runner.invoke(app, ["fmri", str(tmp_path / "eeg.edf"), "--model", str(tmp_path / "model"),
                               "--out", str(tmp_path / "out.func.gii")])
     assert res.exit_code == 5 and "out.lh.func.gii" in res.output
+
+
+def test_coupling_weights_follow_the_literature_signs():
+    from ieegrecon.fmri.coupling import DRIVE_BANDS, coupling_weights
+
+    mesh = load_fsaverage5()
+    w = coupling_weights(mesh.parcel_names, np.random.default_rng(0), jitter=0.0)
+    col = {b: i for i, b in enumerate(DRIVE_BANDS)}
+    name = {n: i for i, n in enumerate(mesh.parcel_names)}
+    assert w[name["lh.lateraloccipital"], col["alpha"]] == -1.0  # posterior alpha: strongest negative
+    assert w[name["rh.precentral"], col["beta"]] == -0.8  # sensorimotor beta: negative
+    assert w[name["lh.posteriorcingulate"], col["beta"]] == 0.4  # default-mode beta: positive
+    assert w[name["lh.posteriorcingulate"], col["theta"]] == -0.5
+    assert np.all(w[:, col["gamma"]] > 0)
+    jittered = coupling_weights(mesh.parcel_names, np.random.default_rng(1))
+    assert not np.array_equal(jittered, w) and np.all(np.sign(jittered) == np.sign(w))
+
+
+def test_vertex_noise_has_drift_and_physiology():
+    from ieegrecon.fmri.coupling import vertex_noise
+
+    mesh = load_fsaverage5()
+    n = vertex_noise(60, 0.8, mesh, 2.0, np.random.default_rng(0))
+    assert n.shape == (60, 20484) and np.all(np.isfinite(n))
+    assert 1.0 < n.std() < 2.0  # ~0.6 x the parcel SD in all
+    spec = np.abs(np.fft.rfft(n - n.mean(axis=0), axis=0)) ** 2
+    assert spec[1:3].mean() > spec[10:].mean()  # slow drift above the white floor

@@ -30,6 +30,7 @@ development subjects of ``seed`` and tested on subjects ``50021000 + i`` and
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -41,8 +42,9 @@ from .model import FmriModel
 #: Master seeds of the sealed fMRI test cohort (the same as the iEEG sealed cohort).
 SEALED_SEEDS = (50021, 50023)
 #: Gap patterns scored: (kind, fraction missing).
-PATTERNS = (("interleaved", 0.25), ("interleaved", 0.5), ("interleaved", 0.75), ("contiguous", 0.25),
-            ("contiguous", 0.5), ("contiguous", 0.75))
+PATTERNS = (("interleaved", 0.25), ("interleaved", 0.5), ("interleaved", 0.75), ("contiguous", 0.5))
+#: Ablation and control rows: scored by r and MSE only (no SSIM, to save time).
+CONTROLS = ("eeg-recalibrated", "completion, other run's EEG")
 
 
 def subject_seeds(n_train: int, n_test: int, seed: int, sealed: bool = False) -> tuple[list[int], list[int]]:
@@ -82,7 +84,8 @@ def _outputs(model: FmriModel, prior: np.ndarray, other: np.ndarray, bold: np.nd
 
 def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float = 240.0, tr: float = 0.8,
              patterns: tuple[tuple[str, float], ...] = PATTERNS, sealed: bool = False,
-             simulate: Callable | None = None) -> dict:
+             simulate: Callable | None = None, model: FmriModel | None = None,
+             save_model: str | Path | None = None) -> dict:
     """Train, then score every method on held-out subjects and gap patterns.
 
     Parameters
@@ -102,6 +105,11 @@ def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float
     simulate : callable | None
         ``simulate(duration_s, seed, tr=, mesh=)`` -> FmriSubject; defaults to
         :func:`ieegrecon.fmri.simulate.simulate_subject` (benchmarks pass a cache).
+    model : FmriModel | None
+        A model already trained on the training subjects of ``seed`` with these
+        settings (the fit is deterministic, so this only saves time); trained when None.
+    save_model : path-like | None
+        Write the trained model folder there (:meth:`FmriModel.save`).
 
     Returns
     -------
@@ -113,11 +121,15 @@ def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float
         from .simulate import simulate_subject as simulate
     train_seeds, test_seeds = subject_seeds(n_train, n_test, seed, sealed)
     mesh = load_fsaverage5()
-    train = [simulate(duration_s, s, tr=tr, mesh=mesh) for s in train_seeds]
-    model = FmriModel(train[0].ch_names, tr).fit(
-        [s.eeg for s in train], train[0].sfreq, [mesh.vertex_to_parcel(s.bold) for s in train],
-        vertex_bolds=[s.bold for s in train], mesh=mesh, seed=seed)
-    del train
+    if model is None:
+        train = [simulate(duration_s, s, tr=tr, mesh=mesh) for s in train_seeds]
+        model = FmriModel(train[0].ch_names, tr).fit(
+            [s.eeg for s in train], train[0].sfreq, [mesh.vertex_to_parcel(s.bold) for s in train],
+            vertex_bolds=[s.bold for s in train], mesh=mesh, seed=seed)
+        model.trained_on["seeds"] = train_seeds
+        del train
+    if save_model is not None:
+        model.save(save_model, overwrite=True)
     ctx = mesh.labels >= 0
     rng = np.random.default_rng([seed, 12345])
     tests = [simulate(duration_s, s, tr=tr, mesh=mesh) for s in test_seeds]
@@ -134,12 +146,13 @@ def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float
                 t, p = s.bold[miss][:, ctx], o[miss][:, ctx]
                 runs.append({"subject_seed": s.seed, "pattern": kind, "missing": frac, "method": name,
                              "r": float(np.nanmean(pearson_r(p, t))), "mse": mse(p, t),
-                             "ssim": ssim(o[:, ctx], s.bold[:, ctx])})
+                             "ssim": None if name in CONTROLS else ssim(o[:, ctx], s.bold[:, ctx])})
     rows = []
     for kind, frac in patterns:
         for name in dict.fromkeys(r["method"] for r in runs):
             sel = [r for r in runs if r["pattern"] == kind and r["missing"] == frac and r["method"] == name]
             rows.append({"pattern": kind, "missing": frac, "method": name, "n_runs": len(sel),
-                         **{m: float(np.mean([r[m] for r in sel])) for m in ("r", "mse", "ssim")}})
+                         **{m: None if sel[0][m] is None else float(np.mean([r[m] for r in sel]))
+                            for m in ("r", "mse", "ssim")}})
     return {"rows": rows, "runs": runs, "exact": exact, "model": model.config(),
             "seeds": {"train": train_seeds, "test": test_seeds, "sealed": sealed}}

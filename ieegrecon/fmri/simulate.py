@@ -9,18 +9,23 @@
    on the connectome's leading structural modes, plus a private part), so the
    oscillation's amplitude waxes and wanes on the seconds-to-minutes scale
    that BOLD can follow.
-2. **EEG**: each region is a current dipole at its parcel centroid (MNI, from
+2. **More bands** (:mod:`ieegrecon.fmri.coupling`): theta, beta and gamma
+   activity per region, with slowly modulated amplitude.
+3. **EEG**: each region is a current dipole at its parcel centroid (MNI, from
    the vendored DK volume), oriented radially, projected to 19 10-20 channels
    by the template three-shell sphere forward model
    (:func:`ieegrecon.headmodel.template_forward`), plus sensor noise.
-3. **BOLD**: the region's relative alpha power drives the Balloon-Windkessel
-   hemodynamic model (Friston et al. 2000, NeuroImage 12:466; parameters of
-   Stephan et al. 2007, NeuroImage 38:387 / Friston et al. 2003), sampled at
-   the TR as percent signal change.
-4. **Vertices**: on fsaverage5, ``vertex = parcel BOLD × (1 + 0.3 g_v) + noise``
-   where ``g_v`` is a smooth random gain map and the noise is spatially
-   smooth (mesh neighbour averaging) and AR(1) in time; medial-wall vertices
-   carry noise only.
+4. **BOLD**: the region's relative theta, alpha, beta and gamma power, with
+   literature signs that differ between regions, plus a drive no EEG band
+   shows, drives the Balloon-Windkessel hemodynamic model (Friston et al.
+   2000, NeuroImage 12:466; parameters of Stephan et al. 2007, NeuroImage
+   38:387 / Friston et al. 2003) with region-specific parameters, sampled at
+   the TR as percent signal change (:mod:`ieegrecon.fmri.coupling`).
+5. **Vertices**: on fsaverage5, ``vertex = parcel BOLD × (1 + 0.3 g_v) + noise``
+   where ``g_v`` is a smooth random gain map and the noise is thermal,
+   spatially smooth AR(1), physiological (cardiac, respiratory, global) and
+   slow drift (:func:`ieegrecon.fmri.coupling.vertex_noise`); medial-wall
+   vertices carry noise only.
 """
 
 from __future__ import annotations
