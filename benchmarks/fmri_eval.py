@@ -46,7 +46,7 @@ def table(res: dict) -> str:
     """Markdown table of the aggregated rows."""
     lines = ["| gaps | missing | method | Pearson r | MSE (%²) | SSIM |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['pattern']} | {r['missing']:.0%} | {r['method']} | {r['r']:.3f} | {r['mse']:.4f} | "
-              ("-" if r["ssim"] is None else f"{r['ssim']:.3f}") + " |" for r in res["rows"]]
+              + ("- |" if r["ssim"] is None else f"{r['ssim']:.3f} |") for r in res["rows"]]
     return "\n".join(lines)
 
 

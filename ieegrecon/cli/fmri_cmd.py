@@ -128,6 +128,6 @@ def fmri_evaluate(
     res = evaluate(subjects, test_subjects, seed, duration, sealed=sealed)
     lines = ["| gaps | missing | method | Pearson r | MSE (%²) | SSIM |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['pattern']} | {r['missing']:.0%} | {r['method']} | {r['r']:.3f} | {r['mse']:.4f} | "
-              ("-" if r["ssim"] is None else f"{r['ssim']:.3f}") + " |" for r in res["rows"]]
+              + ("- |" if r["ssim"] is None else f"{r['ssim']:.3f} |") for r in res["rows"]]
     typer.echo("\n".join(lines))
     typer.echo(json.dumps(res, indent=1))
