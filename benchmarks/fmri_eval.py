@@ -63,6 +63,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--model", type=Path, help="model folder saved by a development run of the same --seed and "
                    "--subjects (the fit is deterministic; saves the training)")
+    p.add_argument("--no-ssim", action="store_true", help="skip SSIM (the slowest metric)")
     p.add_argument("--save-model", type=Path, help="write the trained model folder here")
     a = p.parse_args()
     a.cache.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,8 @@ def main() -> None:
     if model is not None and model.trained_on.get("seeds") != list(range(a.seed * 1000, a.seed * 1000 + a.subjects)):
         raise SystemExit(f"{a.model} was not trained on the training subjects of --seed {a.seed}")
     res = evaluate(a.subjects, a.test_subjects, a.seed, a.duration, sealed=a.sealed,
-                   simulate=cached_simulate(a.cache), model=model, save_model=a.save_model)
+                   simulate=cached_simulate(a.cache), model=model, save_model=a.save_model,
+                   with_ssim=not a.no_ssim)
     res["elapsed_s"] = round(time.perf_counter() - t0, 1)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(res, indent=1))

@@ -85,7 +85,7 @@ def _outputs(model: FmriModel, prior: np.ndarray, other: np.ndarray, bold: np.nd
 def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float = 240.0, tr: float = 0.8,
              patterns: tuple[tuple[str, float], ...] = PATTERNS, sealed: bool = False,
              simulate: Callable | None = None, model: FmriModel | None = None,
-             save_model: str | Path | None = None) -> dict:
+             save_model: str | Path | None = None, with_ssim: bool = True) -> dict:
     """Train, then score every method on held-out subjects and gap patterns.
 
     Parameters
@@ -110,6 +110,8 @@ def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float
         settings (the fit is deterministic, so this only saves time); trained when None.
     save_model : path-like | None
         Write the trained model folder there (:meth:`FmriModel.save`).
+    with_ssim : bool
+        Compute SSIM (the slowest metric); None in the rows otherwise.
 
     Returns
     -------
@@ -146,7 +148,7 @@ def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float
                 t, p = s.bold[miss][:, ctx], o[miss][:, ctx]
                 runs.append({"subject_seed": s.seed, "pattern": kind, "missing": frac, "method": name,
                              "r": float(np.nanmean(pearson_r(p, t))), "mse": mse(p, t),
-                             "ssim": None if name in CONTROLS else ssim(o[:, ctx], s.bold[:, ctx])})
+                             "ssim": None if name in CONTROLS or not with_ssim else ssim(o[:, ctx], s.bold[:, ctx])})
     rows = []
     for kind, frac in patterns:
         for name in dict.fromkeys(r["method"] for r in runs):
