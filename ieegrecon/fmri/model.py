@@ -1,16 +1,18 @@
-"""EEG -> BOLD frames: ridge regression on HRF-convolved band-power envelopes.
+"""EEG -> BOLD frames: reduced-rank ridge on band power at several time scales (issue #20).
 
 Features (per recording): for each channel and band (delta 1-4, theta 4-8,
-alpha 8-13, beta 13-30 Hz), the log mean power in each TR window
+alpha 8-13, beta 13-30, gamma 30-45 Hz), the log mean power in each TR window
 (Butterworth band-pass, :mod:`scipy.signal`), z-scored over the recording,
-convolved with an HRF basis (SPM's canonical double-gamma HRF, its temporal
-and dispersion derivatives; Friston et al. 1998, Henson et al. 2002) over
-32 s. Targets are parcel BOLD (68 DK parcels, vertex mean). Ridge weights
-(Hoerl & Kennard 1970) are followed by a temporal smoothness term: the
-prediction ``m`` minimizes ``|m - F W|^2 + mu |D2 m|^2`` (second differences;
-the Whittaker smoother). ``alpha`` and ``mu`` are picked by
-leave-one-subject-out error; the completion kernel is fitted on those
-held-out predictions (:mod:`ieegrecon.fmri.completion`).
+convolved with a kernel bank (:func:`kernel_bank`): double-gamma HRFs peaking
+at 4-8 s (their learned combination is a per-region HRF), the canonical HRF's
+temporal derivative (Friston et al. 1998; the envelope's dynamics) and a slow
+exponential integrator. Targets are parcel BOLD (68 DK parcels, vertex mean).
+Ridge weights (Hoerl & Kennard 1970), projected on the leading spatial modes
+of the fit (reduced rank, Mukherjee & Zhu 2011), are followed by a temporal
+smoothness term: the prediction ``m`` minimizes ``|m - F W|^2 + mu |D2 m|^2``
+(second differences; the Whittaker smoother). ``alpha``, ``rank`` and ``mu``
+are picked by leave-one-subject-out error; the completion kernels are fitted
+on those held-out predictions (:mod:`ieegrecon.fmri.completion`).
 """
 
 from __future__ import annotations
