@@ -6,7 +6,8 @@ The sampling operator keeps the measured frames ``K``; the missing frames
 
 1. the prior mean is the model prediction ``m``, calibrated per vertex on the
    measured frames by least squares (``a m + b``; universal kriging with the
-   prediction as a regressor, Cressie 1993 §3.4);
+   prediction as a regressor, Cressie 1993 §3.4), the gain optionally shrunk
+   towards 1 and the offset optionally fixed at 0 (simple kriging);
 2. the residual ``r = y - (a m + b)`` is a stationary Gaussian process in time
    with a Matérn-5/2 correlation of length ``length`` frames plus a white
    ``nugget`` (Rasmussen & Williams 2006, eq. 2.19 and 4.17);
@@ -14,8 +15,10 @@ The sampling operator keeps the measured frames ``K``; the missing frames
    copied bit for bit.
 
 The kernel is shared by all vertices, so one ``|M| x |K|`` matrix serves the
-whole mesh. Its two parameters are chosen in :func:`fit_kernel` by hiding
-random frames of training subjects.
+whole mesh. Its parameters (length, nugget, offset, gain shrinkage) are
+chosen in :func:`fit_kernel` by hiding frames of training subjects, at random
+and as one contiguous block. With a prior of zeros (no EEG) the same code is
+the ``gp-only`` baseline.
 """
 
 from __future__ import annotations
