@@ -82,6 +82,18 @@ def _outputs(model: FmriModel, prior: np.ndarray, other: np.ndarray, bold: np.nd
             "completion, other run's EEG": complete(other, known, keep, **k)}
 
 
+def aggregate(runs: list[dict], patterns: tuple[tuple[str, float], ...]) -> list[dict]:
+    """Mean r, MSE and SSIM over runs, per gap pattern and method (SSIM None where not computed)."""
+    rows = []
+    for kind, frac in patterns:
+        for name in dict.fromkeys(r["method"] for r in runs):
+            sel = [r for r in runs if r["pattern"] == kind and r["missing"] == frac and r["method"] == name]
+            rows.append({"pattern": kind, "missing": frac, "method": name, "n_runs": len(sel),
+                         **{m: None if sel[0][m] is None else float(np.mean([r[m] for r in sel]))
+                            for m in ("r", "mse", "ssim")}})
+    return rows
+
+
 def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float = 240.0, tr: float = 0.8,
              patterns: tuple[tuple[str, float], ...] = PATTERNS, sealed: bool = False,
              simulate: Callable | None = None, model: FmriModel | None = None,
@@ -143,18 +155,13 @@ def evaluate(n_train: int = 4, n_test: int = 5, seed: int = 0, duration_s: float
             keep = _mask(kind, s.n_frames, frac, rng)
             miss = np.setdiff1d(np.arange(s.n_frames), keep)
             for name, o in _outputs(model, priors[i], other, s.bold, keep).items():
-                if name.startswith("completion") or name in ("gp-only", "eeg-recalibrated"):
+                if name != "eeg-only" and name != "linear interpolation":
                     exact &= bool(np.max(np.abs(o[keep] - s.bold[keep])) == 0)
                 t, p = s.bold[miss][:, ctx], o[miss][:, ctx]
+                score = with_ssim and name not in CONTROLS
                 runs.append({"subject_seed": s.seed, "pattern": kind, "missing": frac, "method": name,
                              "r": float(np.nanmean(pearson_r(p, t))), "mse": mse(p, t),
-                             "ssim": None if name in CONTROLS or not with_ssim else ssim(o[:, ctx], s.bold[:, ctx])})
-    rows = []
-    for kind, frac in patterns:
-        for name in dict.fromkeys(r["method"] for r in runs):
-            sel = [r for r in runs if r["pattern"] == kind and r["missing"] == frac and r["method"] == name]
-            rows.append({"pattern": kind, "missing": frac, "method": name, "n_runs": len(sel),
-                         **{m: None if sel[0][m] is None else float(np.mean([r[m] for r in sel]))
-                            for m in ("r", "mse", "ssim")}})
+                             "ssim": ssim(o[:, ctx], s.bold[:, ctx]) if score else None})
+    rows = aggregate(runs, patterns)
     return {"rows": rows, "runs": runs, "exact": exact, "model": model.config(),
             "seeds": {"train": train_seeds, "test": test_seeds, "sealed": sealed}}
