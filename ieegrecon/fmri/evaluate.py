@@ -18,7 +18,8 @@ missing frames:
   (an ablation: what the recalibration alone gives);
 * ``completion``: recalibrated EEG prior + Gaussian-process residual;
 * ``completion, other run's EEG``: the same with the EEG of another held-out
-  subject (a control: the EEG must matter).
+  subject (a control: the EEG must matter; a prior of zeros when only one
+  subject is held out).
 
 Seeds (docs/evaluation.md): development master seeds are 0-999 (subjects
 ``seed * 1000 + i``); the sealed master seeds 50021 and 50023 are used only
