@@ -19,7 +19,7 @@ from ieegrecon.fmri.completion import (
 from ieegrecon.fmri.io import SURROGATE, read_bold_gifti, write_bold
 from ieegrecon.fmri.mesh import N_VERTICES, load_fsaverage5
 from ieegrecon.fmri.metrics import mse, pearson_r, ssim
-from ieegrecon.fmri.model import FmriModel, hrf_basis
+from ieegrecon.fmri.model import METHOD, FmriModel, hrf_basis
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:tvb.*")
 
@@ -170,7 +170,7 @@ def test_model_save_load_and_cli(sim_pair, tmp_path):
     pred = m2.predict(test.eeg, test.sfreq, test.n_frames)
     assert pred.shape == (test.n_frames, 68)
     np.testing.assert_array_equal(pred, m.predict(test.eeg, test.sfreq, test.n_frames))
-    assert json.loads((tmp_path / "model" / "config.json").read_text())["method"] == "fmri-ridge-hrf"
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["method"] == METHOD
 
     write_edf(tmp_path / "eeg.edf", test.eeg, test.sfreq, test.ch_names)
     write_bold(tmp_path / "known.func.gii", test.bold, tr=0.8, meta={})
@@ -198,3 +198,30 @@ def test_model_save_load_and_cli(sim_pair, tmp_path):
     res = runner.invoke(app, ["fmri", str(tmp_path / "eeg.edf"), "--model", str(tmp_path / "model"),
                               "--out", str(tmp_path / "out.func.gii")])
     assert res.exit_code == 5 and "out.lh.func.gii" in res.output
+
+
+def test_coupling_weights_follow_the_literature_signs():
+    from ieegrecon.fmri.coupling import DRIVE_BANDS, coupling_weights
+
+    mesh = load_fsaverage5()
+    w = coupling_weights(mesh.parcel_names, np.random.default_rng(0), jitter=0.0)
+    col = {b: i for i, b in enumerate(DRIVE_BANDS)}
+    name = {n: i for i, n in enumerate(mesh.parcel_names)}
+    assert w[name["lh.lateraloccipital"], col["alpha"]] == -1.0  # posterior alpha: strongest negative
+    assert w[name["rh.precentral"], col["beta"]] == -0.8  # sensorimotor beta: negative
+    assert w[name["lh.posteriorcingulate"], col["beta"]] == 0.4  # default-mode beta: positive
+    assert w[name["lh.posteriorcingulate"], col["theta"]] == -0.5
+    assert np.all(w[:, col["gamma"]] > 0)
+    jittered = coupling_weights(mesh.parcel_names, np.random.default_rng(1))
+    assert not np.array_equal(jittered, w) and np.all(np.sign(jittered) == np.sign(w))
+
+
+def test_vertex_noise_has_drift_and_physiology():
+    from ieegrecon.fmri.coupling import vertex_noise
+
+    mesh = load_fsaverage5()
+    n = vertex_noise(60, 0.8, mesh, 2.0, np.random.default_rng(0))
+    assert n.shape == (60, 20484) and np.all(np.isfinite(n))
+    assert 1.0 < n.std() < 2.0  # ~0.6 x the parcel SD in all
+    spec = np.abs(np.fft.rfft(n - n.mean(axis=0), axis=0)) ** 2
+    assert spec[1:3].mean() > spec[10:].mean()  # slow drift above the white floor

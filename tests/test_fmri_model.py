@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ieegrecon.errors import ModelFileError, OutputError
-from ieegrecon.fmri.model import BANDS, FmriModel
+from ieegrecon.fmri.model import BANDS, HRF_PEAKS, METHOD, FmriModel
 from ieegrecon.models.io import weights_sha256
 
 CH = ["Fz", "Cz", "Pz"]
@@ -17,8 +17,10 @@ CH = ["Fz", "Cz", "Pz"]
 def _model(seed: int = 0) -> FmriModel:
     m = FmriModel(CH, 0.8, alpha=100.0, mu=1.0)
     m.n_parcels = 5
-    m.weights = np.random.default_rng(seed).normal(size=(len(CH) * len(BANDS) * 3 + 1, 5))
-    m.kernel = {"length": 2.0, "nugget": 0.2}
+    m.weights = np.random.default_rng(seed).normal(size=(len(CH) * len(BANDS) * (len(HRF_PEAKS) + 2) + 1, 5))
+    m.kernel = {"length": 2.0, "nugget": 0.2, "offset": False, "gain_shrink": 100.0}
+    m.kernel_gp = {"length": 5.0, "nugget": 0.05, "offset": True, "gain_shrink": 0.0}
+    m.rank = 6
     m.trained_on = {"n_subjects": 2, "n_frames": 10}
     return m
 
@@ -27,13 +29,14 @@ def test_save_writes_the_model_folder_format_and_loads_exactly(tmp_path):
     m = _model()
     m.save(tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert cfg["format_version"] == 1 and cfg["method"] == "fmri-ridge-hrf" and "ieegrecon_version" in cfg
+    assert cfg["format_version"] == 1 and cfg["method"] == METHOD and "ieegrecon_version" in cfg
     assert cfg["written_by"]["kind"] == "fmri-model"
     assert cfg["tensors"] == {"weights": {"shape": list(m.weights.shape), "dtype": "float64"}}
     m2 = FmriModel.load(tmp_path / "m")
     np.testing.assert_array_equal(m2.weights, m.weights)
-    assert (m2.ch_names, m2.tr, m2.alpha, m2.mu, m2.kernel, m2.n_parcels, m2.trained_on) == \
-        (m.ch_names, m.tr, m.alpha, m.mu, m.kernel, m.n_parcels, m.trained_on)
+    assert (m2.ch_names, m2.tr, m2.alpha, m2.mu, m2.kernel, m2.kernel_gp, m2.rank, m2.n_parcels, m2.trained_on) == \
+        (m.ch_names, m.tr, m.alpha, m.mu, m.kernel, m.kernel_gp, m.rank, m.n_parcels, m.trained_on)
+    assert m2.kernel_args() == {"length": 2.0, "nugget": 0.2, "offset": False, "gain_shrink": 100.0}
     assert len(weights_sha256(tmp_path / "m")) == 64
     with pytest.raises(OutputError):
         _model(1).save(tmp_path / "m")
@@ -47,6 +50,9 @@ def test_load_refuses_what_the_model_folder_reader_refuses(tmp_path):
     cfg = json.loads(cfg_path.read_text())
     cfg_path.write_text(json.dumps({**cfg, "sha256": "0" * 64}))
     with pytest.raises(ModelFileError, match="sha256"):
+        FmriModel.load(tmp_path / "m")
+    cfg_path.write_text(json.dumps({**cfg, "method": "fmri-ridge-hrf"}))
+    with pytest.raises(ModelFileError, match="older ieegrecon.*fmri-ridge-hrf.*train a new one"):
         FmriModel.load(tmp_path / "m")
     cfg_path.write_text(json.dumps({**cfg, "method": "ridge"}))
     with pytest.raises(ModelFileError, match="not an fMRI model"):

@@ -114,17 +114,20 @@ def fmri_train(
 @command("fmri-evaluate")
 def fmri_evaluate(
     subjects: int = typer.Option(4, "--subjects", min=1, help="Training subjects."),
-    test_subjects: int = typer.Option(2, "--test-subjects", min=1, help="Held-out subjects."),
-    seed: int = typer.Option(0, "--seed", help="Master seed."),
+    test_subjects: int = typer.Option(5, "--test-subjects", min=1,
+                                      help="Held-out subjects (per sealed seed with --sealed)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=999, help="Development master seed (0-999)."),
     duration: float = typer.Option(240.0, "--duration", help="Seconds per subject."),
+    sealed: bool = typer.Option(False, "--sealed", help="Test on the sealed seeds 50021 and 50023 "
+                                "(final reports only; docs/evaluation.md)."),
 ) -> None:
     """Reproducible evaluation on held-out simulated subjects: a Markdown table, then the JSON results."""
     from ..fmri.evaluate import evaluate
 
     check_positive("duration", duration)
-    res = evaluate(subjects, test_subjects, seed, duration)
-    lines = ["| missing | method | Pearson r | MSE (%²) | SSIM |", "|---|---|---|---|---|"]
-    lines += [f"| {r['missing']:.0%} | {r['method']} | {r['r']:.3f} | {r['mse']:.4f} | {r['ssim']:.3f} |"
-              for r in res["rows"]]
+    res = evaluate(subjects, test_subjects, seed, duration, sealed=sealed)
+    lines = ["| gaps | missing | method | Pearson r | MSE (%²) | SSIM |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['pattern']} | {r['missing']:.0%} | {r['method']} | {r['r']:.3f} | {r['mse']:.4f} | "
+              + ("- |" if r["ssim"] is None else f"{r['ssim']:.3f} |") for r in res["rows"]]
     typer.echo("\n".join(lines))
     typer.echo(json.dumps(res, indent=1))

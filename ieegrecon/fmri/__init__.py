@@ -1,12 +1,15 @@
 """EEG-conditioned BOLD frames on fsaverage5 with null-space completion (issue #8).
 
-Data flow: scalp EEG -> HRF-convolved band-power features -> ridge map to 68
-Desikan-Killiany parcels (:class:`~ieegrecon.fmri.model.FmriModel`) -> vertices
--> completion with measured frames kept exactly
+Data flow: scalp EEG -> band-power features convolved with a bank of HRFs and
+slower kernels -> reduced-rank ridge map to 68 Desikan-Killiany parcels
+(:class:`~ieegrecon.fmri.model.FmriModel`) -> vertices -> completion with
+measured frames kept exactly
 (:func:`~ieegrecon.fmri.completion.complete`) -> GIFTI / NIfTI
 (:func:`~ieegrecon.fmri.io.write_bold`). Training data come from
 :func:`~ieegrecon.fmri.simulate.simulate_subject` (TVB Stuart-Landau network
--> MNE sphere-model EEG and Balloon-Windkessel BOLD). Outputs are SURROGATES.
+plus theta/beta/gamma activity -> MNE sphere-model EEG and multi-band,
+region-specific Balloon-Windkessel BOLD with physiological noise and drift,
+:mod:`~ieegrecon.fmri.coupling`). Outputs are SURROGATES.
 See ``docs/fmri.md``.
 """
 

@@ -1,16 +1,18 @@
-"""EEG -> BOLD frames: ridge regression on HRF-convolved band-power envelopes.
+"""EEG -> BOLD frames: reduced-rank ridge on band power at several time scales (issue #20).
 
 Features (per recording): for each channel and band (delta 1-4, theta 4-8,
-alpha 8-13, beta 13-30 Hz), the log mean power in each TR window
+alpha 8-13, beta 13-30, gamma 30-45 Hz), the log mean power in each TR window
 (Butterworth band-pass, :mod:`scipy.signal`), z-scored over the recording,
-convolved with an HRF basis (SPM's canonical double-gamma HRF, its temporal
-and dispersion derivatives; Friston et al. 1998, Henson et al. 2002) over
-32 s. Targets are parcel BOLD (68 DK parcels, vertex mean). Ridge weights
-(Hoerl & Kennard 1970) are followed by a temporal smoothness term: the
-prediction ``m`` minimizes ``|m - F W|^2 + mu |D2 m|^2`` (second differences;
-the Whittaker smoother). ``alpha`` and ``mu`` are picked by
-leave-one-subject-out error; the completion kernel is fitted on those
-held-out predictions (:mod:`ieegrecon.fmri.completion`).
+convolved with a kernel bank (:func:`kernel_bank`): double-gamma HRFs peaking
+at 4-8 s (their learned combination is a per-region HRF), the canonical HRF's
+temporal derivative (Friston et al. 1998; the envelope's dynamics) and a slow
+exponential integrator. Targets are parcel BOLD (68 DK parcels, vertex mean).
+Ridge weights (Hoerl & Kennard 1970), projected on the leading spatial modes
+of the fit (reduced rank, Mukherjee & Zhu 2011), are followed by a temporal
+smoothness term: the prediction ``m`` minimizes ``|m - F W|^2 + mu |D2 m|^2``
+(second differences; the Whittaker smoother). ``alpha``, ``rank`` and ``mu``
+are picked by leave-one-subject-out error; the completion kernels are fitted
+on those held-out predictions (:mod:`ieegrecon.fmri.completion`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,38 @@ import numpy as np
 
 from ..errors import ModelFileError, ModelInputMismatch
 
-BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0))
+BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))
 HRF_SECONDS = 32.0
-METHOD = "fmri-ridge-hrf"
+#: Peak latencies (s) of the double-gamma kernels: a per-region HRF is their learned combination.
+HRF_PEAKS = (4.0, 5.0, 6.0, 7.0, 8.0)
+#: Time constant (s) of the slow exponential integrator (the longest time scale).
+SLOW_TAU = 15.0
+METHOD = "fmri-multiscale-hrf"
+#: Model folders of earlier versions, refused with this explanation.
+OLD_METHODS = {"fmri-ridge-hrf": "4 bands x 3 HRF kernels (issue #8)"}
+
+
+def kernel_bank(tr: float, length_s: float = HRF_SECONDS) -> np.ndarray:
+    """Temporal kernels of the features: HRFs at several latencies, a derivative, a slow integrator.
+
+    Double-gamma HRFs peaking at :data:`HRF_PEAKS` (gamma shape ``peak + 1``,
+    scale 1 s, SPM's undershoot at 16 s with ratio 1/6), the canonical HRF's
+    temporal derivative (envelope dynamics), and an exponential integrator of
+    time constant :data:`SLOW_TAU` (slow fluctuations).
+
+    Returns
+    -------
+    ndarray, shape (n_lags, len(HRF_PEAKS) + 2)
+        Each column unit-norm.
+    """
+    from scipy.stats import gamma
+
+    t = np.arange(0.0, length_s, tr)
+    cols = [gamma.pdf(t, pk + 1.0) - gamma.pdf(t, 16.0) / 6.0 for pk in HRF_PEAKS]
+    cols.append(hrf_basis(tr, length_s)[:, 1])
+    cols.append(np.exp(-t / SLOW_TAU))
+    b = np.stack(cols, axis=1)
+    return b / np.linalg.norm(b, axis=0)
 
 
 def hrf_basis(tr: float, length_s: float = HRF_SECONDS) -> np.ndarray:
@@ -81,16 +112,16 @@ def band_power(eeg: np.ndarray, sfreq: float, tr: float, n_frames: int) -> np.nd
 
 
 def eeg_features(eeg: np.ndarray, sfreq: float, tr: float, n_frames: int) -> np.ndarray:
-    """HRF-convolved band-power features with an intercept column.
+    """Band-power features convolved with :func:`kernel_bank`, with an intercept column.
 
     Returns
     -------
-    ndarray, shape (n_frames, n_channels * n_bands * 3 + 1)
+    ndarray, shape (n_frames, n_channels * n_bands * n_kernels + 1)
     """
     from scipy.signal import lfilter
 
     bp = band_power(eeg, sfreq, tr, n_frames)
-    basis = hrf_basis(tr)
+    basis = kernel_bank(tr)
     cols = [lfilter(basis[:, j], [1.0], bp, axis=0) for j in range(basis.shape[1])]
     return np.concatenate(cols + [np.ones((n_frames, 1))], axis=1)
 
@@ -137,20 +168,17 @@ class FmriModel:
         self.tr = float(tr)
         self.alpha = float(alpha)
         self.mu = float(mu)
+        self.rank = 0
         self.weights: np.ndarray | None = None  # (n_features, n_parcels)
         self.kernel: dict = {"length": 3.0, "nugget": 0.1}
+        self.kernel_gp: dict = {"length": 3.0, "nugget": 0.1}  # the no-EEG baseline's kernel
         self.n_parcels: int | None = None
         self.trained_on: dict = {}
 
     # -- fitting ---------------------------------------------------------------------
-    @staticmethod
-    def _ridge(f: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
-        pen = alpha * np.eye(f.shape[1])
-        pen[-1, -1] = 0.0  # intercept not penalized
-        return np.linalg.solve(f.T @ f + pen, f.T @ y)
-
     def fit(self, eegs: Sequence[np.ndarray], sfreq: float, bolds: Sequence[np.ndarray], *,
-            alphas: Sequence[float] = (10.0, 100.0, 1e3, 1e4, 1e5), mus: Sequence[float] = (0.0, 1.0, 10.0),
+            alphas: Sequence[float] = (1e3, 3e3, 1e4, 3e4, 1e5), mus: Sequence[float] = (0.0, 3.0, 10.0, 30.0),
+            ranks: Sequence[int] = (4, 6, 10, 20, 0),
             vertex_bolds: Sequence[np.ndarray] | None = None, mesh=None, seed: int = 0) -> FmriModel:
         """Fit on several subjects; choose ``alpha``, ``mu`` and the completion kernel.
 
@@ -163,6 +191,8 @@ class FmriModel:
             Parcel BOLD targets.
         alphas, mus : sequence of float
             Grids searched by leave-one-subject-out (when there are ≥ 2 subjects).
+        ranks : sequence of int
+            Ranks of the spatial basis searched likewise (0: full rank).
         vertex_bolds : sequence of ndarray, shape (n_frames, n_vertices) | None
             Vertex BOLD used to fit the completion kernel (parcel BOLD otherwise).
         mesh : Fsaverage5 | None
@@ -179,22 +209,10 @@ class FmriModel:
         feats = [eeg_features(e, sfreq, self.tr, b.shape[0]) for e, b in zip(eegs, bolds)]
         self.n_parcels = int(bolds[0].shape[1])
         n = len(feats)
+        held = None
         if n >= 2:
-            best = None
-            for a in alphas:
-                preds = []
-                for i in range(n):
-                    w = self._ridge(np.concatenate([feats[j] for j in range(n) if j != i]),
-                                    np.concatenate([bolds[j] for j in range(n) if j != i]), a)
-                    preds.append(feats[i] @ w)
-                for m in mus:
-                    err = np.mean([np.mean((whittaker(p, m) - b) ** 2) for p, b in zip(preds, bolds)])
-                    if best is None or err < best[0]:
-                        best = (err, a, m, [whittaker(p, m) for p in preds])
-            _, self.alpha, self.mu, held = best
-        else:
-            held = None
-        self.weights = self._ridge(np.concatenate(feats), np.concatenate(bolds), self.alpha)
+            _, self.alpha, self.rank, self.mu, held = _select(feats, bolds, alphas, ranks, mus)
+        self.weights = _reduced_rank_ridge(np.concatenate(feats), np.concatenate(bolds), self.alpha, self.rank)
         if held is None:
             held = [whittaker(f @ self.weights, self.mu) for f in feats]
         if vertex_bolds is not None and mesh is not None:
@@ -202,6 +220,7 @@ class FmriModel:
         else:
             pairs = list(zip(held, bolds))
         self.kernel = fit_kernel(pairs, np.random.default_rng(seed))
+        self.kernel_gp = fit_kernel([(np.zeros_like(p), v) for p, v in pairs], np.random.default_rng(seed))
         self.trained_on = {"n_subjects": n, "n_frames": int(sum(b.shape[0] for b in bolds))}
         return self
 
@@ -233,11 +252,35 @@ class FmriModel:
             raise ModelInputMismatch(f"EEG of {eeg.shape[1] / sfreq:.1f} s is shorter than {n_frames} frames")
         return whittaker(eeg_features(eeg, sfreq, self.tr, n_frames) @ self.weights, self.mu)
 
+    def predict_vertices(self, eeg: np.ndarray, sfreq: float, n_frames: int, mesh) -> np.ndarray:
+        """EEG-only vertex BOLD: :meth:`predict` expanded to the vertices of ``mesh``.
+
+        Returns
+        -------
+        ndarray, shape (n_frames, mesh.n_vertices)
+            0 on the medial wall.
+        """
+        return mesh.parcel_to_vertex(self.predict(eeg, sfreq, n_frames))
+
+    def kernel_args(self, gp_only: bool = False) -> dict:
+        """``{'length', 'nugget', 'offset', 'gain_shrink'}`` for :func:`~ieegrecon.fmri.completion.complete`.
+
+        Parameters
+        ----------
+        gp_only : bool
+            The kernel fitted for completion without EEG (prior 0) instead.
+        """
+        k = self.kernel_gp if gp_only else self.kernel
+        return {"length": float(k["length"]), "nugget": float(k["nugget"]), "offset": bool(k.get("offset", True)),
+                "gain_shrink": float(k.get("gain_shrink", 0.0))}
+
     # -- persistence -----------------------------------------------------------------
     def config(self) -> dict:
         """JSON-serializable description (no weights)."""
         return {"method": METHOD, "ch_names": self.ch_names, "tr": self.tr, "alpha": self.alpha, "mu": self.mu,
-                "bands": [list(b) for b in BANDS], "hrf_seconds": HRF_SECONDS, "kernel": self.kernel,
+                "rank": self.rank,
+                "bands": [list(b) for b in BANDS], "hrf_seconds": HRF_SECONDS, "hrf_peaks": list(HRF_PEAKS),
+                "slow_tau": SLOW_TAU, "kernel": self.kernel, "kernel_gp": self.kernel_gp,
                 "n_parcels": self.n_parcels, "trained_on": self.trained_on}
 
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
@@ -275,18 +318,63 @@ class FmriModel:
         config, state = read_model_folder(folder, check=_check_fmri_config,
                                           required=("method", "ch_names", "tr", "n_parcels", "tensors"))
         w = state.get("weights")
-        n_feat = len(config["ch_names"]) * len(BANDS) * 3 + 1
+        n_feat = len(config["ch_names"]) * len(BANDS) * (len(HRF_PEAKS) + 2) + 1
         if w is None or w.shape != (n_feat, config["n_parcels"]):
             shape = None if w is None else w.shape
             raise ModelFileError(f"weights have shape {shape}, expected {(n_feat, config['n_parcels'])}", folder)
         m = cls(config["ch_names"], config["tr"], config.get("alpha", 10.0), config.get("mu", 0.0))
         m.weights, m.n_parcels = w, config["n_parcels"]
         m.kernel, m.trained_on = config.get("kernel", m.kernel), config.get("trained_on", {})
+        m.kernel_gp, m.rank = config.get("kernel_gp", m.kernel_gp), int(config.get("rank", 0))
         return m
+
+
+def _ridge(f: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Ridge weights with the last column of ``f`` an unpenalized intercept."""
+    pen = alpha * np.eye(f.shape[1])
+    pen[-1, -1] = 0.0
+    return np.linalg.solve(f.T @ f + pen, f.T @ y)
+
+
+def _reduced_rank_ridge(f: np.ndarray, y: np.ndarray, alpha: float, rank: int) -> np.ndarray:
+    """Ridge weights projected on the ``rank`` leading spatial modes of the fitted values (0: all).
+
+    Reduced-rank ridge (Mukherjee & Zhu 2011): the prediction lies in the span of
+    the ``rank`` leading right singular vectors of the (centred) fitted parcel BOLD,
+    so parcels are decoded through a few shared spatial patterns.
+    """
+    w = _ridge(f, y, alpha)
+    if rank <= 0 or rank >= y.shape[1]:
+        return w
+    fit = f @ w
+    _, _, vt = np.linalg.svd(fit - fit.mean(axis=0), full_matrices=False)
+    p = vt[:rank].T @ vt[:rank]
+    return w @ p + np.outer(np.eye(w.shape[0])[-1], fit.mean(axis=0) @ (np.eye(p.shape[0]) - p))
+
+
+def _select(feats: list, bolds: Sequence[np.ndarray], alphas, ranks, mus) -> tuple:
+    """Leave-one-subject-out choice of (alpha, rank, mu); returns (mse, alpha, rank, mu, held-out predictions)."""
+    n, best = len(feats), None
+    for a in alphas:
+        for r in ranks:
+            preds = []
+            for i in range(n):
+                w = _reduced_rank_ridge(np.concatenate([feats[j] for j in range(n) if j != i]),
+                                        np.concatenate([bolds[j] for j in range(n) if j != i]), a, r)
+                preds.append(feats[i] @ w)
+            for m in mus:
+                sm = [whittaker(p, m) for p in preds]
+                err = float(np.mean([np.mean((s - b) ** 2) for s, b in zip(sm, bolds)]))
+                if best is None or err < best[0]:
+                    best = (err, float(a), int(r), float(m), sm)
+    return best
 
 
 def _check_fmri_config(config: dict, cfg_path: Path) -> None:
     """Refuse a config of another method or with fields of the wrong type (ModelFileError)."""
+    if config["method"] in OLD_METHODS:
+        raise ModelFileError(f"an fMRI model of an older ieegrecon (method {config['method']!r}, features "
+                             f"{OLD_METHODS[config['method']]}); it cannot be read: train a new one", cfg_path)
     if config["method"] != METHOD:
         raise ModelFileError(f"not an fMRI model (method {config['method']!r})", cfg_path)
     ok = (isinstance(config["ch_names"], list) and all(isinstance(c, str) for c in config["ch_names"])

@@ -97,10 +97,10 @@ def eeg_to_bold(eeg_path: str | Path, model_dir: str | Path, out: str | Path, *,
     if n_frames < 1:
         raise InputError(f"EEG lasts {rec.duration:.2f} s, shorter than one TR ({tr} s)", eeg_path)
     mesh = load_fsaverage5()
-    prior = mesh.parcel_to_vertex(model.predict(rec.data, rec.sfreq, n_frames))
+    prior = model.predict_vertices(rec.data, rec.sfreq, n_frames, mesh)
     meta = {"ieegrecon_version": __version__, "model_sha256": weights_sha256(model_dir),
             "input": Path(eeg_path).name, "input_sha256": rec.source_sha256 or sha256_file(eeg_path),
-            "method": "EEG ridge-HRF prior + Matern-5/2 GP completion", "n_frames": n_frames}
+            "method": "EEG multiscale reduced-rank ridge prior + Matern-5/2 GP completion", "n_frames": n_frames}
     if known_bold is not None:
         frames, _ = read_bold_gifti(known_bold)
         idx = read_frame_spec(str(known_frames), n_frames)
@@ -111,7 +111,7 @@ def eeg_to_bold(eeg_path: str | Path, model_dir: str | Path, out: str | Path, *,
         else:
             raise InputError(f"has {frames.shape[0]} frames; expected {idx.size} (the known frames) or "
                              f"{n_frames} (the whole run)", known_bold)
-        out_frames = complete(prior, known, idx, length=model.kernel["length"], nugget=model.kernel["nugget"])
+        out_frames = complete(prior, known, idx, **model.kernel_args())
         lh, _ = hemi_paths(known_bold)
         meta.update(known_bold=lh.name, known_bold_sha256=sha256_file(lh), known_frames=str(known_frames)
                     if not Path(str(known_frames)).is_file() else Path(str(known_frames)).name,

@@ -9,18 +9,23 @@
    on the connectome's leading structural modes, plus a private part), so the
    oscillation's amplitude waxes and wanes on the seconds-to-minutes scale
    that BOLD can follow.
-2. **EEG**: each region is a current dipole at its parcel centroid (MNI, from
+2. **More bands** (:mod:`ieegrecon.fmri.coupling`): theta, beta and gamma
+   activity per region, with slowly modulated amplitude.
+3. **EEG**: each region is a current dipole at its parcel centroid (MNI, from
    the vendored DK volume), oriented radially, projected to 19 10-20 channels
    by the template three-shell sphere forward model
    (:func:`ieegrecon.headmodel.template_forward`), plus sensor noise.
-3. **BOLD**: the region's relative alpha power drives the Balloon-Windkessel
-   hemodynamic model (Friston et al. 2000, NeuroImage 12:466; parameters of
-   Stephan et al. 2007, NeuroImage 38:387 / Friston et al. 2003), sampled at
-   the TR as percent signal change.
-4. **Vertices**: on fsaverage5, ``vertex = parcel BOLD × (1 + 0.3 g_v) + noise``
-   where ``g_v`` is a smooth random gain map and the noise is spatially
-   smooth (mesh neighbour averaging) and AR(1) in time; medial-wall vertices
-   carry noise only.
+4. **BOLD**: the region's relative theta, alpha, beta and gamma power, with
+   literature signs that differ between regions, plus a drive no EEG band
+   shows, drives the Balloon-Windkessel hemodynamic model (Friston et al.
+   2000, NeuroImage 12:466; parameters of Stephan et al. 2007, NeuroImage
+   38:387 / Friston et al. 2003) with region-specific parameters, sampled at
+   the TR as percent signal change (:mod:`ieegrecon.fmri.coupling`).
+5. **Vertices**: on fsaverage5, ``vertex = parcel BOLD × (1 + 0.3 g_v) + noise``
+   where ``g_v`` is a smooth random gain map and the noise is thermal,
+   spatially smooth AR(1), physiological (cardiac, respiratory, global) and
+   slow drift (:func:`ieegrecon.fmri.coupling.vertex_noise`); medial-wall
+   vertices carry noise only.
 """
 
 from __future__ import annotations
@@ -35,12 +40,11 @@ import numpy as np
 
 from ..channels import STANDARD_1020_19
 from ..simulate.dynamics import tvb_simulator_modules
+from .coupling import BW, slow_drive
 from .mesh import Fsaverage5, load_fsaverage5, parcel_centres_mni, smooth_on_mesh
 
 #: Integration step of the neural model (ms); 250 Hz (Heun, omega dt <= 0.3 rad at 12 Hz).
 DT_MS = 4.0
-#: Balloon-Windkessel parameters (Friston et al. 2003 / Stephan et al. 2007).
-BW = {"kappa": 0.65, "gamma": 0.41, "tau": 0.98, "alpha": 0.32, "e0": 0.34, "v0": 0.02}
 
 
 @dataclass
@@ -117,38 +121,6 @@ def load_connectivity_68():
     return conn
 
 
-def slow_drive(rng: np.random.Generator, n_regions: int, n_times: int, sfreq: float,
-               weights: np.ndarray, cutoff_hz: float = 0.08, n_modes: int = 6,
-               private: float = 0.3) -> np.ndarray:
-    """Slow (< ``cutoff_hz``) drive organized in large-scale networks (clipped to ±2.5 SD).
-
-    ``u = V s(t) + private * e(t)``: ``V`` holds the ``n_modes`` leading
-    eigenvectors of the symmetrized connectome (structural modes, as in
-    connectome-harmonic accounts of resting-state networks; Atasoy et al.
-    2016), ``s`` and ``e`` are independent low-pass Gaussian processes
-    (second-order Butterworth, :func:`scipy.signal.sosfiltfilt`).
-
-    Returns
-    -------
-    ndarray, shape (n_regions, n_times)
-        Unit variance per region.
-    """
-    from scipy.signal import butter, sosfiltfilt
-
-    sos = butter(2, cutoff_hz, fs=sfreq, output="sos")
-
-    def lowpass(n: int) -> np.ndarray:
-        x = sosfiltfilt(sos, rng.standard_normal((n, n_times)), axis=1)
-        return x / x.std(axis=1, keepdims=True)
-
-    w = (weights + weights.T) / 2.0
-    _, vecs = np.linalg.eigh(w)
-    modes = vecs[:, ::-1][:, :n_modes] * np.sqrt(n_regions)
-    u = modes @ lowpass(n_modes) / np.sqrt(n_modes) + private * lowpass(n_regions)
-    u = (u - u.mean(axis=1, keepdims=True)) / u.std(axis=1, keepdims=True)
-    return np.clip(u, -2.5, 2.5)
-
-
 def simulate_neural(duration_s: float, rng: np.random.Generator, *, coupling_gain: float = 0.002,
                     noise_d: float = 2e-5, log_a_mean: float = np.log(4e-3),
                     log_a_span: float = 1.0) -> np.ndarray:
@@ -210,7 +182,7 @@ def simulate_neural(duration_s: float, rng: np.random.Generator, *, coupling_gai
     return out
 
 
-def balloon_windkessel(z: np.ndarray, dt: float) -> np.ndarray:
+def balloon_windkessel(z: np.ndarray, dt: float, params: dict | None = None) -> np.ndarray:
     """BOLD signal of the Balloon-Windkessel model driven by neural activity ``z``.
 
     ``ds/dt = z - κ s - γ (f - 1)``, ``df/dt = s``, ``τ dv/dt = f - v^(1/α)``,
@@ -225,13 +197,15 @@ def balloon_windkessel(z: np.ndarray, dt: float) -> np.ndarray:
         Neural drive (dimensionless, 0 = baseline).
     dt : float
         Step (s), at most 0.02.
+    params : dict | None
+        Parameters as :data:`BW` (floats or arrays of shape (n_regions,)); default :data:`BW`.
 
     Returns
     -------
     ndarray, shape (n_regions, n_times)
         BOLD in percent signal change.
     """
-    p = BW
+    p = BW if params is None else params
     s = np.zeros(z.shape[0])
     f = np.ones_like(s)
     v = np.ones_like(s)
@@ -247,21 +221,6 @@ def balloon_windkessel(z: np.ndarray, dt: float) -> np.ndarray:
             np.maximum(q + dt * dq, 1e-3)
         y[:, t] = 100.0 * p["v0"] * (k1 * (1 - q) + k2 * (1 - q / v) + k3 * (1 - v))
     return y
-
-
-def alpha_power_drive(x: np.ndarray, sfreq: float, out_sfreq: float = 100.0) -> np.ndarray:
-    """Relative alpha power of each region minus 1 (mean 0), at ``out_sfreq``.
-
-    Returns
-    -------
-    ndarray, shape (n_regions, n_out)
-    """
-    from scipy.signal import butter, hilbert, resample_poly, sosfiltfilt
-
-    sos = butter(4, [7.0, 14.0], btype="band", fs=sfreq, output="sos")
-    p = np.abs(hilbert(sosfiltfilt(sos, x, axis=1), axis=1)) ** 2
-    p = resample_poly(p, int(out_sfreq), int(sfreq), axis=1)
-    return p / p.mean(axis=1, keepdims=True) - 1.0
 
 
 @lru_cache(maxsize=4)
@@ -293,7 +252,8 @@ def eeg_gain(ch_names: tuple[str, ...] = STANDARD_1020_19, spacing_mm: float = 1
 
 
 def simulate_subject(duration_s: float, seed: int, *, tr: float = 0.8, sfreq: float = 250.0,
-                     mesh: Fsaverage5 | None = None, warmup_s: float = 20.0) -> FmriSubject:
+                     mesh: Fsaverage5 | None = None, warmup_s: float = 20.0,
+                     neural: np.ndarray | None = None) -> FmriSubject:
     """Simulate one subject's paired EEG and fsaverage5 BOLD.
 
     Parameters
@@ -301,7 +261,7 @@ def simulate_subject(duration_s: float, seed: int, *, tr: float = 0.8, sfreq: fl
     duration_s : float
         Length of the returned recording (s); ``n_frames = floor(duration_s / tr)``.
     seed : int
-        Decides everything (neural noise, frequencies, gains, noise).
+        Decides everything (neural noise, frequencies, couplings, gains, noise).
     tr : float
         Repetition time (s).
     sfreq : float
@@ -310,22 +270,29 @@ def simulate_subject(duration_s: float, seed: int, *, tr: float = 0.8, sfreq: fl
         Defaults to :func:`load_fsaverage5`.
     warmup_s : float
         Simulated and dropped first (neural and hemodynamic transients).
+    neural : ndarray, shape (68, n_neural) | None
+        ``simulate_neural(warmup_s + n_frames * tr, np.random.default_rng(seed))``
+        when already computed (a cache); computed otherwise.
 
     Returns
     -------
     FmriSubject
     """
-    from scipy.signal import resample_poly
+    from scipy.signal import lfilter, resample_poly
+
+    from .coupling import band_components, coupling_weights, hemodynamic_params, neural_drive, vertex_noise
 
     mesh = mesh or load_fsaverage5()
-    rng = np.random.default_rng(seed)
     n_frames = int(np.floor(duration_s / tr))
     total = warmup_s + n_frames * tr
-    x = simulate_neural(total, rng)
+    x = simulate_neural(total, np.random.default_rng(seed)) if neural is None else np.asarray(neural, float)
+    rng = np.random.default_rng([seed, 20])
     fs_neural = 1000.0 / DT_MS
-    # BOLD from relative alpha power
-    drive = alpha_power_drive(x, fs_neural, 100.0)
-    bold_fine = balloon_windkessel(drive, 0.01)
+    conn_w = load_connectivity_68().weights
+    x = x + band_components(x.shape[1], fs_neural, rng, conn_w, x.std(axis=1))
+    # BOLD from several bands' relative power, region-specific hemodynamics
+    drive = neural_drive(x, fs_neural, coupling_weights(mesh.parcel_names, rng), rng, conn_w, 100.0)
+    bold_fine = balloon_windkessel(drive, 0.01, hemodynamic_params(x.shape[0], rng))
     n_warm_f = round(warmup_s * 100.0)
     per = round(tr * 100.0)
     bf = bold_fine[:, n_warm_f:n_warm_f + n_frames * per]
@@ -339,19 +306,12 @@ def simulate_subject(duration_s: float, seed: int, *, tr: float = 0.8, sfreq: fl
     ch = list(STANDARD_1020_19)
     sig = eeg_gain(tuple(ch)) @ xs
     sig *= (20e-6 * rng.uniform(0.7, 1.3)) / sig.std()
-    noise = rng.standard_normal(sig.shape)
-    from scipy.signal import lfilter
-
-    noise = lfilter([1.0], [1.0, -0.9], noise, axis=1)
+    noise = lfilter([1.0], [1.0, -0.9], rng.standard_normal(sig.shape), axis=1)
     noise *= 0.3 * sig.std() / noise.std()
     eeg = sig + noise
-    # vertices
+    # vertices: smooth gain map within parcels, then thermal/physiological/drift noise
     gain = smooth_on_mesh(rng.standard_normal((1, mesh.n_vertices)), mesh, 20)[0]
     gain = 1.0 + 0.3 * gain / gain.std()
-    bold = mesh.parcel_to_vertex(parcels) * gain
-    vnoise = smooth_on_mesh(rng.standard_normal((n_frames, mesh.n_vertices)), mesh, 5)
-    vnoise = lfilter([1.0], [1.0, -0.5], vnoise, axis=0)
-    vnoise *= 0.3 * parcels.std() / vnoise.std()
-    bold = bold + vnoise
+    bold = mesh.parcel_to_vertex(parcels) * gain + vertex_noise(n_frames, tr, mesh, float(parcels.std()), rng)
     return FmriSubject(eeg=eeg, sfreq=float(sfreq), ch_names=ch, bold=bold, bold_parcels=parcels, tr=float(tr),
                        seed=int(seed))
