@@ -31,7 +31,7 @@ import numpy as np
 from ..ied import detect_ieds, event_scores, match_events
 
 #: Largest distance (s) between a detection and the ground-truth onset it matches.
-IED_TOL_S = 0.2
+IED_TOL_S = 0.1
 #: Border (s) of the test part where nothing is scored (the detector's ``edge_s``).
 EDGE_S = 1.0
 #: Detections of different scalp channels closer than this (s) are one scalp event.
