@@ -140,7 +140,7 @@ def _background(env: np.ndarray, fs: float, window_s: float, step_s: float) -> t
     sd = np.sqrt(np.maximum((c2[:, k:] - c2[:, :-k]) / (k * step) - mu ** 2, 0.0))
     n_win = mu.shape[1]
     n_avg = int(round(window_s / step_s))
-    if n_avg > 1 and n_win > 3 * (n_avg - 1):
+    if n_avg > 1 and n_win > 3 * n_avg:  # filtfilt needs more windows than its padding
         b = np.ones(n_avg) / n_avg
         mu, sd = filtfilt(b, 1.0, mu, axis=1), filtfilt(b, 1.0, sd, axis=1)
     centres = np.arange(n_win) * step + win / 2
