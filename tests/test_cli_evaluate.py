@@ -14,7 +14,8 @@ def test_evaluate_end_to_end(cohort, tmp_path):
     res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge,source", "--calibration-minutes",
                                    "0,0.25", "--limit-minutes", "0.5", "--n-boot", "200", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    for name in ("contacts.tsv", "subjects.tsv", "regions.tsv", "summary.tsv", "stats.json", "report.html"):
+    for name in ("contacts.tsv", "subjects.tsv", "regions.tsv", "summary.tsv", "by_region.tsv", "stats.json",
+                 "report.html"):
         assert (out / name).is_file(), name
     c = pd.read_csv(out / "contacts.tsv", sep="\t")
     n_contacts = c[c["method"] == "oracle"].groupby("subject").size()
@@ -27,6 +28,13 @@ def test_evaluate_end_to_end(cohort, tmp_path):
     s = pd.read_csv(out / "summary.tsv", sep="\t")
     assert set(s["subset"]) == {"all", "viable", "superficial", "deep", "hipp_amyg"}
     assert c["coverage90"].isna().all()  # no sampling method: no posterior columns
+    assert c[["ied_f1", "ied_f1_ieeg", "ied_f1_scalp"]].isna().all().all()  # world v1: no ground-truth IEDs
+    ridge_rows = c[c["method"] == "ridge"]
+    assert ridge_rows["selected_fraction"].isin([0, 1]).all()
+    assert c.loc[c["method"] == "oracle", "selected_r"].isna().all()
+    assert {"selected_r", "selected_fraction", "ied_f1"} <= set(s.columns)
+    br = pd.read_csv(out / "by_region.tsv", sep="\t")
+    assert set(br["level"]) == {"region", "depth_class"} and {"r", "selected_r", "ied_f1"} <= set(br.columns)
     lim = s[(s["method"] == "ridge-limit") & (s["subset"] == "all")]
     np.testing.assert_allclose(lim["r_fraction_of_limit"], 1.0)
     ridge = s[(s["method"] == "ridge") & (s["subset"] == "all")].iloc[0]
@@ -38,10 +46,19 @@ def test_evaluate_end_to_end(cohort, tmp_path):
     assert "ses-02" in stats["protocol"]
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 4
+    assert "Per region and depth class" in html
+    assert stats["ieeg_reference"] == "recorded" and "Janča" in stats["ied_events"]
     # refuses to overwrite without --overwrite, one line naming the folder
     res2 = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge", "--out", str(out)])
     assert res2.exit_code != 0
     assert "results" in res2.output and "--overwrite" in res2.output
+
+
+def test_unknown_reference_is_usage_error_naming_the_flag(cohort, tmp_path):
+    res = CliRunner().invoke(app, ["evaluate", str(cohort), "--methods", "ridge", "--ieeg-reference", "laplacian",
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "--ieeg-reference" in res.output and "bipolar" in res.output
 
 
 def test_unknown_method_is_usage_error(cohort, tmp_path):

@@ -15,6 +15,7 @@ from ieegrecon.evaluation.config import EvalConfig, check_config, jsonable
     (EvalConfig(methods=["cast"]), "set the 'pretrained' parameter"),
     (EvalConfig(methods=["ridge"], calibration_minutes=[]), "the 'calibration_minutes' parameter"),
     (EvalConfig(methods=["ridge"], calibration_minutes=[1.0, -1.0]), "the 'calibration_minutes' parameter"),
+    (EvalConfig(methods=["ridge"], ieeg_reference="laplacian"), "the 'ieeg_reference' parameter"),
 ])
 def test_check_config_names_the_parameter(cfg, match):
     with pytest.raises(UsageError, match=match) as exc:
@@ -27,6 +28,16 @@ def test_valid_config_passes_and_serializes(tmp_path):
     check_config(cfg)
     d = json.loads(json.dumps(jsonable(cfg.to_dict())))
     assert d["pretrained"] == {"cast": str(tmp_path)} and d["prep"]["sfreq"] == cfg.prep.sfreq
+    assert d["ieeg_reference"] == "recorded" and d["ied"] is True
+
+
+def test_metric_columns_include_selection_and_ied():
+    from ieegrecon.evaluation.config import METRIC_COLS
+
+    for c in ("selected_r", "selected_fraction", "ied_sensitivity", "ied_precision", "ied_f1", "ied_f1_ieeg",
+              "ied_f1_scalp"):
+        assert c in METRIC_COLS
+    assert len(set(METRIC_COLS)) == len(METRIC_COLS)
 
 
 def test_jsonable():

@@ -107,3 +107,40 @@ def test_evaluate_flow_from_scratch_reports_coverage_and_draw_metrics(cohort, tm
     s = pd.read_csv(out / "summary.tsv", sep="\t")
     row = s[(s["method"] == "flow") & (s["subset"] == "all")].iloc[0]
     assert 0.5 < row["coverage90"] <= 1.0
+
+
+def test_bipolar_reference_selection_and_ied_columns(cohort, tmp_path):
+    """Rows per bipolar pair, confidence and selection in that montage, and IED columns against an events.tsv
+    (a v1 cohort has none: NaN; one written by hand is read and scored)."""
+    import shutil
+
+    root = tmp_path / "c"
+    shutil.copytree(cohort / "sub-01", root / "sub-01")
+    cfg = EvalConfig(methods=["ridge"], calibration_minutes=[0.25], limit_minutes=None, oracle=False)
+    sub = load_subject("01", sorted((root / "sub-01").glob("ses-*")), cfg)
+    rows, _ = evaluate_subject(sub, root, cfg, lambda m: None)
+    rec = pd.DataFrame(rows)
+    assert rec[["ied_f1", "ied_f1_ieeg", "ied_f1_scalp"]].isna().all().all()  # no ground truth
+    assert rec["selected_fraction"].isin([0.0, 1.0]).all()
+    sel = rec["selected_fraction"] == 1
+    assert (rec.loc[sel, "confidence_r"] >= rec["selection_threshold"].iloc[0]).all()
+    np.testing.assert_allclose(rec.loc[sel, "selected_r"], rec.loc[sel, "r"])
+    assert rec.loc[~sel, "selected_r"].isna().all()
+
+    contacts = sub.test.contacts.ch_names
+    ev = root / "sub-01" / "ses-02" / "ieeg" / "sub-01_ses-02_task-sim_run-01_events.tsv"
+    ev.write_text("onset\tduration\ttrial_type\tchannels\n"
+                  f"5.0\t0.3\tIED\t{contacts[0]},{contacts[1]}\n12.0\t0.3\tIED\t{contacts[1]}\n")
+    cfg_b = EvalConfig(methods=["ridge"], calibration_minutes=[0.25], limit_minutes=None, oracle=False,
+                       ieeg_reference="bipolar")
+    sub = load_subject("01", sorted((root / "sub-01").glob("ses-*")), cfg_b)
+    rows, _ = evaluate_subject(sub, root, cfg_b, lambda m: None)
+    bip = pd.DataFrame(rows)
+    assert len(bip) < len(rec) and bip["contact"].str.contains("-").all()
+    assert bip["confidence_r"].notna().all() and not np.allclose(bip["r"].mean(), rec["r"].mean())
+    listed = bip["contact"].str.split("-").map(lambda p: bool({contacts[0], contacts[1]} & set(p)))
+    # pairs of the listed contacts have a sensitivity; every scored channel has an F1 unless it has
+    # neither ground truth nor detections
+    assert bip.loc[listed, "ied_sensitivity_ieeg"].notna().all()
+    assert bip.loc[~listed, "ied_sensitivity_ieeg"].isna().all()
+    assert bip["ied_f1_scalp"].notna().any()

@@ -61,6 +61,10 @@ def evaluate(
                                        help="Score on the first N minutes of the test part only (0: all of it)."),
     n_draws: int = typer.Option(32, "--draws", min=2,
                                 help="Posterior draws of sampling methods (flow) for the 90 % bands and draw metrics."),
+    ieeg_reference: str = typer.Option("recorded", "--ieeg-reference",
+                                       help="Montage targets and surrogates are scored in: recorded, bipolar "
+                                            "(adjacent contacts of a shaft) or average."),
+    no_ied: bool = typer.Option(False, "--no-ied", help="Skip the IED event metrics (ied_* columns)."),
     no_report: bool = typer.Option(False, "--no-report", help="Do not write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty results folder."),
     resume: bool = typer.Option(False, "--resume",
@@ -87,7 +91,7 @@ def evaluate(
         viable_r=viable_r, n_boot=n_boot, seed=seed,
         subjects=[s.strip().removeprefix("sub-") for s in subjects.split(",") if s.strip()] or None,
         prep=Preprocessing(sfreq=sfreq), test_minutes=test_minutes or None, n_draws=n_draws,
-        n_metric_draws=min(8, n_draws),
+        n_metric_draws=min(8, n_draws), ieeg_reference=ieeg_reference, ied=not no_ied,
     )
     res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume,
                          progress=None if as_json else (lambda msg: err_console.print(msg, markup=False)))

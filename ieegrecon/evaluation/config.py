@@ -10,7 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_option
 from ..errors import UsageError
+from ..montages import SCHEMES
+from .events import IED_COLS, IED_REF_COLS
 from ..models.base import get_model_class
 from ..preprocessing import Preprocessing
 
@@ -28,6 +31,14 @@ POSTERIOR_COLS = ("coverage90", "draw_bp_err_delta", "draw_bp_err_theta", "draw_
 #: Per-contact metric columns averaged in the subject and summary tables.
 METRIC_COLS = ("r", "r_win_median", "nmse", "rmse_uv", "bp_err_delta", "bp_err_theta", "bp_err_alpha",
                "bp_err_beta", "bp_err_gamma", "psd_hellinger", "fc_alpha_rel_err") + POSTERIOR_COLS[:-1]
+#: CAST's protocol (:mod:`ieegrecon.evaluation.selection`): test r of the contacts selected on calibration
+#: data (NaN on the others, so its mean is the mean over selected contacts), and 1/0 selected (its mean: the
+#: fraction selected).
+SELECTION_COLS = ("selected_r", "selected_fraction")
+#: IED event metrics (:mod:`ieegrecon.evaluation.events`): the surrogate's, then the detector's on the true
+#: iEEG and on the scalp alone.
+IED_METRIC_COLS = IED_COLS + IED_REF_COLS
+METRIC_COLS = METRIC_COLS + SELECTION_COLS + IED_METRIC_COLS
 
 #: Called with one-line progress messages.
 Progress = Callable[[str], None]
@@ -74,6 +85,13 @@ class EvalConfig:
     n_metric_draws : int
         Of those, how many are scored as surrogates (band power, PSD,
         connectivity), the errors averaged over them.
+    ieeg_reference : str
+        Montage targets and surrogates are scored in (both re-referenced the
+        same way, after prediction): ``'recorded'`` (as recorded),
+        ``'bipolar'`` (adjacent contacts of each shaft) or ``'average'``
+        (common average of the contacts); :func:`ieegrecon.montages.rereference`.
+    ied : bool
+        Compute the IED event metrics (:mod:`ieegrecon.evaluation.events`).
     """
 
     methods: list[str]
@@ -92,6 +110,8 @@ class EvalConfig:
     test_minutes: float | None = None
     n_draws: int = 32
     n_metric_draws: int = 8
+    ieeg_reference: str = "recorded"
+    ied: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable form."""
@@ -103,7 +123,10 @@ class EvalConfig:
 
 @dataclass
 class EvalResult:
-    """Tables of one run (pandas DataFrames) and the statistics (JSON-serializable)."""
+    """Tables of one run (pandas DataFrames) and the statistics (JSON-serializable).
+
+    ``by_region``: :func:`ieegrecon.evaluation.regions.region_detail` (r, selected r, IED F1 per
+    atlas region and depth class)."""
 
     contacts: Any
     subjects: Any
@@ -111,6 +134,7 @@ class EvalResult:
     summary: Any
     stats: dict[str, Any]
     out: Path | None = None
+    by_region: Any = None
 
 
 def check_config(cfg: EvalConfig) -> None:
@@ -120,8 +144,8 @@ def check_config(cfg: EvalConfig) -> None:
     ------
     UsageError
         No method, an unknown method, a method that needs a pretrained model
-        without one (the 'pretrained' parameter), or calibration lengths that
-        are empty or negative.
+        without one (the 'pretrained' parameter), calibration lengths that
+        are empty or negative, or an unknown 'ieeg_reference'.
     """
     if not cfg.methods:
         raise UsageError("the 'methods' parameter is empty")
@@ -135,6 +159,7 @@ def check_config(cfg: EvalConfig) -> None:
                              f"({m}=DIR; DIR/fold-sub-XX/ per test subject with the 'loso' parameter)")
     if any(M < 0 for M in cfg.calibration_minutes) or not cfg.calibration_minutes:
         raise UsageError("the 'calibration_minutes' parameter must be a non-empty list of numbers ≥ 0")
+    check_option("ieeg_reference", cfg.ieeg_reference, SCHEMES)
 
 
 def jsonable(o: Any) -> Any:

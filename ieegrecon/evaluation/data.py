@@ -43,6 +43,9 @@ class Subject:
     single_session : bool
     notes : list of str
         What was adapted (missing contacts, the single-session split, the test cap).
+    scoring : Scoring | None
+        Scored channels and IED references, set on first use by
+        :func:`ieegrecon.evaluation.scoring.scoring`.
     """
 
     label: str
@@ -54,6 +57,7 @@ class Subject:
     test_session: Path
     single_session: bool
     notes: list[str]
+    scoring: Any = None
 
 
 def discover_subjects(root: str | Path) -> dict[str, list[Path]]:

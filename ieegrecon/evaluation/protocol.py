@@ -15,15 +15,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..metrics import contact_metrics
+from ..metrics import contact_metrics, pearson_r
 from ..models.base import PairedSegment, ReconModel, get_model_class
 from ..workflow.chunking import predict_array
 from ..workflow.confidence import CV_FOLDS, held_out
 from ..workflow.factory import fit_model as _fit
 from .ceilings import limit_samples, oracle_prediction, ridge_limit
-from .config import LIMIT, ORACLE, POSTERIOR_COLS, EvalConfig, Progress
+from .config import IED_METRIC_COLS, LIMIT, ORACLE, POSTERIOR_COLS, EvalConfig, Progress
 from .data import Subject, capped_samples
 from .posterior import posterior_metrics, samples_posterior
+from .scoring import ied_columns, montage, scoring
+from .selection import selection_columns, selection_threshold
 
 #: The evaluation protocol, as ``stats.json`` states it.
 PROTOCOL = """(per test subject, per method, per calibration length M):
@@ -41,7 +43,16 @@ PROTOCOL = """(per test subject, per method, per calibration length M):
    tail stops where the test part starts.
 4. Metrics per contact (:mod:`ieegrecon.metrics`), aggregated per region, per
    subject and overall; "all contacts" always, the "viable" subset
-   (confidence r ≥ ``viable_r``) and superficial/deep beside it."""
+   (confidence r ≥ ``viable_r``) and superficial/deep beside it. Targets and
+   surrogates are first re-referenced the same way (``ieeg_reference``:
+   recorded, bipolar or average), confidence included.
+5. CAST's protocol: contacts whose confidence is at least a threshold chosen
+   on the calibration session's held-out predictions only
+   (:mod:`ieegrecon.evaluation.selection`); ``selected_r`` is their test r.
+6. IED events: one detector (Janča et al. 2015, :mod:`ieegrecon.ied`) on the
+   true iEEG, on each surrogate and on the scalp alone, matched against the
+   simulator's ground-truth discharges (:mod:`ieegrecon.evaluation.events`);
+   NaN without ground truth."""
 
 #: How each held-out protocol kind is named in the ``confidence_source`` column.
 CONFIDENCE_SOURCES = {"zero-shot": "zero-shot: whole calibration session", "tail": "calibration-session tail",
@@ -88,27 +99,33 @@ def fit_model(method: str, seg: PairedSegment | None, cfg: EvalConfig, subject: 
 
 
 def confidence(method: str, sub: Subject, n_fit: int, model: ReconModel, cfg: EvalConfig
-               ) -> tuple[np.ndarray, str]:
+               ) -> tuple[np.ndarray, str, float]:
     """Held-out r of the calibrated ``model`` by the calibrate command's protocol
-    (:func:`ieegrecon.workflow.confidence.held_out`), on the calibration session only.
+    (:func:`ieegrecon.workflow.confidence.held_out`), on the calibration session only, in the
+    scored montage, and the CAST-protocol selection threshold chosen on the same held-out predictions.
 
     Returns
     -------
-    r : ndarray, shape (n_contacts,)
+    r : ndarray, shape (n_channels,)
     source : str
         The protocol used, as the ``confidence_source`` column names it.
+    threshold : float
+        :func:`ieegrecon.evaluation.selection.selection_threshold` (``inf``: nothing selected).
     """
     fs = sub.cal.sfreq
     held = held_out(sub.cal.crop_samples(0, sub.cal_stop), n_fit,
                     lambda train, zs: fit_model(method, train, cfg, sub.label), model=model,
                     predict=lambda m, x: predict_array(m, x, fs), max_test=capped_samples(cfg, fs))
-    return held.r, CONFIDENCE_SOURCES[held.kind]
+    y, y_hat = montage(sub, held.segment.ieeg, cfg), montage(sub, held.y_hat, cfg)
+    r = held.r if cfg.ieeg_reference == "recorded" else pearson_r(y, y_hat)
+    return r, CONFIDENCE_SOURCES[held.kind], selection_threshold(y, y_hat, cfg.viable_r)
 
 
 def contact_rows(sub: Subject, method: str, minutes: float, y_hat: np.ndarray, conf: np.ndarray | None,
                  conf_source: str, cfg: EvalConfig, extra: dict[str, Any],
                  posterior: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
-    """One row per test contact: identity, region, confidence and the metrics of ``y_hat``.
+    """One row per scored channel (:mod:`ieegrecon.evaluation.scoring`): identity, region, confidence,
+    the metrics of ``y_hat``, CAST's selection and the IED event metrics.
 
     Parameters
     ----------
@@ -117,26 +134,33 @@ def contact_rows(sub: Subject, method: str, minutes: float, y_hat: np.ndarray, c
     minutes : float
         Calibration minutes (NaN for the oracle).
     y_hat : ndarray, shape (n_contacts, n_times)
-        Reconstruction of the test part, volts.
-    conf : ndarray, shape (n_contacts,) | None
-        Confidence r (None for ceilings).
+        Reconstruction of the test part, contacts as recorded, volts.
+    conf : ndarray, shape (n_channels,) | None
+        Confidence r in the scored montage (None for ceilings).
     conf_source : str
     cfg : EvalConfig
     extra : dict
-        Columns repeated on every row (``fit_s``, ``train_minutes``).
+        Columns repeated on every row (``fit_s``, ``train_minutes``; ``selection_threshold``
+        selects contacts by ``conf``, see :mod:`ieegrecon.evaluation.selection`).
     posterior : dict | None
         :func:`~ieegrecon.evaluation.posterior.posterior_metrics` (sampling methods).
     """
-    m = contact_metrics(sub.test.ieeg, y_hat, sub.test.sfreq, window_s=cfg.window_s)
+    sc = scoring(sub, cfg)
+    fs = sub.test.sfreq
+    y_hat = montage(sub, y_hat, cfg)
+    m = contact_metrics(sc.y_true, y_hat, fs, window_s=cfg.window_s)
     m.update({k: np.full(len(m["r"]), np.nan) for k in POSTERIOR_COLS})
     m.update(posterior or {})
+    m.update(selection_columns(m["r"], conf, extra.get("selection_threshold")))
+    m.update(ied_columns(sc, y_hat, fs, cfg) if cfg.ied else {k: np.full(len(m["r"]), np.nan)
+                                                               for k in IED_METRIC_COLS})
     reg = sub.regions
     rows = []
-    for i, c in enumerate(sub.test.contacts.ch_names):
+    for i, (c, j) in enumerate(zip(sc.names, sc.region_rows)):
         cr = None if conf is None or not np.isfinite(conf[i]) else float(conf[i])
         row = {"subject": sub.label, "method": method, "minutes": minutes, "contact": c,
-               "region": str(reg["region_key"].iloc[i]), "depth_class": str(reg["depth_class"].iloc[i]),
-               "distance_to_scalp_mm": float(reg["distance_to_scalp_mm"].iloc[i]),
+               "region": str(reg["region_key"].iloc[j]), "depth_class": str(reg["depth_class"].iloc[j]),
+               "distance_to_scalp_mm": float(reg["distance_to_scalp_mm"].iloc[j]),
                "confidence_r": cr, "confidence_source": conf_source,
                "viable": bool(cr is not None and cr >= cfg.viable_r)}
         row.update({k: float(v[i]) for k, v in m.items()})
@@ -188,15 +212,15 @@ def method_rows(sub: Subject, method: str, M: float, cfg: EvalConfig, say: Progr
     else:
         model = fit_model(method, sub.cal.crop_samples(0, n_fit), cfg, sub.label)
     fit_s = time.perf_counter() - t0
-    conf, src = confidence(method, sub, n_fit, model, cfg)
+    conf, src, threshold = confidence(method, sub, n_fit, model, cfg)
     y_hat = predict_array(model, sub.test.scalp, fs)
     post = None
-    if samples_posterior(model):
+    if samples_posterior(model) and cfg.ieeg_reference == "recorded":  # draws are scored as recorded only
         say(f"sub-{sub.label}: {method} {cfg.n_draws} posterior draws")
         post = posterior_metrics(model, sub.test.ieeg, sub.test.scalp, fs, n_draws=cfg.n_draws,
                                  n_metric_draws=cfg.n_metric_draws, seed=cfg.seed)
     return contact_rows(sub, method, float(M), y_hat, conf, src, cfg,
-                        {"fit_s": fit_s, "train_minutes": float(M)}, post)
+                        {"fit_s": fit_s, "train_minutes": float(M), "selection_threshold": threshold}, post)
 
 
 def evaluate_subject(sub: Subject, root: Path, cfg: EvalConfig, say: Progress) -> tuple[list[dict], list[str]]:

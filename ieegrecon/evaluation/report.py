@@ -12,6 +12,7 @@ import numpy as np
 
 from ..io.atomic import atomic_path
 from .config import LIMIT, ORACLE, EvalResult
+from .regions import region_html
 
 #: Summary columns shown in the report's table, when present.
 SUMMARY_COLS = ("method", "minutes", "subset", "n_subjects", "n_contacts", "r_mean", "r_sd_across_folds",
@@ -191,6 +192,7 @@ td,th{{border:1px solid #ccc;padding:2px 5px}} img{{max-width:100%}}</style></he
 <p>Data: {html.escape(str(st.get('root')))}; subjects: {html.escape(', '.join(st.get('subjects', [])))}.</p>
 <h2>Protocol</h2><pre>{html.escape(str(st.get('protocol', '')))}</pre>
 <h2>Summary (mean over subjects; SD across folds; 95 % bootstrap CI over subjects)</h2>{table}
+{region_html(result)}
 <h2>Figures</h2>{figs}
 <h2>Reliability of confidence (Spearman, pooled contacts)</h2><ul>{rel}</ul>
 <h2>Paired Wilcoxon signed-rank tests across subjects</h2><ul>{wil}</ul>

@@ -7,14 +7,27 @@ from pathlib import Path
 
 from .._checks import check_not_input
 from ..errors import OutputError, UsageError
+from ..ied import K1
 from .cache import PER_SUBJECT, load_subject_rows, save_subject
 from .config import EvalConfig, EvalResult, Progress, check_config, jsonable
 from .data import discover_subjects, load_subject
+from .events import IED_TOL_S
 from .protocol import PROTOCOL, evaluate_subject
+from .regions import region_detail
 from .stats import summarize
 
+#: How the IED columns were computed, as ``stats.json`` states it.
+IED_NOTE = (f"detector: Janča et al. 2015 (ieegrecon.ied.detect_ieds, k1 = {K1}), run identically on the true "
+            f"iEEG (ied_*_ieeg), each surrogate (ied_*) and the scalp alone (ied_*_scalp: scalp events count "
+            f"on every contact); a detection matches a ground-truth IED (events.tsv) within {IED_TOL_S} s of "
+            "its onset; NaN without ground truth")
+#: How ``selected_r`` was computed.
+SELECTION_NOTE = ("CAST protocol: contacts with confidence r >= a threshold chosen on the calibration held-out "
+                  "predictions (split-half; ieegrecon.evaluation.selection); selected_r = their test r, "
+                  "selected_fraction = the fraction selected; threshold per row in selection_threshold")
+
 #: Tables written by :func:`write_results` (``NAME.tsv``), in order.
-TABLES = ("contacts", "subjects", "regions", "summary")
+TABLES = ("contacts", "subjects", "regions", "summary", "by_region")
 
 
 def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = None, *,
@@ -31,7 +44,7 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
     cfg : EvalConfig
     out : path-like | None
         Results folder: ``contacts.tsv``, ``subjects.tsv``, ``regions.tsv``,
-        ``summary.tsv``, ``stats.json`` and ``report.html``.
+        ``summary.tsv``, ``by_region.tsv``, ``stats.json`` and ``report.html``.
     overwrite : bool
         Replace results in an existing non-empty folder.
     report : bool
@@ -77,8 +90,9 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
         "protocol": PROTOCOL, "config": cfg.to_dict(), "root": str(root), "subjects": sorted(subjects),
         "skipped": skipped, "notes": notes, "elapsed_s": round(time.perf_counter() - t0, 1),
         "metrics": "see ieegrecon.metrics; band-power error is |log10(P_hat/P)| in decades",
+        "ieeg_reference": cfg.ieeg_reference, "ied_events": IED_NOTE, "selection": SELECTION_NOTE,
     })
-    result = EvalResult(contacts, subj, regions, summary, stats)
+    result = EvalResult(contacts, subj, regions, summary, stats, by_region=region_detail(contacts))
     if out is not None:
         write_results(result, out, report=report)
         result.out = out
@@ -131,6 +145,8 @@ def write_results(result: EvalResult, out: Path, *, report: bool = True) -> None
 
     out.mkdir(parents=True, exist_ok=True)
     for name in TABLES:
+        if getattr(result, name) is None:
+            continue
         with atomic_path(out / f"{name}.tsv") as tmp:
             getattr(result, name).to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format="%.6g")
     write_json_atomic(jsonable(result.stats), out / "stats.json")
