@@ -157,6 +157,11 @@ def test_ridge_gauss_draws_have_the_calibration_residual_covariance_and_spectrum
     assert 0.85 < cover < 0.95, cover
     # a white, independent residual model would fail the same checks: its lag-1 autocorrelation is 0
     assert np.all(lag1(resid) > 0.5)
+    from ieegrecon.evaluation.posterior import posterior_metrics, samples_posterior
+
+    assert samples_posterior(model)  # scored by evaluate like flow
+    pm = posterior_metrics(model, test.ieeg, test.scalp, FS, n_draws=32, n_metric_draws=2, seed=0)
+    assert np.all((pm["coverage90"] > 0.8) & (pm["coverage90"] < 0.97)), pm["coverage90"]
     save_model(model, tmp_path / "g")
     back, _ = load_model(tmp_path / "g")
     np.testing.assert_array_equal(back.posterior(test.scalp, 4, seed=3).sample(), post.sample(4))
