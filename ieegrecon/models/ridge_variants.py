@@ -182,7 +182,10 @@ class RidgePriorModel(RidgeModel):
     among ``length_ms`` x ``envelope_ms`` by the blocked cross-validated r
     (mean over contacts, each at its best alpha), alpha per contact. The same
     as ``cast``'s calibration penalty (a lag prior), with the prior written
-    down instead of learned on other subjects.
+    down instead of learned on other subjects. ``K`` is truncated to its
+    leading eigenvectors (:func:`prior_basis`), so each candidate costs the
+    eigendecomposition of ``n_channels * r`` features (r of the order of 10)
+    rather than of all ``n_channels * n_lags``.
 
     Parameters
     ----------
