@@ -33,7 +33,7 @@ from .config import LIMIT, ORACLE, EvalConfig
 from .data import Subject
 
 #: Names of the instantaneous oracle in result files (``oracle``, and ``oracle-inst`` if it is renamed).
-ORACLE_NAMES = (ORACLE, "oracle-inst")
+ORACLE_NAMES = ("oracle", "oracle-inst")
 #: Display label of each ceiling in tables and figures.
 LABELS = {ORACLE: "oracle-inst", "oracle-inst": "oracle-inst", LIMIT: "ridge-limit (lagged Wiener limit)"}
 
