@@ -14,7 +14,12 @@ def test_registry_lists_builtin_methods():
 
 
 METHOD_MODULES = {"ridge": "ieegrecon.models.ridge", "source": "ieegrecon.models.source",
-                  "cast": "ieegrecon.models.cast", "flow": "ieegrecon.models.flow"}
+                  "cast": "ieegrecon.models.cast", "flow": "ieegrecon.models.flow",
+                  "ridge0": "ieegrecon.models.ridge_variants", "ridge-cv": "ieegrecon.models.ridge_variants",
+                  "ridge-prior": "ieegrecon.models.ridge_variants", "xs-ridge": "ieegrecon.models.xs_ridge",
+                  "ridge-gauss": "ieegrecon.models.ridge_gauss"}
+#: The methods built on the lagged ridge (they import ieegrecon.models.ridge by design).
+ON_RIDGE = {"cast", "flow", "ridge0", "ridge-cv", "ridge-prior", "xs-ridge", "ridge-gauss"}
 
 
 def _run(code: str) -> str:
@@ -30,7 +35,9 @@ def test_method_names_lists_every_builtin_method_without_importing_torch_or_a_me
     out = _run("import sys; from ieegrecon.models.base import method_names, available_methods; "
                "print(method_names(), available_methods(), 'torch' in sys.modules, "
                "sorted(m for m in sys.modules if m.startswith('ieegrecon.models.')))")
-    assert out == ("['cast', 'flow', 'ridge', 'source'] ['cast', 'flow', 'ridge', 'source'] False "
+    names = ("['cast', 'flow', 'ridge', 'ridge-cv', 'ridge-gauss', 'ridge-prior', 'ridge0', 'source', "
+             "'xs-ridge']")
+    assert out == (f"{names} {names} False "
                    "['ieegrecon.models.base', 'ieegrecon.models.io', 'ieegrecon.models.patient']")
 
 
@@ -41,9 +48,9 @@ def test_the_registry_imports_only_the_method_asked_for(method):
                f"print(c.__module__, c.method, sorted(m for m in sys.modules if m.startswith('ieegrecon.models.')))")
     module, name, loaded = out.split(" ", 2)
     assert module == METHOD_MODULES[method] and name == method
-    others = {m for k, m in METHOD_MODULES.items() if k != method}
-    if method in ("cast", "flow"):
-        others.discard("ieegrecon.models.ridge")  # both stack on the lagged ridge (lag prior / location)
+    others = {m for k, m in METHOD_MODULES.items() if m != METHOD_MODULES[method]}
+    if method in ON_RIDGE:
+        others.discard("ieegrecon.models.ridge")  # they stack on the lagged ridge (lag prior / location / subclass)
     assert not [m for m in others if f"'{m}'" in loaded], loaded
 
 
@@ -61,7 +68,8 @@ def test_base_imports_no_method_module():
             imported |= {node.module or ""} | {a.name for a in node.names}
         elif isinstance(node, ast.Import):
             imported |= {a.name for a in node.names}
-    assert not {n.split(".")[-1] for n in imported} & {"cast", "flow", "ridge", "source", "_load_all"}
+    assert not {n.split(".")[-1] for n in imported} & {"cast", "flow", "ridge", "source", "ridge_variants", "xs_ridge",
+                                                       "ridge_gauss", "_load_all"}
     assert not hasattr(base, "register")
     assert set(base.BUILTIN_METHODS) == set(METHOD_MODULES)
     for name, target in base.BUILTIN_METHODS.items():

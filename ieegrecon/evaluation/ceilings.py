@@ -1,11 +1,20 @@
-"""The two ceilings a method is compared with.
+"""The two ceilings a method is compared with, named in tables for what they are (:data:`LABELS`).
 
-- ``oracle`` (simulated data only): the instantaneous linear minimum-MSE
-  estimator from the ground truth (:func:`oracle_weights`,
-  :func:`groundtruth_oracle`).
-- ``ridge-limit``: lagged ridge fitted on up to ``limit_minutes`` of the
-  subject's calibration session (what a linear filter reaches with much data,
-  :func:`ridge_limit`).
+- ``oracle``, shown as **oracle-inst** (simulated data only): the
+  *instantaneous* linear minimum-MSE estimator from the ground truth
+  (:func:`oracle_weights`, :func:`groundtruth_oracle`). It bounds
+  instantaneous maps only: a lagged filter can exceed it (temporally smooth
+  sources, white noise), so it is not a ceiling of lagged methods.
+- ``ridge-limit``, shown as **ridge-limit (lagged Wiener limit)**: lagged
+  ridge fitted on up to ``limit_minutes`` (30 by default) of the subject's
+  calibration session (:func:`ridge_limit`): with that much data the ±100 ms
+  lagged ridge approaches the lagged Wiener filter (the best linear
+  time-invariant estimator with those lags; Wiener 1949), so it estimates
+  what any linear filter of that support reaches.
+
+The method names in result files stay ``oracle`` and ``ridge-limit`` (files
+written before keep their meaning); ``oracle-inst`` is accepted as a name of
+the same ceiling (:data:`ORACLE_NAMES`).
 """
 
 from __future__ import annotations
@@ -20,8 +29,19 @@ from ..errors import InputError
 from ..preprocessing import Preprocessing, apply_preprocessing
 from ..workflow.chunking import predict_array
 from ..workflow.factory import fit_model
-from .config import EvalConfig
+from .config import LIMIT, ORACLE, EvalConfig
 from .data import Subject
+
+#: Names of the instantaneous oracle in result files (``oracle``, and ``oracle-inst`` if it is renamed).
+ORACLE_NAMES = ("oracle", "oracle-inst")
+#: Display label of each ceiling in tables and figures.
+LABELS = {ORACLE: "oracle-inst", "oracle-inst": "oracle-inst", LIMIT: "ridge-limit (lagged Wiener limit)"}
+
+
+def label(method: str) -> str:
+    """Display label of a method or ceiling (the method name when it is not a ceiling)."""
+    return LABELS.get(method, method)
+
 
 #: Ground-truth derivative folder written by ``ieegrecon simulate``.
 GROUNDTRUTH_DERIV = Path("derivatives") / "ieegrecon-sim"

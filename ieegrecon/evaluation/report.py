@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from ..io.atomic import atomic_path
+from .ceilings import label as ceiling_label
 from .config import LIMIT, ORACLE, EvalResult
 from .regions import region_html
 
 #: Summary columns shown in the report's table, when present.
-SUMMARY_COLS = ("method", "minutes", "subset", "n_subjects", "n_contacts", "r_mean", "r_sd_across_folds",
+SUMMARY_COLS = ("method", "label", "minutes", "subset", "n_subjects", "n_contacts", "r_mean", "r_sd_across_folds",
                 "r_ci_low", "r_ci_high", "r_win_median", "nmse", "psd_hellinger", "fc_alpha_rel_err_total",
                 "r_fraction_of_limit", "r_fraction_of_oracle", "coverage90", "draw_psd_hellinger",
                 "draw_fc_alpha_rel_err_total")
@@ -89,7 +90,7 @@ def _fig_minutes(plt, s, methods: list[str]) -> tuple[str, str]:
     for m, ls in ((LIMIT, "--"), (ORACLE, ":")):
         g = s[(s["method"] == m) & (s["subset"] == "all")]
         if len(g):
-            ax.axhline(float(g["r_mean"].iloc[0]), ls=ls, color="k", label=m)
+            ax.axhline(float(g["r_mean"].iloc[0]), ls=ls, color="k", label=ceiling_label(m))
     ax.set_xlabel("calibration minutes")
     ax.set_ylabel("mean r over subjects (95 % bootstrap CI)")
     ax.legend(fontsize=7)
@@ -146,6 +147,50 @@ def _fig_coverage(plt, c, methods: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def _fig_versus_strongest(plt, versus: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Per method: mean r minus the strongest linear baseline's (bootstrap CI) against calibration minutes."""
+    rows = [v for v in versus if v["subset"] == "all" and v["mean_diff"] is not None]
+    if not rows:
+        return []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, m in enumerate(dict.fromkeys(v["method"] for v in rows)):
+        g = sorted((v for v in rows if v["method"] == m), key=lambda v: v["minutes"])
+        x = np.array([v["minutes"] for v in g]) * (1 + 0.02 * k)  # a small offset keeps error bars apart
+        y = np.array([v["mean_diff"] for v in g])
+        lo = np.array([np.nan if v["diff_ci_low"] is None else v["diff_ci_low"] for v in g])
+        hi = np.array([np.nan if v["diff_ci_high"] is None else v["diff_ci_high"] for v in g])
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", capsize=3, label=m)
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("calibration minutes")
+    ax.set_ylabel("mean r minus strongest linear (95 % bootstrap CI)")
+    ax.legend(fontsize=7)
+    return [("Against the strongest linear baseline (chosen per subject on calibration data; all contacts)",
+             _png(fig))]
+
+
+def _versus_html(st: dict[str, Any]) -> str:
+    """The strongest-linear section: comparisons (tests, CIs, effect sizes), choices, the oracle choice."""
+    versus = st.get("versus_strongest_linear") or []
+    if not versus:
+        return ""
+    import pandas as pd
+
+    cols = ["subset", "minutes", "method", "n_subjects", "mean_diff", "diff_ci_low", "diff_ci_high", "wins",
+            "statistic", "p", "rank_biserial"]
+    table = pd.DataFrame(versus)[cols].to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="n/a")
+    chosen = "".join(f"<li>sub-{html.escape(str(c['subject']))}, {c['minutes']:g} min: {html.escape(c['chosen'])}</li>"
+                     for c in st.get("strongest_linear", []))
+    orc = "".join(f"<li>{o['minutes']:g} min: {html.escape(o['best'])} (mean r {o['r_mean']:.3f})</li>"
+                  for o in st.get("strongest_linear_oracle", []) if o.get("r_mean") is not None)
+    return (f"<h2>Against the strongest linear baseline</h2><p>Per subject and calibration length, the linear "
+            f"baseline with the highest mean confidence r (calibration data only). Paired over subjects: "
+            f"mean difference (method minus strongest linear) with its bootstrap 95 % CI, subjects won, "
+            f"Wilcoxon signed-rank test, matched-pairs rank-biserial correlation.</p>{table}"
+            f"<h3>Chosen baselines</h3><ul>{chosen}</ul><h3>Best baseline by mean test r (an oracle choice, "
+            f"favours the baselines)</h3><ul>{orc}</ul>")
+
+
 def figures(result: EvalResult) -> list[tuple[str, str]]:
     """(title, <img> tag) pairs: r per region, r vs distance, r vs minutes, method vs method, confidence,
     coverage of sampling methods."""
@@ -161,6 +206,7 @@ def figures(result: EvalResult) -> list[tuple[str, str]]:
     out += _fig_pairs(plt, c, methods)
     out.append(_fig_confidence(plt, c, methods))
     out += _fig_coverage(plt, c, methods)
+    out += _fig_versus_strongest(plt, result.stats.get("versus_strongest_linear") or [])
     return out
 
 
@@ -192,6 +238,7 @@ td,th{{border:1px solid #ccc;padding:2px 5px}} img{{max-width:100%}}</style></he
 <p>Data: {html.escape(str(st.get('root')))}; subjects: {html.escape(', '.join(st.get('subjects', [])))}.</p>
 <h2>Protocol</h2><pre>{html.escape(str(st.get('protocol', '')))}</pre>
 <h2>Summary (mean over subjects; SD across folds; 95 % bootstrap CI over subjects)</h2>{table}
+{_versus_html(st)}
 {region_html(result)}
 <h2>Figures</h2>{figs}
 <h2>Reliability of confidence (Spearman, pooled contacts)</h2><ul>{rel}</ul>

@@ -4,6 +4,16 @@ SD across folds, seeded bootstrap 95 % CIs of the mean over subjects
 (:func:`bootstrap_ci`), paired Wilcoxon signed-rank tests between methods
 (:func:`scipy.stats.wilcoxon`), and the Spearman correlation between
 confidence and test r (:func:`scipy.stats.spearmanr`).
+
+The **strongest linear** row (:data:`STRONGEST`, :func:`strongest_linear`) is,
+per subject and calibration length, the linear baseline
+(:data:`~ieegrecon.models.base.LINEAR_BASELINES`) with the highest mean
+confidence r, i.e. chosen on calibration data only, as a practitioner could;
+:func:`versus_strongest` compares every method with it per subject (paired
+Wilcoxon, bootstrap CI of the mean difference, matched-pairs rank-biserial
+correlation). The baseline with the best mean *test* r per calibration length
+is also reported (``strongest_linear_oracle``): an oracle choice that favours
+the baselines, for a conservative comparison.
 """
 
 from __future__ import annotations
@@ -13,7 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from ..models.base import LINEAR_BASELINES
+from .ceilings import ORACLE_NAMES, label
 from .config import LIMIT, METRIC_COLS, ORACLE, SUBSETS, EvalConfig
+
+#: Method name of the strongest-linear row (per subject and M, the baseline chosen on calibration data).
+STRONGEST = "strongest-linear"
 
 #: Per-recording columns (one value per subject and method), copied into the subject table.
 _TOTAL_COLS = ("fc_alpha_rel_err_total", "draw_fc_alpha_rel_err_total")
@@ -70,14 +85,124 @@ def summarize(contacts, cfg: EvalConfig):
     subjects, regions, summary : pandas.DataFrame
     stats : dict
     """
+    import pandas as pd
+
     df = contacts.copy()
     df["minutes_key"] = df["minutes"].fillna(-1.0)
+    best, choices = strongest_linear(df)
+    if len(best):
+        df = pd.concat([df, best], ignore_index=True)
     subjects = subject_table(df)
     summary = summary_table(subjects, cfg)
     regions = region_table(df)
     stats: dict[str, Any] = {"wilcoxon": wilcoxon_tests(subjects, df, cfg),
-                             "confidence_reliability": confidence_reliability(df)}
+                             "confidence_reliability": confidence_reliability(df),
+                             "strongest_linear": choices,
+                             "strongest_linear_oracle": oracle_choice(subjects),
+                             "versus_strongest_linear": versus_strongest(subjects, cfg)}
     return subjects, regions, summary, stats
+
+
+def strongest_linear(df, baselines: tuple[str, ...] = LINEAR_BASELINES):
+    """Contact rows of the strongest linear baseline per (subject, calibration length), chosen on calibration data.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Contact rows with ``minutes_key``.
+    baselines : tuple of str
+        Candidates; at least two must have been evaluated, else no row is made.
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        The chosen baseline's rows relabelled :data:`STRONGEST` (empty without two candidates).
+    choices : list of dict
+        ``subject``, ``minutes``, ``chosen`` and each candidate's mean confidence r.
+    """
+    import pandas as pd
+
+    cand = df[df["method"].isin(baselines) & df["confidence_r"].notna()]
+    if cand["method"].nunique() < 2:
+        return df.iloc[:0], []
+    rows, choices = [], []
+    for (sub, mk), g in cand.groupby(["subject", "minutes_key"], sort=True):
+        score = g.groupby("method")["confidence_r"].mean()
+        chosen = str(score.idxmax())
+        rows.append(g[g["method"] == chosen].assign(method=STRONGEST))
+        choices.append({"subject": sub, "minutes": float(mk), "chosen": chosen,
+                        "confidence_r": {m: _f(v) for m, v in score.items()}})
+    return pd.concat(rows, ignore_index=True), choices
+
+
+def oracle_choice(subjects, baselines: tuple[str, ...] = LINEAR_BASELINES) -> list[dict[str, Any]]:
+    """Per calibration length, the baseline with the best mean test r over subjects (all contacts).
+
+    An oracle choice (made on the test data): it favours the baselines, so a
+    method beating it is compared conservatively.
+    """
+    g = subjects[subjects["method"].isin(baselines) & (subjects["subset"] == "all")]
+    out = []
+    for M, h in g.groupby("minutes", sort=True):
+        means = h.groupby("method")["r"].mean()
+        out.append({"minutes": float(M), "best": str(means.idxmax()), "r_mean": _f(means.max()),
+                    "r_mean_per_baseline": {m: _f(v) for m, v in means.items()}})
+    return out
+
+
+def rank_biserial(d: np.ndarray) -> float:
+    """Matched-pairs rank-biserial correlation of paired differences ``d`` (Kerby 2014), in [-1, 1].
+
+    ``(R+ - R-) / (R+ + R-)`` with ``R±`` the sums of the ranks of ``|d|``
+    (zeros dropped, ties averaged) of the positive and negative differences;
+    +1 when every subject favours the first method. NaN without a non-zero difference.
+    """
+    from scipy.stats import rankdata
+
+    d = np.asarray(d, float)
+    d = d[np.isfinite(d) & (d != 0)]
+    if not len(d):
+        return float("nan")
+    ranks = rankdata(np.abs(d))
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def versus_strongest(subjects, cfg: EvalConfig) -> list[dict[str, Any]]:
+    """Every method against :data:`STRONGEST` per subset ("all", "viable") and calibration length.
+
+    Returns
+    -------
+    list of dict
+        ``subset``, ``minutes``, ``method``, ``n_subjects``, ``mean_diff`` (method minus strongest
+        linear, mean over subjects) with its bootstrap 95 % CI (``diff_ci_low``, ``diff_ci_high``),
+        ``wins`` (subjects where the method is higher), Wilcoxon ``statistic`` and ``p``, and
+        ``rank_biserial`` (effect size).
+    """
+    if STRONGEST not in set(subjects["method"]):
+        return []
+    methods = [m for m in dict.fromkeys(subjects["method"]) if m not in (STRONGEST, LIMIT, *ORACLE_NAMES)]
+    out = []
+    for subset_name in ("all", "viable"):
+        for M in cfg.calibration_minutes:
+            for m in methods:
+                res = _paired_test(subjects, (m, M), (STRONGEST, M), subset_name, M)
+                d = _paired_diffs(subjects, (m, M), (STRONGEST, M), subset_name)
+                if not len(d):
+                    continue
+                lo, hi = bootstrap_ci(d, cfg.n_boot, cfg.seed)
+                out.append({"subset": subset_name, "minutes": M, "method": m, "n_subjects": len(d),
+                            "mean_diff": _f(d.mean()), "diff_ci_low": _f(lo), "diff_ci_high": _f(hi),
+                            "wins": int((d > 0).sum()), "statistic": res["statistic"], "p": res["p"],
+                            "rank_biserial": _f(rank_biserial(d))})
+    return out
+
+
+def _paired_diffs(subjects, ka: tuple[str, float | None], kb: tuple[str, float | None], subset_name: str
+                  ) -> np.ndarray:
+    """Per-subject differences of mean r, ``ka`` minus ``kb``, over the subjects both have (finite)."""
+    va, vb = _subject_values(subjects, ka, subset_name), _subject_values(subjects, kb, subset_name)
+    d = np.array([va[s] - vb[s] for s in sorted(set(va) & set(vb))], float)
+    return d[np.isfinite(d)]
 
 
 def subject_table(df):
@@ -114,7 +239,7 @@ def summary_table(subjects, cfg: EvalConfig):
         for minutes, h in g.groupby(g["minutes"].fillna(-1.0), sort=True):
             vals = h["r"].to_numpy()
             lo, hi = bootstrap_ci(vals, cfg.n_boot, cfg.seed)
-            row = {"method": method, "minutes": h["minutes"].iloc[0], "subset": subset_name,
+            row = {"method": method, "label": label(method), "minutes": h["minutes"].iloc[0], "subset": subset_name,
                    "n_subjects": int(np.isfinite(vals).sum()), "n_contacts": int(h["n_contacts"].sum()),
                    "r_mean": float(np.nanmean(vals)) if np.isfinite(vals).any() else np.nan,
                    "r_sd_across_folds": float(np.nanstd(vals, ddof=1)) if np.isfinite(vals).sum() > 1 else np.nan,
@@ -139,13 +264,14 @@ def region_table(df):
 def wilcoxon_tests(subjects, df, cfg: EvalConfig) -> list[dict[str, Any]]:
     """Paired Wilcoxon signed-rank tests of subject-mean r between every two methods (and ceilings),
     per subset ("all", "viable") and calibration length."""
-    methods = [m for m in cfg.methods] + [m for m in (LIMIT, ORACLE) if m in set(df["method"])]
+    ceilings = (LIMIT, *ORACLE_NAMES)
+    methods = [m for m in cfg.methods] + [m for m in ceilings if m in set(df["method"])]
     out = []
     for subset_name in ("all", "viable"):
         for M in cfg.calibration_minutes:
             for a, b in itertools.combinations(methods, 2):
-                ka = (a, M if a not in (LIMIT, ORACLE) else None)
-                kb = (b, M if b not in (LIMIT, ORACLE) else None)
+                ka = (a, M if a not in ceilings else None)
+                kb = (b, M if b not in ceilings else None)
                 out.append(_paired_test(subjects, ka, kb, subset_name, M))
     return out
 

@@ -262,7 +262,15 @@ BUILTIN_METHODS: dict[str, str] = {
     "source": "source:SourceModel",
     "cast": "cast:CastModel",
     "flow": "flow:FlowModel",
+    "ridge0": "ridge_variants:Ridge0Model",
+    "ridge-cv": "ridge_variants:RidgeCVModel",
+    "ridge-prior": "ridge_variants:RidgePriorModel",
+    "xs-ridge": "xs_ridge:XsRidgeModel",
+    "ridge-gauss": "ridge_gauss:RidgeGaussModel",
 }
+
+#: The linear baselines a "strongest linear" row is chosen from (docs/evaluation.md, "Baselines").
+LINEAR_BASELINES: tuple[str, ...] = ("ridge", "ridge0", "ridge-cv", "ridge-prior", "xs-ridge")
 
 
 def get_model_class(method: str) -> type[ReconModel]:

@@ -12,6 +12,8 @@ recording length.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..metrics import pearson_r
@@ -122,9 +124,14 @@ def _psd_sqrt(S: np.ndarray) -> np.ndarray:
 
 
 def _in_basis(A: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """``(I (x) T) @ A`` for A of shape (n_channels * n_lags, ...) and T symmetric (n_lags, n_lags)."""
+    """``(I (x) T') @ A`` for A of shape (n_channels * n_lags, ...) and T of shape (n_lags, n_basis).
+
+    T symmetric and square (a lag prior's square root): ``(I (x) T) @ A``, shape unchanged. T
+    rectangular (a truncated basis): the result has ``n_channels * n_basis`` rows.
+    """
     L = T.shape[0]
-    return np.einsum("cik,il->clk", A.reshape(-1, L, int(np.prod(A.shape[1:], dtype=int))), T).reshape(A.shape)
+    out = np.einsum("cik,il->clk", A.reshape(-1, L, int(np.prod(A.shape[1:], dtype=int))), T)
+    return out.reshape((-1,) + A.shape[1:])
 
 
 def _stats_in_basis(st: dict[str, np.ndarray], T: np.ndarray) -> dict[str, np.ndarray]:
@@ -344,3 +351,100 @@ def _cv_scores(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, start: int, stop:
     var = (spp - sp ** 2 / m) * (syy - sy ** 2 / m)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(var > 0, cov / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+
+
+def _fold_bounds(n_t: int, n_folds: int) -> list[tuple[int, int]]:
+    return [(f[0], f[-1] + 1) for f in np.array_split(np.arange(n_t), n_folds)]
+
+
+def fold_sums(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, n_folds: int
+              ) -> tuple[list[dict[str, np.ndarray]], list[tuple[int, int]]]:
+    """Per-fold sums (n, sum x, sum y, X'X, X'Y) of the lag matrix of ``z`` over ``n_folds`` contiguous folds.
+
+    Returns
+    -------
+    stats : list of dict
+    bounds : list of (start, stop)
+    """
+    bounds = _fold_bounds(z.shape[1], n_folds)
+    return [_fold_stats(z, Y, lags, a, b) for a, b in bounds], bounds
+
+
+def blocked_cv(z: np.ndarray, Y: np.ndarray, lags: np.ndarray, alphas: np.ndarray, n_folds: int,
+               basis: np.ndarray | None = None, stats: list[dict] | None = None
+               ) -> tuple[np.ndarray, list[dict], list[tuple[int, int]]]:
+    """Blocked K-fold cross-validated Pearson r of lagged ridge, per alpha and target.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n_channels, n_times)
+        Standardized predictors.
+    Y : ndarray, shape (n_times, n_targets)
+    lags : ndarray of int
+    alphas : ndarray, shape (n_alphas,)
+        Relative regularization grid.
+    n_folds : int
+        Contiguous folds.
+    basis : ndarray, shape (n_lags, n_lags) | None
+        Features ``X (I (x) basis)``: a lag prior's square root (:func:`fit_residual_ridge`) or a
+        truncated basis (n_lags, n_basis).
+    stats : list of dict | None
+        Per-fold sums of the plain features (:func:`fold_sums`), reused if given.
+
+    Returns
+    -------
+    score : ndarray, shape (n_alphas, n_targets)
+        Sum over folds of the held-out fold's r (NaN counted as 0).
+    stats : list of dict
+        Per-fold sums in the basis used.
+    bounds : list of (start, stop)
+    """
+    if stats is None:
+        stats, bounds = fold_sums(z, Y, lags, n_folds)
+    else:
+        bounds = _fold_bounds(z.shape[1], n_folds)
+    if basis is not None:
+        stats = [_stats_in_basis(st, basis) for st in stats]
+    total = {k: sum(st[k] for st in stats) for k in stats[0]}
+    score = np.zeros((len(alphas), Y.shape[1]))
+    for (a, b), st in zip(bounds, stats):
+        score += np.nan_to_num(_cv_scores(z, Y, lags, a, b, _minus(total, st), alphas, basis=basis))
+    return score, stats, bounds
+
+
+def _sub_stats(st: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Fold sums restricted to the feature columns ``idx``."""
+    return {"n": st["n"], "y": st["y"], "x": st["x"][idx], "xy": st["xy"][idx], "xx": st["xx"][np.ix_(idx, idx)]}
+
+
+def standardize_segment(model: Any, segment: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration inputs of a lagged-ridge model: sets its scalp names, contacts and scalp standardization.
+
+    Parameters
+    ----------
+    model : RidgeModel
+        Gets ``scalp_names``, ``contacts``, ``x_mean_`` and ``x_scale_`` (volts) from ``segment``.
+    segment : PairedSegment
+
+    Returns
+    -------
+    z : ndarray, shape (n_scalp, n_times)
+        Standardized scalp.
+    Y : ndarray, shape (n_times, n_contacts)
+        iEEG, volts.
+
+    Raises
+    ------
+    ValueError
+        If the segment is shorter than ``2 * model.n_folds`` seconds.
+    """
+    x, y = np.asarray(segment.scalp, float), np.asarray(segment.ieeg, float)
+    n_t = x.shape[1]
+    if n_t < 2 * model.n_folds * model.sfreq:
+        raise ValueError(f"calibration data too short for {model.method}: {n_t / model.sfreq:.1f} s "
+                         f"(need at least {2 * model.n_folds} s)")
+    model.scalp_names = list(segment.scalp_names)
+    model.contacts = segment.contacts
+    model.x_mean_ = x.mean(axis=1)
+    model.x_scale_ = x.std(axis=1) + 1e-30
+    return (x - model.x_mean_[:, None]) / model.x_scale_[:, None], y.T
