@@ -84,7 +84,7 @@ def test_ds004752_form_calibrate_pooled_and_evaluate(ds_form, tmp_path):
 @pytest.mark.slow
 def test_ds004752_form_evaluate(ds_form, tmp_path):
     before = _hashes(ds_form)
-    res = _cli("evaluate", ds_form, "--methods", "ridge", "--calibration-minutes", "0.2", "--out", tmp_path / "e")
+    res = _cli("evaluate", ds_form, "--methods", "ridge", "--calibration-minutes", "0.25", "--out", tmp_path / "e")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "e" / "summary.tsv").is_file() and _hashes(ds_form) == before
 
