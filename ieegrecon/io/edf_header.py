@@ -285,3 +285,39 @@ def start_time_fix(head: bytes) -> tuple[bytes, str] | None:
     quirk = (f"EDF header start time {head[176:184].decode('ascii')} has {which} out of range (as in OpenNeuro "
              f"ds004752; MNE refuses it): read as {t:%d.%m.%Y %H:%M:%S} through a patched copy, the file is unchanged")
     return bytes(fixed), quirk
+
+
+def patched_start_time(path: Path, preload: bool, kind: str | None):
+    """An EDF/BDF whose header start time is out of range, as a patched copy; None when it is valid.
+
+    Returns
+    -------
+    (target, tmp) | None
+        ``target``: an in-memory copy (``preload``) or a copy in a private
+        temporary folder ``tmp`` (lazy reads), its header corrected by
+        :func:`start_time_fix`. The input is never written.
+    """
+    import io
+    import shutil
+    import tempfile
+
+    if kind is None and path.suffix.lower() not in (".edf", ".bdf"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    fix = start_time_fix(head) if len(head) == 256 else None
+    if fix is None:
+        return None
+    data = bytearray(path.read_bytes()) if preload else None
+    if preload:
+        data[:256] = fix[0]
+        return io.BytesIO(bytes(data)), None
+    tmp = tempfile.TemporaryDirectory(prefix="ieegrecon-")
+    target = Path(tmp.name) / f"{path.stem}.{(kind or path.suffix[1:]).lower()}"
+    shutil.copyfile(path, target)
+    with open(target, "r+b") as f:
+        f.write(fix[0])
+    return target, tmp

@@ -25,8 +25,8 @@ from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
 from .edf import strip_surrogate_label
 from .sidecars import bids_channels_tsv, channels_tsv_quirks, clinical_notes, epoch_boundaries, \
-    read_channels_tsv
-from .edf_header import check_edf_header, control_characters, edf_kind, start_time_fix
+    read_channels_tsv, retyped_quirks
+from .edf_header import check_edf_header, control_characters, edf_kind, patched_start_time, start_time_fix
 from .validate import bad_channels_quirk, check_duplicate_labels, check_finite, check_units, find_bad_channels, \
     one_line
 
@@ -49,7 +49,7 @@ def open_raw(path: Path, preload: bool = True, kind: str | None = None):
     import mne
 
     target, tmp = path, None
-    patched = _patched_start_time(path, preload, kind)
+    patched = patched_start_time(path, preload, kind)
     if patched is not None:  # an out-of-range start time (ds004752's seconds=60): read a patched copy
         target, tmp = patched
         kind = kind or ("BDF" if path.suffix.lower() == ".bdf" else "EDF")
@@ -84,42 +84,6 @@ def open_raw(path: Path, preload: bool = True, kind: str | None = None):
         lab = next(iter(bad))
         raise InputError(f"channel label {lab!r} holds non-printable character(s) {', '.join(bad[lab])}", path)
     return raw
-
-
-def _patched_start_time(path: Path, preload: bool, kind: str | None):
-    """An EDF/BDF whose header start time is out of range, as a patched copy; None when it is valid.
-
-    Returns
-    -------
-    (target, tmp) | None
-        ``target``: an in-memory copy (``preload``) or a copy in a private
-        temporary folder ``tmp`` (lazy reads), with bytes 168-184 corrected by
-        :func:`~ieegrecon.io.edf_header.start_time_fix`. The input is never written.
-    """
-    import io
-
-    if kind is None and path.suffix.lower() not in (".edf", ".bdf"):
-        return None
-    try:
-        with open(path, "rb") as f:
-            head = f.read(256)
-    except OSError:
-        return None
-    fix = start_time_fix(head) if len(head) == 256 else None
-    if fix is None:
-        return None
-    data = bytearray(path.read_bytes()) if preload else None
-    if preload:
-        data[:256] = fix[0]
-        return io.BytesIO(bytes(data)), None
-    tmp = tempfile.TemporaryDirectory(prefix="ieegrecon-")
-    target = Path(tmp.name) / f"{path.stem}.{(kind or path.suffix[1:]).lower()}"
-    import shutil
-
-    shutil.copyfile(path, target)
-    with open(target, "r+b") as f:
-        f.write(fix[0])
-    return target, tmp
 
 
 def read_recording(
@@ -320,7 +284,7 @@ def _names_and_types(orig: list[str], file_types: list[str], bids_rows: dict[str
             types.append(non_contact_type(o, BIDS_TYPES[bids_rows[o]["type"].upper()]))
         else:
             types.append(guess_ch_type(o, file_type=ft if ft in CH_TYPES else "misc", ieeg_pattern=pattern))
-    _retyped_quirk(orig, types, bids_rows, quirks)
+    quirks += retyped_quirks(orig, types, bids_rows)
     for i, t in enumerate(types):  # intracranial contacts keep their own label (never renamed to a scalp site)
         if t in INTRACRANIAL_TYPES and new_names[i] != orig[i]:
             renamed.pop(orig[i], None)
@@ -340,19 +304,6 @@ def _names_and_types(orig: list[str], file_types: list[str], bids_rows: dict[str
         if miss:
             quirks.append(f"{len(miss)} of the 19 standard 10-20 channels missing: {' '.join(miss)}")
     return new_names, types, renamed
-
-
-def _retyped_quirk(orig: list[str], types: list[str], bids_rows: dict[str, dict[str, str]],
-                   quirks: list[str]) -> None:
-    """One quirk per kind of channel the channels.tsv types intracranial but its name says scalp EEG or ECG."""
-    for kind, what in (("eeg", "10-20 scalp electrodes"), ("ecg", "ECG leads")):
-        names = [o for o, t in zip(orig, types) if t == kind and o in bids_rows
-                 and BIDS_TYPES.get(bids_rows[o]["type"].upper()) in INTRACRANIAL_TYPES]
-        if names:
-            declared = bids_rows[names[0]]["type"]
-            quirks.append(f"{len(names)} channel(s) typed {declared} in channels.tsv are {what} by name "
-                          f"({' '.join(names[:8])}{' ...' if len(names) > 8 else ''}): read as {kind}"
-                          + (", kept out of both scalp and intracranial sides" if kind == "ecg" else ""))
 
 
 def _checked_samples(raw, names: list[str], types: list[str], path: Path, preload: bool,

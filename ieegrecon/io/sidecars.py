@@ -223,3 +223,27 @@ def _event_trials(ev: Path, n_times: int) -> tuple[np.ndarray | None, str]:
         return None, (f"the trials of {ev.name} do not tile the file ({len(beg)} trials ending at sample "
                       f"{last}, the file has {n_times})")
     return beg, ""
+
+
+def retyped_quirks(orig: list[str], types: list[str], bids_rows: dict[str, dict[str, str]]) -> list[str]:
+    """One quirk per kind of channel the channels.tsv types intracranial but its name says scalp EEG or ECG.
+
+    Parameters
+    ----------
+    orig, types : list of str
+        Labels as in the file and the types the reader gave them.
+    bids_rows : dict
+        channels.tsv rows keyed by original label.
+    """
+    from ..channels import BIDS_TYPES
+
+    quirks = []
+    for kind, what in (("eeg", "10-20 scalp electrodes"), ("ecg", "ECG leads")):
+        names = [o for o, t in zip(orig, types) if t == kind and o in bids_rows
+                 and BIDS_TYPES.get(bids_rows[o]["type"].upper()) in ("seeg", "ecog", "dbs")]
+        if names:
+            declared = bids_rows[names[0]]["type"]
+            quirks.append(f"{len(names)} channel(s) typed {declared} in channels.tsv are {what} by name "
+                          f"({' '.join(names[:8])}{' ...' if len(names) > 8 else ''}): read as {kind}"
+                          + (", kept out of both scalp and intracranial sides" if kind == "ecg" else ""))
+    return quirks
