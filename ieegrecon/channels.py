@@ -128,6 +128,31 @@ def is_reference_name(name: str) -> bool:
     return normalize_ch_name(name) in REFERENCE_NAMES
 
 
+def scalp_1020_name(name: str) -> str | None:
+    """The modern name of a 10-20 scalp electrode (the 19, plus A1/A2/M1/M2), whatever the case; else None.
+
+    ``'FP1'`` -> ``'Fp1'``, ``'T3'`` -> ``'T7'``, ``'CZ'`` -> ``'Cz'``; ``'LA1'`` -> None. Used to find scalp
+    electrodes stored among intracranial channels (HUP, OpenNeuro ds004100, types them ``SEEG``).
+    """
+    norm = normalize_ch_name(name)
+    return norm if norm in STANDARD_1020_19 or norm in REFERENCE_NAMES else None
+
+
+def non_contact_type(name: str, declared: str) -> str:
+    """The type of a channel declared intracranial whose name is a 10-20 scalp electrode or an ECG lead.
+
+    HUP (OpenNeuro ds004100) stores scalp electrodes (``FP1``, ``CZ``, ``T3``)
+    and ``EKG1``/``EKG2`` in its SEEG files, all typed ``SEEG``: by name
+    (case-insensitive, old and new 10-20 names, :func:`scalp_1020_name`), they
+    are ``'eeg'`` and ``'ecg'``; other channels keep ``declared``.
+    """
+    if declared not in ("seeg", "ecog", "dbs"):
+        return declared
+    if re.fullmatch(r"(EKG|ECG)\s*\d*", strip_label(name), re.IGNORECASE):
+        return "ecg"
+    return "eeg" if scalp_1020_name(name) else declared
+
+
 def is_scalp_name(name: str) -> bool:
     """Whether a (normalized or raw) label names a standard scalp electrode."""
     return normalize_ch_name(name) in _standard_names().values()

@@ -115,6 +115,14 @@ class Recording:
         Recording gaps (EDF+D): (onset in s on the sample time base, i.e. the
         position in ``data`` where samples resume, duration in s of wall-clock
         time missing there). Sorted; empty for a continuous recording.
+    boundaries : list of float
+        Trial boundaries of an epoched recording (trials joined end to end, as
+        in OpenNeuro ds004752): seconds on the sample time base where a new trial
+        starts (0 excluded). Like a gap, nothing is continuous across one
+        (:meth:`segments` cuts there), but no wall-clock time is known to be missing.
+    channel_notes : dict
+        Channel -> clinical designation from a BIDS channels.tsv ``status_description``
+        (``'seizure-onset zone, resected'``).
     """
 
     data: np.ndarray
@@ -131,6 +139,8 @@ class Recording:
     quirks: list[str] = field(default_factory=list)
     bads: dict[str, str] = field(default_factory=dict)
     gaps: list[tuple[float, float]] = field(default_factory=list)
+    boundaries: list[float] = field(default_factory=list)
+    channel_notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, LazyData):
@@ -177,8 +187,9 @@ class Recording:
         return t + sum(d for g, d in self.gaps if g <= t + 1e-9)
 
     def segments(self) -> list[tuple[int, int]]:
-        """Contiguous runs of samples between gaps, as [(start, stop)) sample indices."""
-        cuts = [int(round(g * self.sfreq)) for g, _ in self.gaps]
+        """Contiguous runs of samples between gaps and trial boundaries, as [(start, stop)) sample indices."""
+        cuts = sorted({int(round(g * self.sfreq)) for g, _ in self.gaps}
+                      | {int(round(b * self.sfreq)) for b in self.boundaries})
         bounds = [0] + [c for c in cuts if 0 < c < self.n_times] + [self.n_times]
         return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
@@ -215,7 +226,8 @@ class Recording:
             if tmin <= a.onset < (stop / self.sfreq)
         ]
         gaps = [(g - tmin, d) for g, d in self.gaps if tmin < g < stop / self.sfreq]
-        return replace(self, data=self.data[:, start:stop], annotations=ann, gaps=gaps)
+        bounds = [b - tmin for b in self.boundaries if tmin < b < stop / self.sfreq]
+        return replace(self, data=self.data[:, start:stop], annotations=ann, gaps=gaps, boundaries=bounds)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -225,3 +237,39 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fid.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def concatenate(recs: list["Recording"]) -> "Recording":
+    """Recordings of one patient joined end to end (pooled sessions), with a boundary at each join.
+
+    Every recording must have the same channels (names and types, in order)
+    and rate. Gaps, boundaries and annotations are shifted onto the joined
+    sample time base; a boundary (not a gap: the time between sessions is not
+    recorded) marks each join, so nothing is filtered or lagged across it.
+    Positions, names and provenance (``source_path``, ``source_sha256``) come
+    from the first recording; a quirk names them all.
+
+    Raises
+    ------
+    ValueError
+        Different channels or rates.
+    """
+    first = recs[0]
+    for r in recs[1:]:
+        if r.ch_names != first.ch_names or r.ch_types != first.ch_types or abs(r.sfreq - first.sfreq) > 1e-9:
+            raise ValueError("recordings to join differ in channels or sampling rate")
+    data, gaps, bounds, anns, bads, notes = [], [], [], [], {}, {}
+    t0 = 0.0
+    for k, r in enumerate(recs):
+        data.append(np.asarray(r.data))
+        gaps += [(t0 + g, d) for g, d in r.gaps]
+        bounds += ([t0] if k else []) + [t0 + b for b in r.boundaries]
+        anns += [Annotation(a.onset + t0, a.duration, a.description) for a in r.annotations]
+        bads.update(r.bads)
+        notes.update(r.channel_notes)
+        t0 += r.n_times / r.sfreq
+    return replace(first, data=np.concatenate(data, axis=1), gaps=gaps, boundaries=bounds, annotations=anns,
+                   bads=bads, channel_notes=notes,
+                   quirks=list(dict.fromkeys(q for r in recs for q in r.quirks))
+                   + [f"{len(recs)} recordings pooled end to end (a boundary at each join): "
+                      + " + ".join(Path(str(r.source_path)).name for r in recs)])

@@ -24,6 +24,10 @@ def simulate(
     no_artifacts: bool = typer.Option(False, "--no-artifacts", help="No line noise, blinks or muscle."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into an existing output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    form: str = typer.Option("bids", "--form", help="How sessions are written: bids (ieegrecon's BIDS), ds004752 "
+                             "(8-s trials joined end to end, common intracranial reference, start-time seconds "
+                             "60), hup (scalp, contacts and EKG in one EDF typed SEEG, electrodes in fsaverage "
+                             "declared m holding mm), or auto (the layout's own form)."),
     world: str = typer.Option("v2", "--world", help="Simulated world: v2 (references as recorded, shaft fields, "
                               "IEDs, predictable nonlinearity, v2 artifacts, sessions that differ) or v1 (the "
                               "original linear-Gaussian world)."),
@@ -34,17 +38,19 @@ def simulate(
     for name, value in (("minutes", minutes), ("scalp_sfreq", scalp_sfreq), ("ieeg_sfreq", ieeg_sfreq)):
         check_positive(name, value)
     check_option("world", world, ("v1", "v2"))
+    check_option("form", form, ("bids", "ds004752", "hup", "auto"))
     t0 = time.perf_counter()
     folders = simulate_dataset(
         layout, out, n_subjects=subjects, minutes=minutes, seed=seed, n_sessions=sessions,
         scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, artifacts=not no_artifacts, overwrite=overwrite, world=world,
+        form=form,
         progress=None if as_json else (lambda msg: err_console.print(msg, markup=False, soft_wrap=True)),
     )
     elapsed = time.perf_counter() - t0
     if as_json:
         print_json({"out": str(out), "sessions": [str(f) for f in folders], "seed": seed,
                     "minutes": minutes, "scalp_sfreq": scalp_sfreq, "ieeg_sfreq": ieeg_sfreq,
-                    "artifacts": not no_artifacts, "world": world, "elapsed_s": round(elapsed, 2)})
+                    "artifacts": not no_artifacts, "world": world, "form": form, "elapsed_s": round(elapsed, 2)})
     else:
         out_console.print(f"wrote {len(folders)} sessions to {out} in {elapsed:.1f} s (SIMULATED data)",
                           markup=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..channels import BIDS_TYPES, OLD_TO_NEW, STANDARD_1020_19, normalize_ch_name
+from ..channels import BIDS_TYPES, OLD_TO_NEW, STANDARD_1020_19, non_contact_type, normalize_ch_name
 from ..errors import InputError
 from ..recording import INTRACRANIAL_TYPES, Recording
 from .electrodes import Electrodes, read_electrodes
@@ -86,6 +86,8 @@ def _signal_file(folder: Path, suffix: str) -> tuple[Path | None, list[str]]:
     if not folder.is_dir():
         return None, []
     files = sorted(p for p in folder.glob(f"*_{suffix}.*") if p.suffix.lower() in SUPPORTED_EXTENSIONS)
+    # interictal runs first (HUP, ds004100: task-ictal runs hold seizures; calibration wants the background)
+    files.sort(key=lambda p: "task-interictal" not in p.name)
     quirks = []
     if len(files) > 1:
         quirks.append(f"{folder.name}/: {len(files)} runs; only {files[0].name} is read")
@@ -122,8 +124,35 @@ def _sidecar_quirks(folder: Path, kind: str) -> tuple[dict, list[str]]:
             check_field(meta, key, js)
         if str(meta.get("RecordingType", "")).lower() == "epoched":
             quirks.append(f"{js.name}: RecordingType 'epoched' (EpochLength {meta.get('EpochLength', 'n/a')} s): "
-                          "trials are joined end to end in one file; do not filter across trial boundaries")
+                          "trials are joined end to end in one file; filters, lags and held-out splits stay "
+                          "within trials")
+        ref = str(meta.get("iEEGReference", ""))
+        if kind == "ieeg" and "common" in ref.lower():
+            quirks.append(f"{js.name}: iEEGReference {ref!r}: every contact is recorded against one shared "
+                          "intracranial reference (not bipolar, not average): its own activity is in every "
+                          "channel; read as recorded")
+    if kind == "ieeg" and rows:
+        quirks += _mixed_file_quirks(rows, tsvs[0])
     return rows, quirks
+
+
+def _mixed_file_quirks(rows: dict, tsv: Path) -> list[str]:
+    """HUP-style sidecars: 10-20 scalp electrodes and ECG leads listed (and typed) as intracranial channels."""
+    scalp = [n for n, r in rows.items() if non_contact_type(n, BIDS_TYPES.get(r["type"].upper(), "misc")) == "eeg"]
+    ecg = [n for n, r in rows.items() if non_contact_type(n, BIDS_TYPES.get(r["type"].upper(), "misc")) == "ecg"]
+    if not scalp:
+        return []
+    bad = [n for n in scalp if rows[n].get("status", "").strip().lower() == "bad"]
+    return [f"{tsv.name}: scalp EEG and iEEG in one file: {len(scalp)} 10-20 scalp electrodes typed "
+            f"{rows[scalp[0]]['type']} ({' '.join(scalp[:6])}{' ...' if len(scalp) > 6 else ''}; {len(bad)} marked "
+            f"status=bad) found by name{f', ECG lead(s) {ecg} kept out of both sides' if ecg else ''}"]
+
+
+def _one_epoch_line(quirks: list[str], recs: dict) -> list[str]:
+    """Drop the sidecar's 'epoched' line when a signal file's trial structure was found (said once)."""
+    if any(r is not None and r.boundaries for r in recs.values()):
+        return [q for q in quirks if "RecordingType 'epoched'" not in q]
+    return quirks
 
 
 def _sfreq_of(rows: dict) -> float | None:
@@ -178,7 +207,12 @@ def read_bids_session(session_dir: str | Path) -> BidsSession:
             recs[kind] = None
         else:
             recs[kind] = read_recording(f)
-            quirks += recs[kind].quirks
+            quirks += [x for x in recs[kind].quirks if not x.startswith("epoched:") or kind == "eeg"
+                       or recs.get("eeg") is None]
+    quirks = _one_epoch_line(quirks, recs)
+    mixed = recs.get("ieeg")
+    if recs.get("eeg") is None and mixed is not None and "eeg" in mixed.ch_types:
+        recs["eeg"] = mixed  # HUP: scalp electrodes in the iEEG file; load_paired_recordings splits by type
     sf = {k: _sfreq_of(v) for k, v in channels.items()}
     if sf.get("eeg") and sf.get("ieeg") and sf["eeg"] != sf["ieeg"]:
         quirks.append(f"scalp EEG at {sf['eeg']:g} Hz and iEEG at {sf['ieeg']:g} Hz: resample before pairing")
@@ -211,3 +245,22 @@ def attach_positions(ieeg: Recording, electrodes: Electrodes) -> list[str]:
     if missing:
         return [f"{len(missing)} intracranial channel(s) have no row in electrodes.tsv: {missing[:5]}"]
     return []
+
+
+def paired_session(session_dir: str | Path) -> bool:
+    """Whether a session holds simultaneous scalp EEG and iEEG: ``eeg/`` + ``ieeg/``, or one mixed iEEG file.
+
+    A HUP session (OpenNeuro ds004100) has ``ieeg/`` only, its channels.tsv
+    listing 10-20 scalp electrodes among the contacts (found by name,
+    :func:`ieegrecon.channels.non_contact_type`). The evaluation's subject
+    discovery calls this instead of testing for both folders.
+    """
+    d = Path(session_dir)
+    if not (d / "ieeg").is_dir():
+        return False
+    if (d / "eeg").is_dir():
+        return True
+    for tsv in sorted((d / "ieeg").glob("*_channels.tsv"))[:1]:
+        rows = read_channels_tsv(tsv)
+        return any(non_contact_type(n, BIDS_TYPES.get(r["type"].upper(), "misc")) == "eeg" for n, r in rows.items())
+    return False

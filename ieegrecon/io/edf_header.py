@@ -237,3 +237,87 @@ def _check_size(fixed: _Fixed, n_samples: list[int], size: int, path: Path) -> l
             f"file holds {size} ({size - header_bytes - n_records * record_bytes:+d}): a samples-per-record or "
             "record-count field does not match the data, which would be read misaligned", path)
     return []
+
+
+def start_time_fix(head: bytes) -> tuple[bytes, str] | None:
+    """Repair an out-of-range start time (header bytes 176-184), e.g. the seconds=60 of ds004752.
+
+    OpenNeuro ds004752's EDFs carry start times whose seconds field reads
+    ``60``; MNE refuses them ("second must be in 0..59"). The fields are read
+    as written and carried over (60 s -> next minute, 60 min -> next hour,
+    24 h -> next day), the way the recording system meant them.
+
+    Parameters
+    ----------
+    head : bytes
+        The 256-byte fixed header.
+
+    Returns
+    -------
+    (bytes, str) | None
+        The corrected 256-byte header (``dd.mm.yyhh.mm.ss`` at 168-184, and an
+        EDF+ ``Startdate`` when the day changes) and a one-line quirk; None when
+        the date/time is valid or not parseable (left to the reader).
+    """
+    import datetime as dt
+
+    try:
+        dd, mo, yy = (int(v) for v in head[168:176].decode("ascii").split("."))
+        hh, mi, ss = (int(v) for v in head[176:184].decode("ascii").split("."))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if 0 <= hh <= 23 and 0 <= mi <= 59 and 0 <= ss <= 59:
+        return None
+    if not (0 <= hh <= 24 and 0 <= mi <= 60 and 0 <= ss <= 60):
+        return None
+    year = 1900 + yy if yy >= 85 else 2000 + yy  # EDF spec: 85-99 -> 19xx
+    try:
+        t = dt.datetime(year, mo, dd) + dt.timedelta(hours=hh, minutes=mi, seconds=ss)
+    except ValueError:
+        return None
+    fixed = bytearray(head[:256])
+    fixed[168:184] = t.strftime("%d.%m.%y%H.%M.%S").encode("ascii")
+    old_day = f"Startdate {dt.date(year, mo, dd):%d-%b-%Y}".upper().encode("ascii")
+    at = bytes(fixed[88:168]).upper().find(old_day)
+    if at >= 0 and t.date() != dt.date(year, mo, dd):  # EDF+: readers take the date from the recording field
+        fixed[88 + at:88 + at + len(old_day)] = f"Startdate {t:%d-%b-%Y}".upper().encode("ascii")
+    which = ", ".join(n for n, v, hi in (("hours", hh, 23), ("minutes", mi, 59), ("seconds", ss, 59)) if v > hi)
+    quirk = (f"EDF header start time {head[176:184].decode('ascii')} has {which} out of range (as in OpenNeuro "
+             f"ds004752; MNE refuses it): read as {t:%d.%m.%Y %H:%M:%S} through a patched copy, the file is unchanged")
+    return bytes(fixed), quirk
+
+
+def patched_start_time(path: Path, preload: bool, kind: str | None):
+    """An EDF/BDF whose header start time is out of range, as a patched copy; None when it is valid.
+
+    Returns
+    -------
+    (target, tmp) | None
+        ``target``: an in-memory copy (``preload``) or a copy in a private
+        temporary folder ``tmp`` (lazy reads), its header corrected by
+        :func:`start_time_fix`. The input is never written.
+    """
+    import io
+    import shutil
+    import tempfile
+
+    if kind is None and path.suffix.lower() not in (".edf", ".bdf"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    fix = start_time_fix(head) if len(head) == 256 else None
+    if fix is None:
+        return None
+    data = bytearray(path.read_bytes()) if preload else None
+    if preload:
+        data[:256] = fix[0]
+        return io.BytesIO(bytes(data)), None
+    tmp = tempfile.TemporaryDirectory(prefix="ieegrecon-")
+    target = Path(tmp.name) / f"{path.stem}.{(kind or path.suffix[1:]).lower()}"
+    shutil.copyfile(path, target)
+    with open(target, "r+b") as f:
+        f.write(fix[0])
+    return target, tmp

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..channels import BIDS_TYPES
+from ..channels import BIDS_TYPES, non_contact_type
 from ..errors import InputError
 from ..recording import INTRACRANIAL_TYPES
 from .read import open_raw
@@ -120,8 +120,11 @@ def _read_electrodes_tsv(path: Path) -> Electrodes:
     """An ``*_electrodes.tsv`` (with its coordsystem.json) as MNI metres: table, space, units, quirks."""
     df, names, xyz = _read_table(path)
     quirks: list[str] = []
-    units = _coordinate_units(path, quirks)
+    if path.read_bytes()[:3] == b"\xef\xbb\xbf":
+        quirks.append(f"{path.name}: starts with a UTF-8 byte-order mark (read as text; the first column is 'name')")
+    units, system = _coordinate_units(path, quirks)
     pos = _to_metres(xyz, units, path, quirks)
+    pos = _mni305_to_mni152(pos, system, path, quirks)
     n_nan = int(np.sum(~np.all(np.isfinite(xyz), axis=1)))
     if n_nan:
         quirks.append(f"{path.name}: {n_nan} row(s) without coordinates (n/a): "
@@ -136,6 +139,16 @@ def _read_electrodes_tsv(path: Path) -> Electrodes:
     if chtsv:
         rows = read_channels_tsv(chtsv[0])
         types = [BIDS_TYPES.get(rows[n]["type"].upper(), "misc") if n in rows else "seeg" for n in names]
+        types = [non_contact_type(n, t) for n, t in zip(names, types)]
+        keep = [t not in ("eeg", "ecg") for t in types]
+        if not all(keep):  # HUP lists its scalp electrodes and EKG (no coordinates) among the contacts
+            gone = [n for n, k in zip(names, keep) if not k]
+            quirks.append(f"{path.name}: {len(gone)} row(s) are scalp electrodes or ECG leads by name "
+                          f"({' '.join(gone[:6])}{' ...' if len(gone) > 6 else ''}), not contacts: left out")
+            quirks[:] = [q for q in quirks if "row(s) without coordinates" not in q
+                         or not np.all(np.isfinite(pos[np.array(keep)]))]
+            df, pos = df[np.array(keep)].reset_index(drop=True), pos[np.array(keep)]
+            names, types = [n for n, k in zip(names, keep) if k], [t for t, k in zip(types, keep) if k]
     extra = df.drop(columns=["name", "x", "y", "z"])
     return Electrodes(names=names, positions=pos, quirks=quirks, source=str(path), table=extra, ch_types=types)
 
@@ -177,13 +190,15 @@ def _read_table(path: Path):
     return df, names, xyz
 
 
-def _coordinate_units(path: Path, quirks: list[str]) -> str | None:
+def _coordinate_units(path: Path, quirks: list[str]) -> tuple[str | None, str | None]:
     """Check that the table's coordinates are MNI (coordsystem.json, its sidecar or ``space-``); their units.
 
     Returns
     -------
-    str | None
+    units : str | None
         The units the coordsystem.json gives (None: not given).
+    system : str | None
+        Its coordinate system, else the file name's ``space-`` entity.
 
     Raises
     ------
@@ -196,7 +211,7 @@ def _coordinate_units(path: Path, quirks: list[str]) -> str | None:
     cs_files = sorted(path.parent.glob(f"{prefix}_coordsystem.json")) or sorted(path.parent.glob("*_coordsystem.json"))
     if not cs_files:
         _infer_mni(path, space, quirks)
-        return None
+        return None, space.group(1) if space else None
     try:
         cs = json.loads(cs_files[0].read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:
@@ -213,7 +228,7 @@ def _coordinate_units(path: Path, quirks: list[str]) -> str | None:
         else:
             raise InputError(f"coordinates are in {system!r}, not an MNI template space; "
                              "give a FIF with talairach.xfm instead", path)
-    return units
+    return units, system or (space.group(1) if space else None)
 
 
 def _infer_mni(path: Path, space: re.Match | None, quirks: list[str]) -> None:
@@ -250,9 +265,42 @@ def _to_metres(xyz: np.ndarray, units: str | None, path: Path, quirks: list[str]
     scale = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}.get(str(units).lower())
     if scale is None:
         raise InputError(f"unknown coordinate units {units!r}", path)
+    if scale == 1.0 and 1.0 < span <= 200.0:  # HUP (ds004100): coordsystem.json says m, the values are mm
+        quirks.append(f"{path.name}: coordsystem.json declares metres but the values are millimetres "
+                      f"(max |coord| {span:g}; no head is {span:g} m wide): read as mm")
+        scale = 1e-3
     if span * scale > 0.2:
         raise InputError(f"coordinates up to {span:g} {units} are outside any head; wrong units?", path)
     return xyz * scale
+
+
+#: FreeSurfer's affine from MNI305 (fsaverage's surface RAS, ``space-fsaverage``) to MNI152, in mm
+#: (FreeSurfer wiki, CoordinateSystems: "MNI305 to MNI152"); shifts are at most a few mm.
+MNI305_TO_MNI152 = np.array([[1.0022, 0.0071, -0.0177, 0.0528],
+                             [-0.0146, 0.9990, 0.0027, -1.5519],
+                             [0.0129, 0.0094, 1.0027, -1.2012],
+                             [0.0, 0.0, 0.0, 1.0]])
+#: Coordinate systems that are MNI305 (FreeSurfer's fsaverage / talairach space), converted to MNI152.
+MNI305_SYSTEMS = re.compile(r"^(fsaverage|MNI305)", re.IGNORECASE)
+
+
+def mni305_to_mni152(pos: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """MNI305 (fsaverage) positions in metres to MNI152 (or back with ``inverse``), shape (n, 3)."""
+    aff = np.linalg.inv(MNI305_TO_MNI152) if inverse else MNI305_TO_MNI152
+    mm = np.asarray(pos, float) * 1e3
+    return (mm @ aff[:3, :3].T + aff[:3, 3]) * 1e-3
+
+
+def _mni305_to_mni152(pos: np.ndarray, system: str | None, path: Path, quirks: list[str]) -> np.ndarray:
+    """Positions converted from MNI305 to MNI152 when ``system`` is fsaverage/MNI305 (said in a quirk)."""
+    if not system or not MNI305_SYSTEMS.match(system):
+        return pos
+    out = mni305_to_mni152(pos)
+    shift = np.linalg.norm(out - pos, axis=1)
+    shift = shift[np.isfinite(shift)]
+    quirks.append(f"{path.name}: coordinates in {system} (MNI305): converted to MNI152 with FreeSurfer's "
+                  f"MNI305->MNI152 affine (shift up to {1e3 * float(shift.max(initial=0.0)):.1f} mm)")
+    return out
 
 
 def contact_side(name: str) -> str | None:

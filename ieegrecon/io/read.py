@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, normalize_ch_names
+from ..channels import BIDS_TYPES, STANDARD_1020_19, guess_ch_type, non_contact_type, normalize_ch_names
 from ..errors import InputError
 from ..recording import CH_TYPES, INTRACRANIAL_TYPES, Annotation, LazyData, Recording, sha256_file
 from .edf import strip_surrogate_label
-from .sidecars import bids_channels_tsv, channels_tsv_quirks, read_channels_tsv
-from .edf_header import check_edf_header, control_characters, edf_kind
+from .sidecars import bids_channels_tsv, channels_tsv_quirks, clinical_notes, epoch_boundaries, \
+    read_channels_tsv, retyped_quirks
+from .edf_header import check_edf_header, control_characters, edf_kind, patched_start_time, start_time_fix
 from .validate import bad_channels_quirk, check_duplicate_labels, check_finite, check_units, find_bad_channels, \
     one_line
 
@@ -48,7 +49,11 @@ def open_raw(path: Path, preload: bool = True, kind: str | None = None):
     import mne
 
     target, tmp = path, None
-    if kind is not None and path.suffix.lower() != "." + kind.lower():
+    patched = patched_start_time(path, preload, kind)
+    if patched is not None:  # an out-of-range start time (ds004752's seconds=60): read a patched copy
+        target, tmp = patched
+        kind = kind or ("BDF" if path.suffix.lower() == ".bdf" else "EDF")
+    elif kind is not None and path.suffix.lower() != "." + kind.lower():
         tmp = tempfile.TemporaryDirectory(prefix="ieegrecon-")
         target = Path(tmp.name) / f"{path.stem}.{kind.lower()}"
         try:
@@ -57,7 +62,7 @@ def open_raw(path: Path, preload: bool = True, kind: str | None = None):
             tmp.cleanup()
             raise InputError(f"is {kind} but named {path.suffix!r} and cannot be linked under the right extension "
                              f"({exc.strerror or type(exc).__name__}); rename it .{kind.lower()}", path) from None
-    reader = mne.io.read_raw if tmp is None else {"EDF": mne.io.read_raw_edf, "BDF": mne.io.read_raw_bdf}[kind]
+    reader = mne.io.read_raw if target is path else {"EDF": mne.io.read_raw_edf, "BDF": mne.io.read_raw_bdf}[kind]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # MNE's header nuisances are reported as quirks instead
@@ -163,6 +168,9 @@ def read_recording(
     except ValueError as exc:  # anything the header checks let through
         raise InputError(f"invalid recording ({one_line(exc)})", path) from None
     check_units(rec)
+    rec.boundaries, trial_quirk = epoch_boundaries(path, rec.sfreq, rec.n_times)
+    if trial_quirk:
+        rec.quirks.append(trial_quirk)
     _mark_bads(rec, orig, bids_rows, tsv)
     if not preload:
         rec.data = LazyData(raw)
@@ -208,6 +216,9 @@ def _edf_head(path: Path, quirks: list[str]) -> bytes:
             head = f.read(256)
     except OSError as exc:
         raise InputError(f"cannot open ({exc.strerror or type(exc).__name__})", path) from None
+    fix = start_time_fix(head) if len(head) == 256 else None
+    if fix is not None:
+        quirks.append(fix[1])
     kind = edf_kind(head) if head else None  # the version field decides EDF vs BDF, not the extension
     if kind is not None and path.suffix.lower() != "." + kind.lower():
         quirks.append(f"the header's version field says {kind} but the file is named {path.suffix!r}: "
@@ -269,10 +280,11 @@ def _names_and_types(orig: list[str], file_types: list[str], bids_rows: dict[str
         explicit = (ch_types or {}).get(o, (ch_types or {}).get(n))
         if explicit:
             types.append(explicit)
-        elif o in bids_rows and bids_rows[o]["type"].upper() in BIDS_TYPES:
-            types.append(BIDS_TYPES[bids_rows[o]["type"].upper()])
+        elif o in bids_rows and bids_rows[o]["type"].upper() in BIDS_TYPES:  # scalp/EKG typed SEEG (HUP): by name
+            types.append(non_contact_type(o, BIDS_TYPES[bids_rows[o]["type"].upper()]))
         else:
             types.append(guess_ch_type(o, file_type=ft if ft in CH_TYPES else "misc", ieeg_pattern=pattern))
+    quirks += retyped_quirks(orig, types, bids_rows)
     for i, t in enumerate(types):  # intracranial contacts keep their own label (never renamed to a scalp site)
         if t in INTRACRANIAL_TYPES and new_names[i] != orig[i]:
             renamed.pop(orig[i], None)
@@ -328,7 +340,16 @@ def _mark_bads(rec: Recording, orig: list[str], bids_rows: dict[str, dict[str, s
     """``rec.bads``: channels marked ``status=bad`` in the BIDS channels.tsv, then flat/saturated ones."""
     status_bad = {n: _status_reason(bids_rows[o], tsv) for o, n in zip(orig, rec.ch_names)
                   if o in bids_rows and str(bids_rows[o].get("status", "")).strip().lower() == "bad"}
+    retyped = [n for o, n, t in zip(orig, rec.ch_names, rec.ch_types) if n in status_bad and t == "eeg"
+               and BIDS_TYPES.get(bids_rows[o]["type"].upper()) in INTRACRANIAL_TYPES]
+    if retyped:  # HUP marks its scalp electrodes bad for iEEG review: judged on their samples instead
+        for n in retyped:
+            status_bad.pop(n)
+        rec.quirks.append(f"status=bad in {tsv.name if tsv else 'channels.tsv'} ignored for {len(retyped)} scalp "
+                          f"electrode(s) typed as intracranial ({' '.join(retyped[:8])}"
+                          f"{' ...' if len(retyped) > 8 else ''}): judged on their samples (flat/saturated)")
     rec.bads = {**status_bad, **find_bad_channels(rec)}
+    rec.channel_notes = clinical_notes(orig, rec.ch_names, bids_rows)
     if rec.bads:
         rec.quirks.append(bad_channels_quirk(rec.bads))
 

@@ -123,3 +123,127 @@ def check_field(meta: dict, key: str, path: Path) -> None:
     if not ok:
         want = "a string" if types == (str,) else "a finite number"
         raise InputError(f"field {key!r} is {json.dumps(v)[:40]} ({type(v).__name__}), expected {want}", path)
+
+
+#: Words of a channels.tsv ``status_description`` that mark a clinically designated contact (HUP, ds004100).
+CLINICAL_TERMS = {"soz": "seizure-onset zone", "resect": "resected", "ablat": "ablated",
+                  "irritative": "irritative zone", "lesion": "lesion"}
+
+
+def clinical_notes(orig: list[str], names: list[str], rows: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Contacts a channels.tsv ``status_description`` marks clinically (seizure onset, resected...).
+
+    Parameters
+    ----------
+    orig, names : list of str
+        Labels as in the file and as read (same order).
+    rows : dict
+        channels.tsv rows keyed by original name.
+
+    Returns
+    -------
+    dict
+        Read name -> ``'seizure-onset zone, resected'`` (HUP writes ``resect,soz``); channels without such a
+        word are absent.
+    """
+    out = {}
+    for o, n in zip(orig, names):
+        desc = str(rows.get(o, {}).get("status_description", "")).lower()
+        found = [v for k, v in CLINICAL_TERMS.items() if k in desc]
+        if found:
+            out[n] = ", ".join(found)
+    return out
+
+
+def bids_sidecar(path: Path, suffix: str) -> Path | None:
+    """The BIDS sidecar ``<entities>_<suffix>`` of a signal file ``<entities>_eeg|ieeg.<ext>``, if present."""
+    m = re.match(r"^(sub-.+)_(eeg|ieeg)$", path.stem)
+    if not m:
+        return None
+    cand = path.with_name(f"{m.group(1)}_{suffix}")
+    return cand if cand.is_file() else None
+
+
+def epoch_boundaries(path: Path, sfreq: float, n_times: int) -> tuple[list[float], str | None]:
+    """Trial boundaries of an epoched BIDS recording (trials joined end to end, OpenNeuro ds004752).
+
+    Only when the JSON sidecar says ``RecordingType: epoched``. The trials are
+    those of the ``events.tsv`` beside the file when they tile it (``begSample``
+    / ``endSample``, 1-based: the first starts at sample 1, each starts where
+    the previous ends, the last ends at the file's end); without an
+    events.tsv, every ``EpochLength`` seconds when the file is a whole number
+    of epochs. Anything else is read as continuous, with a quirk.
+
+    Returns
+    -------
+    boundaries : list of float
+        Seconds (sample time base) where trials 2, 3... start.
+    quirk : str | None
+        One line saying what was found (None when the file is not epoched).
+    """
+    m = re.match(r"^(sub-.+)_(eeg|ieeg)$", path.stem)
+    js = bids_sidecar(path, f"{m.group(2)}.json") if m else None
+    try:
+        meta = json.loads(js.read_text(encoding="utf-8-sig")) if js is not None else {}
+    except (OSError, ValueError):
+        meta = {}
+    if not isinstance(meta, dict) or str(meta.get("RecordingType", "")).lower() != "epoched":
+        return [], None
+    ev = bids_sidecar(path, "events.tsv")
+    if ev is not None:
+        starts, why = _event_trials(ev, n_times)
+        src = ev.name
+    else:
+        epoch = meta.get("EpochLength")
+        k = int(round(epoch * sfreq)) if isinstance(epoch, (int, float)) and epoch > 0 else 0
+        ok = k > 0 and abs(n_times / k - round(n_times / k)) * k <= 1
+        starts = np.arange(0, n_times - 1, k) if ok else None
+        why, src = "no events.tsv and the file is not a whole number of EpochLength", js.name
+    if starts is None:
+        return [], f"{js.name}: RecordingType 'epoched', but {why}: read as continuous"
+    bounds = [float(a) / sfreq for a in starts[1:]]
+    lengths = np.diff(np.append(starts, n_times)) / sfreq
+    size = f"{lengths[0]:g} s" if np.allclose(lengths, lengths[0]) else f"{lengths.min():g}-{lengths.max():g} s"
+    return bounds, (f"epoched: {len(starts)} trials of {size} joined end to end (from {src}); filters, lags "
+                    "and held-out splits stay within trials")
+
+
+def _event_trials(ev: Path, n_times: int) -> tuple[np.ndarray | None, str]:
+    """Trial starts (0-based samples) of an events.tsv whose begSample/endSample tile ``n_times``; else a reason."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(ev, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        beg = np.array([int(float(v)) for v in df["begSample"]]) - 1
+        end = np.array([int(float(v)) for v in df["endSample"]])
+    except (OSError, KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None, f"{ev.name} has no readable begSample/endSample columns"
+    if not len(beg) or beg[0] != 0 or np.any(beg[1:] != end[:-1]) or abs(int(end[-1]) - n_times) > 1:
+        last = int(end[-1]) if len(end) else 0
+        return None, (f"the trials of {ev.name} do not tile the file ({len(beg)} trials ending at sample "
+                      f"{last}, the file has {n_times})")
+    return beg, ""
+
+
+def retyped_quirks(orig: list[str], types: list[str], bids_rows: dict[str, dict[str, str]]) -> list[str]:
+    """One quirk per kind of channel the channels.tsv types intracranial but its name says scalp EEG or ECG.
+
+    Parameters
+    ----------
+    orig, types : list of str
+        Labels as in the file and the types the reader gave them.
+    bids_rows : dict
+        channels.tsv rows keyed by original label.
+    """
+    from ..channels import BIDS_TYPES
+
+    quirks = []
+    for kind, what in (("eeg", "10-20 scalp electrodes"), ("ecg", "ECG leads")):
+        names = [o for o, t in zip(orig, types) if t == kind and o in bids_rows
+                 and BIDS_TYPES.get(bids_rows[o]["type"].upper()) in ("seeg", "ecog", "dbs")]
+        if names:
+            declared = bids_rows[names[0]]["type"]
+            quirks.append(f"{len(names)} channel(s) typed {declared} in channels.tsv are {what} by name "
+                          f"({' '.join(names[:8])}{' ...' if len(names) > 8 else ''}): read as {kind}"
+                          + (", kept out of both scalp and intracranial sides" if kind == "ecg" else ""))
+    return quirks

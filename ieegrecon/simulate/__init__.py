@@ -36,6 +36,7 @@ def simulate_dataset(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
     world: str | WorldConfig = "v1",
+    form: str = "bids",
 ) -> list[Path]:
     """Simulate a BIDS dataset of paired scalp EEG and iEEG.
 
@@ -65,6 +66,11 @@ def simulate_dataset(
         Which simulated world (:mod:`ieegrecon.simulate.world`); ``'v1'`` is
         the default of the Python API (so existing callers get the same
         numbers), ``ieegrecon simulate`` defaults to ``'v2'``.
+    form : {'bids', 'ds004752', 'hup', 'auto'}
+        How the sessions are written (:mod:`ieegrecon.simulate.forms`):
+        ieegrecon's BIDS (default), OpenNeuro ds004752's epoched form, HUP's
+        single mixed file (sessions become runs of one session), or ``'auto'``:
+        the form of each subject's layout (:func:`~ieegrecon.simulate.forms.detect_form`).
 
     Returns
     -------
@@ -80,8 +86,12 @@ def simulate_dataset(
     ValueError
         Non-positive counts, duration or rates.
     """
-    from .bids import write_dataset_files, write_session
+    from .bids import write_dataset_files
+    from .forms import FORMS
 
+    if form not in FORMS:
+        raise ValueError(f"Invalid value for the 'form' parameter: allowed values are {', '.join(FORMS)}, "
+                         f"but got {form!r} instead.")
     if n_subjects < 1 or n_sessions < 1 or minutes <= 0 or scalp_sfreq <= 0 or ieeg_sfreq <= 0:
         raise ValueError("subjects, sessions, minutes and sampling rates must be positive")
     cfg = resolve_world(world)
@@ -105,13 +115,30 @@ def simulate_dataset(
         for k in range(n_sessions):
             sim = simulate_session(lay, minutes=minutes, seed=seed, subject_index=i, session_index=k,
                                    scalp_sfreq=scalp_sfreq, ieeg_sfreq=ieeg_sfreq, artifacts=artifacts, world=cfg)
-            written.append(write_session(out, sim, sub, f"{k + 1:02d}", overwrite=True))
+            kind = _write_form(out, sim, sub, k, form)
+            written.append(kind[1])
             if progress is not None:
                 progress(f"sub-{sub} ses-{k + 1:02d}: layout {lay.name}, {len(sim.scalp_names)} scalp channels, "
-                         f"{len(sim.contact_names)} contacts, {minutes:g} min")
+                         f"{len(sim.contact_names)} contacts, {minutes:g} min, {kind[0]} form")
         subjects.append({"participant_id": f"sub-{sub}", "layout": lay.name,
                          "layout_electrodes": str(lay.electrodes_tsv), "seed": seed,
                          "alpha_hz": f"{sim.params['alpha_hz']:.3f}",
                          "head_radius_mm": f"{sim.params['head_radius_m'] * 1000:.2f}"})
     write_dataset_files(out, subjects)
-    return written
+    return list(dict.fromkeys(written))
+
+
+def _write_form(out: Path, sim: SimulatedSession, sub: str, k: int, form: str) -> tuple[str, Path]:
+    """Write session ``k`` of a subject in ``form``; (the form used, the session folder)."""
+    from .bids import write_session
+    from .forms import detect_form, epoch_session, write_ds004752_sidecars, write_hup_run
+
+    form = detect_form(sim.layout) if form == "auto" else form
+    if form == "hup":
+        return form, write_hup_run(out, sim, sub, k + 1, overwrite=True)
+    if form == "bids":
+        return form, write_session(out, sim, sub, f"{k + 1:02d}", overwrite=True)
+    ep, starts = epoch_session(sim)
+    sdir = write_session(out, ep, sub, f"{k + 1:02d}", overwrite=True)
+    write_ds004752_sidecars(sdir, f"sub-{sub}_ses-{k + 1:02d}_task-sim_run-01", ep, starts)
+    return form, sdir

@@ -9,12 +9,13 @@ never written.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..channels import normalize_ch_name
+from ..channels import normalize_ch_name, scalp_1020_name
 from ..errors import InputError
 
 #: Scalp channel set used when a layout gives no scalp channels: the 19
@@ -49,6 +50,12 @@ class Layout:
         Other electrodes.tsv columns to copy (e.g. ``size``), name -> values.
     notes : list of str
         What was unusual (dropped contacts, default scalp set...).
+    channel_rows : dict | None
+        The iEEG ``channels.tsv`` rows (name -> row), in file order: HUP's
+        status and ``status_description`` (seizure onset, resected), copied by
+        :mod:`ieegrecon.simulate.forms`.
+    epoched : bool
+        The layout's ``*_ieeg.json`` says ``RecordingType: epoched`` (ds004752).
     """
 
     name: str
@@ -60,6 +67,8 @@ class Layout:
     scalp_norm: list[str]
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    channel_rows: dict[str, dict[str, str]] | None = None
+    epoched: bool = False
 
 
 def load_layouts(path: str | Path) -> list[Layout]:
@@ -110,30 +119,55 @@ def _layout_from_folder(folder: Path, name: str) -> Layout | None:
     for ses in sessions:
         tsvs = sorted(ses.glob("ieeg/*electrodes.tsv")) or sorted(ses.glob("*electrodes.tsv"))
         if tsvs:
-            chans = sorted(ses.glob("eeg/*_channels.tsv"))
-            return _read_layout(tsvs[0], chans[0] if chans else None, name)
+            ieeg_chans = sorted(ses.glob("ieeg/*_channels.tsv"))
+            ieeg_chans.sort(key=lambda p: "task-interictal" not in p.name)  # HUP: the interictal runs first
+            chans = sorted(ses.glob("eeg/*_channels.tsv")) or ieeg_chans  # HUP: scalp names among the iEEG's
+            lay = _read_layout(tsvs[0], chans[0] if chans else None, name)
+            if ieeg_chans:
+                df = _read_tsv(ieeg_chans[0])
+                if "name" in df.columns:
+                    lay.channel_rows = {str(r["name"]).strip(): {k: str(v) for k, v in r.items()}
+                                        for r in df.to_dict("records")}
+            lay.epoched = any(_epoched(js) for js in ses.glob("ieeg/*_ieeg.json"))
+            return lay
     return None
 
 
-def _read_tsv(path: Path) -> pandas.DataFrame:  # noqa: F821
+def _epoched(js: Path) -> bool:
+    try:
+        meta = json.loads(js.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and str(meta.get("RecordingType", "")).lower() == "epoched"
+
+
+def _read_tsv(path: Path):
+    """The table as strings (pandas DataFrame); a byte-order mark before the header is dropped."""
     import pandas as pd
 
     try:
-        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"cannot read as a TSV table ({type(exc).__name__})", path) from None
 
 
-def _units_scale(tsv: Path, xyz: np.ndarray) -> float:
-    """Metres per file unit: from a sibling coordsystem.json, else from the magnitudes."""
+def _units_scale(tsv: Path, xyz: np.ndarray, notes: list[str]) -> float:
+    """Metres per file unit: from a sibling coordsystem.json, else from the magnitudes.
+
+    Declared metres holding millimetres (HUP, ds004100) are read as mm, said in ``notes``.
+    """
+    span = float(np.nanmax(np.abs(xyz)))
     for js in sorted(tsv.parent.glob("*coordsystem.json")):
         try:
-            units = json.loads(js.read_text()).get("iEEGCoordinateUnits", "")
-        except (OSError, ValueError):
+            units = json.loads(js.read_text(encoding="utf-8-sig")).get("iEEGCoordinateUnits", "")
+        except (OSError, ValueError, AttributeError):
             continue
+        if units == "m" and span > 1.0:
+            notes.append(f"{js.name} declares metres but the values are millimetres: read as mm")
+            return 1e-3
         if units in ("m", "mm", "cm"):
             return {"m": 1.0, "mm": 1e-3, "cm": 1e-2}[units]
-    return 1.0 if np.nanmax(np.abs(xyz)) < 0.3 else 1e-3
+    return 1.0 if span < 0.3 else 1e-3
 
 
 def _read_layout(tsv: Path, channels_tsv: Path | None, name: str) -> Layout:
@@ -153,7 +187,13 @@ def _read_layout(tsv: Path, channels_tsv: Path | None, name: str) -> Layout:
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
         raise InputError(f"duplicate contact names {dups[:5]}", tsv)
-    scale = _units_scale(tsv, xyz[keep])
+    scale = _units_scale(tsv, xyz[keep], notes)
+    pos = xyz[keep] * scale
+    if re.search(r"_space-(fsaverage|MNI305)", tsv.name, re.IGNORECASE):  # MNI305 -> MNI152 (HUP)
+        from ..io.electrodes import mni305_to_mni152
+
+        pos = mni305_to_mni152(pos)
+        notes.append("space-fsaverage (MNI305): converted to MNI152")
     idx = np.flatnonzero(keep)
     anat_col = next((df.columns[i] for i, c in enumerate(df.columns) if c.strip() == "AnatomicalLocation"), None)
     anat = [str(df[anat_col].iloc[i]) for i in idx] if anat_col else None
@@ -161,7 +201,7 @@ def _read_layout(tsv: Path, channels_tsv: Path | None, name: str) -> Layout:
              if c.strip().lower() not in ("name", "x", "y", "z") and c != anat_col}
     scalp_names, scalp_norm = _scalp_set(channels_tsv, notes)
     return Layout(name=name, electrodes_tsv=tsv, contact_names=[names[i] for i in idx],
-                  contact_pos=xyz[keep] * scale, anatomical=anat, scalp_names=scalp_names,
+                  contact_pos=pos, anatomical=anat, scalp_names=scalp_names,
                   scalp_norm=scalp_norm, extra_columns=extra, notes=notes)
 
 
@@ -195,7 +235,9 @@ def _scalp_set(channels_tsv: Path | None, notes: list[str]) -> tuple[list[str], 
             raise InputError("channels table lacks a 'name' column", channels_tsv)
         names = [str(n).strip() for n in df[cols["name"]]]
         if "type" in cols:
-            names = [n for n, t in zip(names, df[cols["type"]]) if str(t).strip().upper() == "EEG"]
+            typed = [n for n, t in zip(names, df[cols["type"]]) if str(t).strip().upper() == "EEG"]
+            # HUP: the scalp electrodes are typed SEEG among the contacts: found by name
+            names = typed or [n for n in names if scalp_1020_name(n)]
         raw, norm = usable(names)
         if len(raw) < len(names):
             notes.append(f"{len(names) - len(raw)} scalp channels of {channels_tsv.name} have no 10-05 position and were left out")

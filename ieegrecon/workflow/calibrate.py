@@ -33,7 +33,7 @@ from ..recording import INTRACRANIAL_TYPES, Recording
 from . import factory
 from .confidence import CV_FOLDS, auto_fit_samples, held_out
 from .inputs import (LINE_FREQS, _good_channels, bids_line_freq, contact_info, is_simulated, map_regions,
-                     make_segment, scalp_array, subset_scalp)
+                     make_segment_pieces, scalp_array, subset_scalp)
 from . import inputs
 from .results import HOLDOUT_KEEP_S, HOLDOUT_NAME, CalibrationResult, Progress, no_progress
 
@@ -117,10 +117,26 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
     ------
     InputError, UsageError, OutputError, ModelInputMismatch
     """
+    from .pieces import load_pooled_recordings, pooled_inputs
+
     say = progress or no_progress
-    opts = resolve_options(patient, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
-                           pretrained=pretrained, prep=prep, line_freq=line_freq, overwrite=overwrite)
+    pooled = pooled_inputs(patient)
+    if pooled is not None and ieeg is not None:
+        raise UsageError("the 'ieeg' parameter is for one scalp file, not for pooled sessions")
+    first = pooled[0] if pooled else (patient[0] if isinstance(patient, (list, tuple)) else patient)
+    opts = resolve_options(first, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
+                           pretrained=pretrained, prep=prep, line_freq=line_freq, overwrite=overwrite,
+                           pooled=pooled)
     say("reading", 0.05)
+    if pooled is not None:
+        scalp, intra, files = load_pooled_recordings(pooled, ieeg_channels=ieeg_channels)
+        if electrodes is not None:
+            intra = inputs._attach_positions(intra, electrodes)
+        seg, regions, bounds = build_segment(scalp, intra, opts, atlas=atlas, drop_references=drop_references,
+                                             say=say)
+        return _held_out_and_publish(first, scalp, intra, seg, regions, opts, minutes=minutes, atlas=atlas,
+                                     seed=seed, overwrite=overwrite, say=say, bounds=bounds, sources=files)
+    patient = first
     if minutes == 0 and ieeg is None and electrodes is not None and Path(patient).is_file():
         from ..io.read import read_recording
 
@@ -130,15 +146,15 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
                                             overwrite=overwrite, say=say)
     scalp, intra = inputs.load_paired_recordings(patient, ieeg=ieeg, electrodes=electrodes,
                                                  ieeg_channels=ieeg_channels)
-    seg, regions = build_segment(scalp, intra, opts, atlas=atlas, drop_references=drop_references, say=say)
+    seg, regions, bounds = build_segment(scalp, intra, opts, atlas=atlas, drop_references=drop_references, say=say)
     return _held_out_and_publish(patient, scalp, intra, seg, regions, opts, minutes=minutes, atlas=atlas,
-                                 seed=seed, overwrite=overwrite, say=say)
+                                 seed=seed, overwrite=overwrite, say=say, bounds=bounds)
 
 
 # --------------------------------------------------------------------------- stage 1: options
 def resolve_options(patient: str | Path, *, method: str, minutes: float | None, out: str | Path,
                     ieeg, electrodes, pretrained, prep: Preprocessing, line_freq: float | None,
-                    overwrite: bool) -> Options:
+                    overwrite: bool, pooled: list[Path] | None = None) -> Options:
     """Check the options and fill in defaults: shipped pretrained model, mains frequency and its source.
 
     Raises
@@ -154,7 +170,8 @@ def resolve_options(patient: str | Path, *, method: str, minutes: float | None, 
     check_option("method", method, method_names())
     if pretrained is None and get_model_class(method).supports_pretrain:
         pretrained = factory.default_model(method)  # an input too: never the output
-    out = check_out_path(out, overwrite=overwrite, inputs=(patient, ieeg, electrodes, pretrained), kind="model")
+    out = check_out_path(out, overwrite=overwrite, inputs=(patient, ieeg, electrodes, pretrained, *(pooled or ())),
+                         kind="model")
     if minutes is not None and minutes < 0:
         raise UsageError(f"the 'minutes' parameter must be ≥ 0, got {minutes}")
     if line_freq is not None:
@@ -182,7 +199,7 @@ def _pretrained_scalp_names(opts: Options, *, encoder_only: bool) -> list[str]:
 
 
 def build_segment(scalp: Recording, intra: Recording, opts: Options, *, atlas: str, drop_references: bool,
-                  say: Progress) -> tuple[PairedSegment, Any]:
+                  say: Progress) -> tuple[PairedSegment, Any, list[tuple[int, int]]]:
     """Map contacts to atlas regions and preprocess both recordings into one paired segment.
 
     Returns
@@ -191,20 +208,27 @@ def build_segment(scalp: Recording, intra: Recording, opts: Options, *, atlas: s
         Scalp and iEEG (V) at ``opts.prep.sfreq``, scalp channels restricted to
         those a pretrained encoder was trained on.
     regions : pandas.DataFrame
-        One row per contact (``regions.tsv``).
+        One row per contact (``regions.tsv``); a ``clinical`` column when the
+        channels.tsv designates contacts (seizure-onset zone, resected: HUP).
+    bounds : list of (int, int)
+        Its contiguous pieces (trials, EDF+D segments, pooled sessions) in samples;
+        one for a continuous recording (:func:`~ieegrecon.workflow.inputs.make_segment_pieces`).
     """
     check_min_sfreq(scalp, opts.prep.sfreq)
     check_min_sfreq(intra, opts.prep.sfreq)
     say("mapping contacts to atlas regions", 0.15)
     regions = map_regions(intra, atlas)
+    if any(n in intra.channel_notes for n in intra.ch_names):  # HUP: seizure-onset / resected contacts
+        regions["clinical"] = [intra.channel_notes.get(n, "n/a") for n in regions["name"]]
     contacts = contact_info(intra, regions)
     say("preprocessing", 0.25)
     pre_names = _pretrained_scalp_names(opts, encoder_only=True)  # its encoder was pretrained on these channels
-    seg = make_segment(scalp, intra, contacts, opts.prep,
-                       drop_references=drop_references and not any(is_reference_name(n) for n in pre_names))
+    seg, bounds = make_segment_pieces(scalp, intra, contacts, opts.prep,
+                                      drop_references=drop_references
+                                      and not any(is_reference_name(n) for n in pre_names))
     if pre_names:
         seg = subset_scalp(seg, pre_names)
-    return seg, regions
+    return seg, regions, bounds
 
 
 # --------------------------------------------------------------------------- stage 4: held-out protocol
@@ -217,9 +241,19 @@ _EVALUATION = {
 
 def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: PairedSegment, regions, opts: Options,
                           *, minutes: float | None, atlas: str, seed: int, overwrite: bool,
-                          say: Progress) -> CalibrationResult:
-    """Stages 4-5 for a paired recording: fit, measure on held-out data, publish the folder."""
+                          say: Progress, bounds: list[tuple[int, int]] | None = None,
+                          sources: dict[str, str] | None = None) -> CalibrationResult:
+    """Stages 4-5 for a paired recording: fit, measure on held-out data, publish the folder.
+
+    A segment in pieces (``bounds``: trials, EDF+D segments, pooled sessions)
+    is split on a piece boundary (the calibration minutes are rounded to whole
+    pieces, said in the evaluation text) and its held-out part is predicted
+    piece by piece (:func:`~ieegrecon.workflow.pieces.predict_pieces`).
+    """
+    from .pieces import predict_pieces, shift_bounds, snap_to_piece
+
     fs, n_all = seg.sfreq, seg.scalp.shape[1]
+    bounds = bounds or [(0, n_all)]
     auto = minutes is None
     if minutes is None:  # use what is there, keeping a held-out tail
         minutes = auto_fit_samples(n_all, fs) / fs / 60
@@ -227,22 +261,29 @@ def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: Pair
     if n_fit > n_all:
         raise InputError(f"recording is {n_all / fs / 60:.2f} min long, shorter than the 'minutes' parameter "
                          f"({minutes})", patient)
+    snapped = snap_to_piece(n_fit, bounds)
+    pieces_note = ""
+    if len(bounds) > 1:
+        pieces_note = (f"; {len(bounds)} pieces (trials, gaps or sessions) filtered and predicted one by one, "
+                       f"split on a boundary at {snapped / fs / 60:.2f} min")
+        n_fit, minutes = snapped, snapped / fs / 60
     say(f"calibrating {opts.method}", 0.35)
     held = held_out(seg, n_fit,
                     lambda train, zs: factory.fit_model(opts.method, opts.pretrained, train, zs, seed, patient),
+                    predict=lambda m, x: predict_pieces(m, x, shift_bounds(bounds, n_all - x.shape[1], n_all), fs),
                     say=lambda k: say(f"blocked cross-validation fold {k + 1}/{CV_FOLDS}", 0.35 + 0.1 * k))
     model, ev_seg, y_hat = held.model, held.segment, held.y_hat
-    evaluation = _EVALUATION[held.kind].format(tail=ev_seg.scalp.shape[1] / fs)
+    evaluation = _EVALUATION[held.kind].format(tail=ev_seg.scalp.shape[1] / fs) + pieces_note
     if auto:
         evaluation = (f"--minutes not given: calibrated on the first {minutes:.2f} of {n_all / fs / 60:.2f} min; "
                       + evaluation)
     coverage = _band_coverage(model, ev_seg, seed, say)
     simulated = is_simulated(scalp) or is_simulated(intra)
     model.trained_on = _trained_on(opts, {  # base names and sha256 only: folder names often hold the patient's name
-        "files": sorted({Path(r.source_path).name for r in (scalp, intra) if r.source_path}),
-        "sha256": sorted({h for h in (scalp.source_sha256, intra.source_sha256) if h}),
-        "file_sha256": {Path(r.source_path).name: r.source_sha256 for r in (scalp, intra)
-                        if r.source_path and r.source_sha256},
+        "files": sorted({Path(r.source_path).name for r in (scalp, intra) if r.source_path} | set(sources or ())),
+        "sha256": sorted({h for h in (scalp.source_sha256, intra.source_sha256, *(sources or {}).values()) if h}),
+        "file_sha256": {**{Path(r.source_path).name: r.source_sha256 for r in (scalp, intra)
+                           if r.source_path and r.source_sha256}, **{k: v for k, v in (sources or {}).items() if v}},
         "minutes": minutes,
         "simulated": simulated,
     })

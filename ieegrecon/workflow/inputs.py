@@ -206,10 +206,7 @@ def scalp_array(scalp: Recording, names: list[str] | None, prep: Preprocessing, 
         If ``drop_references`` leaves no channel.
     """
     if names is None:
-        names = [normalize_ch_name(n) for n in scalp.ch_names
-                 if not (drop_references and is_reference_name(n))]
-        if not names:
-            raise InputError("only reference channels (A1/A2/M1/M2) among the scalp channels", scalp.source_path)
+        names = scalp_names(scalp, drop_references)
     picked = scalp.pick(match_scalp_channels(scalp, names))
     return apply_preprocessing(picked.data, picked.sfreq, prep, reference=True), list(names)
 
@@ -244,11 +241,104 @@ def make_segment(scalp: Recording, intra: Recording, contacts: ContactInfo, prep
     Both are resampled to ``prep.sfreq`` and cut to their common length
     (they are assumed to start together, as in ds004752). ``drop_references``
     leaves ear/mastoid reference channels out of the scalp set (calibration does).
+    A recording in pieces (trials of an epoched file, EDF+D gaps, pooled
+    sessions: :func:`piece_times`) is preprocessed piece by piece, each with
+    its mirror image as context (the border rule of
+    :func:`~ieegrecon.workflow.chunking.predict_chunked`), so no filter runs
+    across a boundary; :func:`make_segment_pieces` also returns where the pieces lie.
     """
-    x, names = scalp_array(scalp, None, prep, drop_references=drop_references)
-    y = apply_preprocessing(intra.data, intra.sfreq, prep, reference=False)
-    n = min(x.shape[1], y.shape[1])
-    return PairedSegment(x[:, :n], y[:, :n], prep.sfreq, names, contacts, subject)
+    return make_segment_pieces(scalp, intra, contacts, prep, subject, drop_references=drop_references)[0]
+
+
+#: Context (s) mirrored on both sides of a piece (trial, EDF+D segment) before it is filtered.
+PIECE_MARGIN_S = 2.0
+
+
+def piece_times(scalp: Recording, intra: Recording) -> list[float]:
+    """Seconds (sample time base) where either recording starts a new contiguous piece.
+
+    Pieces are cut at EDF+D gaps (``Recording.gaps``), trial boundaries of
+    epoched recordings and session joins (``Recording.boundaries``), of
+    either recording; empty for two continuous recordings.
+    """
+    cuts = set()
+    for rec in (scalp, intra):
+        cuts |= {round(a / rec.sfreq, 6) for a, _ in rec.segments()[1:]}
+    return sorted(cuts)
+
+
+def piece_bounds(cuts: list[float], n_times: int, sfreq: float) -> list[tuple[int, int]]:
+    """``[(start, stop))`` samples at ``sfreq`` of the pieces between ``cuts`` (s), tiling ``[0, n_times)``."""
+    edges = [0] + [c for c in (int(round(t * sfreq)) for t in cuts) if 0 < c < n_times] + [n_times]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _preprocess_pieces(rec: Recording, cuts: list[float], prep: Preprocessing, *, reference: bool
+                       ) -> list[np.ndarray]:
+    """Each piece of ``rec`` preprocessed on its own, in order.
+
+    A piece is resampled to ``prep.sfreq`` alone, extended by its mirror image
+    (:data:`PIECE_MARGIN_S` each side, mains sinusoids continued), filtered
+    and referenced, and its own samples kept.
+    """
+    from ..preprocessing import extend_by_reflection, resample
+
+    fs = prep.sfreq
+    m = int(round(PIECE_MARGIN_S * fs))
+    out = []
+    for a, b in piece_bounds(cuts, rec.n_times, rec.sfreq):
+        x = resample(np.asarray(rec.data[:, a:b], float), rec.sfreq, fs)
+        y = apply_preprocessing(extend_by_reflection(x, m, m, sfreq=fs, line_freq=prep.line_freq), fs, prep,
+                                reference=reference)
+        out.append(y[:, m:m + x.shape[1]])
+    return out
+
+
+def make_segment_pieces(scalp: Recording, intra: Recording, contacts: ContactInfo, prep: Preprocessing,
+                        subject: str = "patient", *, drop_references: bool = False
+                        ) -> tuple[PairedSegment, list[tuple[int, int]]]:
+    """:func:`make_segment` and its pieces: ``[(start, stop))`` samples at ``prep.sfreq`` (one for a continuous pair).
+
+    Raises
+    ------
+    InputError
+        The two recordings are in pieces of different lengths (trials that do not match).
+    """
+    cuts = piece_times(scalp, intra)
+    if not cuts:  # one continuous pair: processed whole (bit-for-bit as before pieces existed)
+        x, names = scalp_array(scalp, None, prep, drop_references=drop_references)
+        y = apply_preprocessing(intra.data, intra.sfreq, prep, reference=False)
+        n = min(x.shape[1], y.shape[1])
+        return PairedSegment(x[:, :n], y[:, :n], prep.sfreq, names, contacts, subject), [(0, n)]
+    names = scalp_names(scalp, drop_references)
+    picked = scalp.pick(match_scalp_channels(scalp, names))
+    xs = _preprocess_pieces(picked, cuts, prep, reference=True)
+    ys = _preprocess_pieces(intra, cuts, prep, reference=False)
+    if len(xs) != len(ys):
+        raise InputError(f"the scalp and intracranial recordings are in {len(xs)} and {len(ys)} pieces (trials, "
+                         "gaps): calibration needs simultaneous samples", intra.source_path)
+    bounds, start = [], 0
+    for k, (x, y) in enumerate(zip(xs, ys)):
+        n = min(x.shape[1], y.shape[1])
+        xs[k], ys[k] = x[:, :n], y[:, :n]
+        bounds.append((start, start + n))
+        start += n
+    return (PairedSegment(np.concatenate(xs, 1), np.concatenate(ys, 1), prep.sfreq, names, contacts, subject),
+            bounds)
+
+
+def scalp_names(scalp: Recording, drop_references: bool = False) -> list[str]:
+    """Normalized names of the scalp channels a new model takes (ear/mastoid references left out on request).
+
+    Raises
+    ------
+    InputError
+        If ``drop_references`` leaves no channel.
+    """
+    names = [normalize_ch_name(n) for n in scalp.ch_names if not (drop_references and is_reference_name(n))]
+    if not names:
+        raise InputError("only reference channels (A1/A2/M1/M2) among the scalp channels", scalp.source_path)
+    return names
 
 
 def subset_scalp(seg: PairedSegment, names: list[str]) -> PairedSegment:

@@ -55,8 +55,9 @@ def region_table(config: PatientModel | dict[str, Any], model) -> list[dict[str,
     r_map = pm.heldout.r or {}
     cov_map = pm.heldout.coverage90 or {}
     folder = pm.folder
-    dist = {}
-    names = {}
+    dist: dict[str, float | None] = {}
+    names: dict[str, str] = {}
+    clinical: dict[str, str] = {}
     if folder and (Path(folder) / "regions.tsv").is_file():
         df = pd.read_csv(Path(folder) / "regions.tsv", sep="\t", keep_default_na=False)
         for _, row in df.iterrows():
@@ -64,6 +65,8 @@ def region_table(config: PatientModel | dict[str, Any], model) -> list[dict[str,
             dist[row["name"]] = float(d) if np.isfinite(d) else None
             side = {"L": " (left)", "R": " (right)"}.get(str(row.get("hemisphere", "")), "")
             names[row["region_key"]] = f"{row.get('region', row['region_key'])}{side}"
+            if str(row.get("clinical", "n/a")) not in ("", "n/a"):  # HUP's status_description: soz, resected
+                clinical[row["name"]] = str(row["clinical"])
     rows: dict[str, dict[str, Any]] = {}
     for i, c in enumerate(contacts.ch_names):
         key = contacts.regions[i]
@@ -96,7 +99,19 @@ def region_table(config: PatientModel | dict[str, Any], model) -> list[dict[str,
             "depth_class": "/".join(sorted(row["depth_class"])),
             "coverage90": float(np.mean(row["cov"])) if row["cov"] else None,
         })
+        if clinical:  # only where the channels.tsv designates contacts (seizure onset, resected)
+            out[-1]["clinical"] = "; ".join(f"{c}: {clinical[c]}" for c in row["contacts"] if c in clinical)
     out.sort(key=lambda x: -np.inf if x["mean_r"] is None else -x["mean_r"])
+    return out
+
+
+def clinical_contacts(regions: list[dict[str, Any]]) -> dict[str, str]:
+    """Contact -> clinical designation (``'seizure-onset zone, resected'``) from :func:`region_table` rows."""
+    out = {}
+    for row in regions:
+        for item in filter(None, str(row.get("clinical") or "").split("; ")):
+            name, _, what = item.partition(": ")
+            out[name] = what
     return out
 
 
@@ -287,6 +302,7 @@ def write_report(report_dir: str | Path, *, config: PatientModel | dict[str, Any
         trained_on["calibration"] = {k: v for k, v in trained_on["calibration"].items()
                                      if k not in ("files", "file_sha256", "electrodes")}
     r_map = pm.heldout.r or {}
+    clinical = clinical_contacts(regions)
     output = {k: v for k, v in result.to_dict().items() if k not in ("input", "output", "report")}
     output.update(output_file=recording["output_file"], n_clipped_total=recording["clipping"]["total_samples"],
                   notes=recording["notes"])
@@ -315,7 +331,7 @@ def write_report(report_dir: str | Path, *, config: PatientModel | dict[str, Any
         "regions": regions,
         "contacts": [{"name": c, "region_key": model.contacts.regions[i],
                       "heldout_r": r_map.get(c), "reliability": reliability_class(r_map.get(c)),
-                      "n_clipped": result.n_clipped.get(c, 0)}
+                      "n_clipped": result.n_clipped.get(c, 0), **({"clinical": clinical.get(c)} if clinical else {})}
                      for i, c in enumerate(model.contacts.ch_names)],
     })
     traces = trace_data(recon, result, input_rec, recording["scalp_channels_used"],

@@ -78,6 +78,11 @@ def render_html(summary: dict[str, Any], model, traces: dict[str, Any], holdout:
                       "EDF (see Recording).</li>")
     if summary.get("zero_shot"):
         limits.append(f"<li><b>Zero-shot:</b> {_e(ZERO_SHOT_NOTE)}</li>")
+    clinical = [f"{c['name']} ({c['clinical']})" for c in summary["contacts"] if c.get("clinical")]
+    if clinical:
+        limits.append("<li><b>Clinically designated contacts</b> (channels.tsv status_description): "
+                      + _e(", ".join(clinical)) + ". Their surrogates are estimates from scalp EEG like any "
+                      "other: never a substitute for the recorded seizure-onset zone.</li>")
     if rec["gaps"]:
         limits.append(f"<li><b>Gaps:</b> the recording has {len(rec['gaps'])} gap(s) (EDF+D; see Recording).</li>")
     parts.append("<div class='warn'><b>Limits of this surrogate</b><ul style='margin:4px 0'>"

@@ -1,0 +1,128 @@
+"""Trials, segments and pooled sessions: what calibration and evaluation must not cross.
+
+An epoched recording (OpenNeuro ds004752: 8-s trials joined end to end), an
+EDF+D file with gaps and several sessions pooled for calibration are all
+recordings in *pieces*. :func:`ieegrecon.workflow.inputs.make_segment_pieces`
+preprocesses each piece on its own and says where the pieces lie in the
+segment; this module predicts piece by piece (:func:`predict_pieces`), cuts
+held-out splits on whole pieces (:func:`snap_to_piece`, :func:`shift_bounds`)
+and joins sessions (:func:`pooled_inputs`, :func:`load_pooled_recordings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..recording import Recording
+from .inputs import PIECE_MARGIN_S, load_paired_recordings
+
+
+def predict_pieces(model, scalp: np.ndarray, bounds: list[tuple[int, int]], sfreq: float, *,
+                   margin_s: float = PIECE_MARGIN_S) -> np.ndarray:
+    """``model.predict`` piece by piece: no lag or model window reaches across a trial boundary.
+
+    Each piece is extended by its mirror image (``margin_s`` each side, the
+    border rule of :func:`~ieegrecon.workflow.chunking.predict_chunked`) and only
+    its own samples are kept. The evaluation calls this on a test part cut from
+    an epoched session (bounds from :func:`make_segment_pieces`, shifted by
+    :func:`shift_bounds`).
+
+    Parameters
+    ----------
+    model : ReconModel
+    scalp : ndarray, shape (n_scalp, n_times)
+        Preprocessed scalp EEG at ``sfreq`` (V).
+    bounds : list of (int, int)
+        Pieces tiling ``[0, n_times)``.
+    sfreq : float
+
+    Returns
+    -------
+    ndarray, shape (n_contacts, n_times)
+    """
+    from ..preprocessing import extend_by_reflection
+
+    if len(bounds) <= 1:
+        return model.predict(scalp)
+    m = int(round(margin_s * sfreq))
+    out = [model.predict(extend_by_reflection(scalp[:, a:b], m, m))[..., m:m + b - a] for a, b in bounds]
+    return np.concatenate(out, axis=-1)
+
+
+def shift_bounds(bounds: list[tuple[int, int]], start: int, stop: int) -> list[tuple[int, int]]:
+    """The pieces of ``bounds`` inside samples ``[start, stop)``, relative to ``start`` (cut at both ends)."""
+    return [(max(a, start) - start, min(b, stop) - start) for a, b in bounds if b > start and a < stop]
+
+
+def snap_to_piece(n: int, bounds: list[tuple[int, int]]) -> int:
+    """The piece boundary nearest to sample ``n`` (``n`` itself for a continuous segment or ``n`` = 0)."""
+    if len(bounds) <= 1 or n == 0:
+        return n
+    edges = np.array([a for a, _ in bounds[1:]] + [bounds[-1][1]])
+    return int(edges[np.argmin(np.abs(edges - n))])
+
+
+def pooled_inputs(patient) -> list[Path] | None:
+    """The sessions to pool when ``patient`` asks for it, else None.
+
+    Pooling is asked for by a list of two or more inputs (session folders or
+    files, in time order) or by a BIDS *subject* folder holding several
+    sessions (``sub-01/``: its ``ses-*`` in order).
+
+    Raises
+    ------
+    InputError
+        A folder whose sessions belong to more than one subject.
+    """
+    from ..io.bids import find_sessions
+
+    if isinstance(patient, (list, tuple)):
+        return [Path(p) for p in patient] if len(patient) > 1 else None
+    p = Path(patient)
+    if not p.is_dir() or (p / "eeg").is_dir() or (p / "ieeg").is_dir():
+        return None
+    sessions = find_sessions(p)
+    subjects = {(s.parent if s.name.startswith("ses-") else s).name for s in sessions}
+    if len(subjects) > 1:
+        raise InputError(f"holds {len(subjects)} subjects; pool the sessions of one subject (a sub-XX folder)", p)
+    return sessions if len(sessions) > 1 else None
+
+
+def load_pooled_recordings(patients: list[Path], *, ieeg_channels: str | None = None
+                           ) -> tuple[Recording, Recording, dict[str, str]]:
+    """Several simultaneous recordings of one patient, joined end to end (a boundary at each join).
+
+    Each input is read by :func:`load_paired_recordings`; the scalp channels
+    and contacts all of them share are kept, in the first one's order.
+
+    Returns
+    -------
+    scalp, intracranial : Recording
+        Joined (:func:`ieegrecon.recording.concatenate`).
+    files : dict
+        Base name -> SHA-256 of every signal file read.
+
+    Raises
+    ------
+    InputError
+        No shared scalp channel or contact, or different sampling rates.
+    """
+    from ..recording import concatenate
+
+    pairs = [load_paired_recordings(p, ieeg_channels=ieeg_channels) for p in patients]
+    out = []
+    for side in (0, 1):
+        recs = [pair[side] for pair in pairs]
+        keep = [n for n in recs[0].ch_names if all(n in r.ch_names for r in recs[1:])]
+        if not keep:
+            raise InputError(f"the pooled recordings share no {'scalp channel' if side == 0 else 'contact'}",
+                             patients[-1])
+        try:
+            out.append(concatenate([r.pick(keep) for r in recs]))
+        except ValueError as exc:
+            raise InputError(f"cannot pool: {exc}", patients[-1]) from None
+    files = {Path(str(r.source_path)).name: r.source_sha256 for pair in pairs for r in pair if r.source_path}
+    return out[0], out[1], files

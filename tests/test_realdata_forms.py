@@ -1,0 +1,131 @@
+"""Simulated recordings in the real archives' forms (ds004752 epoched, HUP single file), end to end.
+
+``ieegrecon simulate --form`` writes them on the real sidecars in ../shared/data; ``info``, ``map``,
+``calibrate`` and ``evaluate`` must run on them unchanged, say each quirk in one line, and leave
+every input byte as it was.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import DS004752, SHARED, need
+from ieegrecon.recording import sha256_file
+
+HUP = SHARED / "hup_ds004100" / "sub-HUP060" / "ses-presurgery"
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _hashes(root):
+    return {p: sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def ds_form(tmp_path_factory):
+    """ds004752 form on sub-07's layout (8 scalp channels): 2 sessions of 2 trials each."""
+    out = tmp_path_factory.mktemp("dsform") / "ds"
+    res = _cli("simulate", "--layout", need(DS004752 / "sub-07"), "--form", "auto", "--minutes", "0.3",
+               "--sessions", "2", "--out", out, "--json")
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def hup_form(tmp_path_factory):
+    """HUP form on sub-HUP060's sidecars: one interictal run of 30 s."""
+    out = tmp_path_factory.mktemp("hupform") / "hup"
+    res = _cli("simulate", "--layout", need(HUP), "--form", "hup", "--minutes", "0.5", "--sessions", "1",
+               "--out", out, "--json")
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _quirks(obj):
+    return [q for s in obj["sessions"] for q in s["quirks"]]
+
+
+def test_ds004752_form_info(ds_form):
+    ses = ds_form / "sub-01" / "ses-01"
+    eeg = next((ses / "eeg").glob("*_eeg.edf"))
+    assert eeg.read_bytes()[182:184] == b"60"
+    before = _hashes(ds_form)
+    res = _cli("info", "--json", ses)
+    assert res.exit_code == 0, res.output
+    quirks = _quirks(json.loads(res.output))
+    for words, n in (("start time", 1), ("epoched: 2 trials of 8 s", 1), ("common intracranial reference", 1),
+                     ("swapped", 2)):  # one line per channels.tsv (scalp, iEEG), else per session
+        hits = [q for q in quirks if words in q]
+        assert len(hits) == n and all("\n" not in h for h in hits), (words, quirks)
+    assert _hashes(ds_form) == before
+
+
+def test_ds004752_form_calibrate_pooled_and_evaluate(ds_form, tmp_path):
+    before = _hashes(ds_form)
+    res = _cli("calibrate", ds_form / "sub-01", "--method", "ridge", "--minutes", "0.4", "--out", tmp_path / "m",
+               "--json")
+    assert res.exit_code == 0, res.output
+    ev = json.loads(res.output)["evaluation"]
+    assert "held-out tail: 8.0 s" not in ev and "4 pieces" in ev and "split on a boundary at 0.40 min" in ev
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert len(cfg["trained_on"]["calibration"]["files"]) == 4  # both sessions pooled: 2 EDFs each
+    assert _hashes(ds_form) == before
+
+
+@pytest.mark.slow
+def test_ds004752_form_evaluate(ds_form, tmp_path):
+    before = _hashes(ds_form)
+    res = _cli("evaluate", ds_form, "--methods", "ridge", "--calibration-minutes", "0.25", "--out", tmp_path / "e")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "e" / "summary.tsv").is_file() and _hashes(ds_form) == before
+
+
+def test_hup_form_info_map_calibrate(hup_form, tmp_path):
+    ses = hup_form / "sub-01" / "ses-presurgery"
+    assert not (ses / "eeg").exists() and len(list((ses / "ieeg").glob("*_ieeg.edf"))) == 1
+    el = next((ses / "ieeg").glob("*_electrodes.tsv"))
+    assert el.read_bytes()[:3] == b"\xef\xbb\xbf"
+    before = _hashes(hup_form)
+    res = _cli("info", "--json", ses)
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.output)
+    rec = obj["sessions"][0]["ieeg"]
+    assert rec["types"]["eeg"] == 19 and rec["types"]["ecg"] == 2
+    quirks = _quirks(obj)
+    for words in ("are 10-20 scalp electrodes by name", "are ECG leads by name", "byte-order mark",
+                  "declares metres but the values are millimetres", "(MNI305): converted to MNI152",
+                  "status=bad in"):
+        hits = [q for q in quirks if words in q]
+        assert len(hits) >= 1 and all("\n" not in h for h in hits), (words, quirks)
+    res = _cli("map", ses, "--out", tmp_path / "regions.tsv")
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(tmp_path / "regions.tsv", sep="\t").set_index("name")
+    assert df.loc["RH1", "region_key"] == "hippocampus_R" and "Fp1" not in df.index and "FP1" not in df.index
+    res = _cli("calibrate", ses, "--method", "ridge", "--out", tmp_path / "m", "--json")
+    assert res.exit_code == 0, res.output
+    regions = pd.read_csv(tmp_path / "m" / "regions.tsv", sep="\t").set_index("name")
+    assert "EKG1" not in regions.index and "RH1" in regions.index
+    assert "seizure-onset zone" in regions.loc["RPFa3", "clinical"] and "resected" in regions.loc["RPFa3", "clinical"]
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert "Fp1" in cfg["scalp_names"] and "EKG1" not in cfg["scalp_names"]
+    assert _hashes(hup_form) == before
+
+
+def test_real_sidecars_one_line_quirks():
+    """The real sidecars alone (no EDF here) report the quirks they carry, one line each."""
+    res = _cli("info", "--json", need(HUP))
+    quirks = _quirks(json.loads(res.output))
+    assert any("scalp EEG and iEEG in one file: 19 10-20 scalp electrodes" in q for q in quirks)
+    res = _cli("info", "--json", need(DS004752 / "sub-01" / "ses-01"))
+    quirks = _quirks(json.loads(res.output))
+    assert sum("common intracranial reference" in q for q in quirks) == 1
+    assert all("\n" not in q for q in quirks)
