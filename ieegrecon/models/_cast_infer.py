@@ -96,4 +96,6 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
     finally:
         model.net.train(was_training)
     assert out is not None  # at least one window (window_starts of n_times >= 1)
-    return out[:, :n_times] / wsum[:n_times]
+    out = out[:, :n_times]
+    out /= wsum[:n_times]  # in place: the same quotients without a second (K, n) array
+    return out
