@@ -107,6 +107,9 @@ def _main(
 ) -> None:
     """ieegrecon: simulate, import, map, calibrate, reconstruct, evaluate."""
     STATE.debug = debug
+    from .._threads import apply_thread_policy
+
+    apply_thread_policy()  # one thread policy for torch and BLAS, before any heavy import (issue #25)
 
 
 def running_command() -> Any:

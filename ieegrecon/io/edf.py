@@ -171,8 +171,12 @@ def write_edf(
     ----------
     path : path-like
         Output ``.edf`` path.
-    data : ndarray, shape (n_channels, n_times)
-        Signals in volts.
+    data : ndarray, shape (n_channels, n_times) | row source
+        Signals in volts; or an object with ``shape`` and ``row_source = True``
+        whose ``data[i]`` reads channel ``i`` (e.g.
+        :class:`~ieegrecon.io.edf_stream.ChannelSpill`): then only one
+        channel's samples are held as floats at a time (the file's int16
+        samples are built in memory by edfio).
     sfreq : float
         Sampling frequency in Hz (all channels).
     ch_names : sequence of str
@@ -218,7 +222,7 @@ def write_edf(
     n_times = data.shape[1]
     rec_len, pad = _record_samples(n_times, sfreq, len(ch_names))
     report = EdfWriteReport(path=path, padded_samples=pad, data_record_duration=rec_len / sfreq)
-    signals, first_clip = _edf_signals(data * 1e6, sfreq, ch_names, physical_range_uv, pad, report,
+    signals, first_clip = _edf_signals(data, sfreq, ch_names, physical_range_uv, pad, report,
                                        transducer=transducer, prefiltering=prefiltering)
     ann = [edfio.EdfAnnotation(a.onset, a.duration if a.duration > 0 else None, _ascii(a.description))
            for a in annotations]
@@ -264,32 +268,43 @@ def _check_write_request(path: Path, data: np.ndarray, ch_names: Sequence[str], 
         raise OutputError(f"output exists; {OVERWRITE_HINT}", path)
     if not path.parent.is_dir():
         raise OutputError("output folder does not exist", path.parent)
-    data = np.asarray(data, dtype=float)
+    if not getattr(data, "row_source", False):
+        data = np.asarray(data, dtype=float)
     n_ch, n_times = data.shape
     if n_ch != len(ch_names):
         raise ValueError(f"{n_ch} rows of data but {len(ch_names)} labels")
     if n_times == 0:
         raise OutputError("nothing to write: zero samples", path)
     check_edf_labels(ch_names)
-    if not np.all(np.isfinite(data)):
-        raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
+    if not getattr(data, "row_source", False):
+        _check_finite(data)
     return data
 
 
-def _edf_signals(data_uv: np.ndarray, sfreq: float, ch_names: Sequence[str],
+def _check_finite(data: np.ndarray) -> None:
+    if not np.all(np.isfinite(data)):
+        raise ValueError("data contain NaN or Inf; refusing to write them to EDF")
+
+
+def _edf_signals(data, sfreq: float, ch_names: Sequence[str],
                  physical_range_uv: Sequence[tuple[float, float]] | None, pad: int, report: EdfWriteReport, *,
                  transducer: str, prefiltering: str) -> tuple[list, int | None]:
     """One ``edfio.EdfSignal`` per channel (µV, clipped to its physical range, padded to whole records).
 
-    Fills ``report.n_clipped`` and ``report.physical_range_uv``; returns the
-    signals and the first clipped sample (None: none clipped).
+    ``data`` (V) is read one channel at a time. Fills ``report.n_clipped``
+    and ``report.physical_range_uv``; returns the signals and the first
+    clipped sample (None: none clipped).
     """
     import edfio
 
     signals = []
     first_clip: int | None = None
+    rows = getattr(data, "row_source", False)
     for i, name in enumerate(ch_names):
-        x = data_uv[i]
+        x = np.asarray(data[i], dtype=float)
+        if rows:
+            _check_finite(x)
+        x = x * 1e6
         if physical_range_uv is None:
             lo, hi = signal_range_uv(x)
         else:

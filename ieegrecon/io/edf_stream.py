@@ -180,3 +180,108 @@ class StreamedEdfWriter:
             self._w.close()
         finally:
             self._tmp.unlink(missing_ok=True)
+
+
+class ChannelSpill:
+    """A reconstruction written in time pieces and read back one channel at a time, from a temporary file.
+
+    The writers that need a whole channel before its first sample can be
+    encoded (:func:`~ieegrecon.io.edf.write_edf`: each channel's physical
+    range is its own extremes) read it from here, so a long output never
+    sits in memory as floats. Samples are kept as float64 (bit-for-bit what
+    was written), channel-major, in a hidden file of ``folder`` removed by
+    :meth:`close`.
+
+    Parameters
+    ----------
+    folder : path-like
+        Where the temporary file goes (the output's folder).
+    n_rows : int
+        Rows (channels; times leading axes such as posterior bands).
+    n_times : int
+        Samples per row.
+
+    Attributes
+    ----------
+    shape : (int, int)
+        ``(n_rows, n_times)``.
+    n_written : int
+        Samples per row written so far.
+    row_source : bool
+        Marks objects whose ``[i]`` reads row ``i`` (see :func:`~ieegrecon.io.edf.write_edf`).
+    """
+
+    row_source = True
+
+    def __init__(self, folder: str | Path, n_rows: int, n_times: int) -> None:
+        import os
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix=".ieegrecon-spill-", suffix=".f8", dir=str(folder))
+        self.path = Path(name)
+        self._fd: int | None = fd
+        os.ftruncate(fd, 8 * n_rows * n_times)
+        self.shape = (int(n_rows), int(n_times))
+        self.n_written = 0
+
+    def write(self, piece: np.ndarray) -> None:
+        """Append samples, shape (..., n) with ``n_rows`` rows in all (leading axes flattened in C order)."""
+        import os
+
+        x = np.ascontiguousarray(piece, dtype=np.float64).reshape(self.shape[0], -1)
+        n = x.shape[1]
+        if self.n_written + n > self.shape[1]:
+            raise ValueError(f"spill holds {self.shape[1]} samples per row, got {self.n_written + n}")
+        for i in range(self.shape[0]):
+            os.pwrite(self._fd, memoryview(x[i]).cast("B"), 8 * (i * self.shape[1] + self.n_written))
+        self.n_written += n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        """Row ``i`` (float64, shape (n_times,), read-only)."""
+        import os
+
+        n = self.shape[1]
+        buf = bytearray(8 * n)
+        view, off, done = memoryview(buf), 8 * int(i) * n, 0
+        while done < len(buf):
+            got = os.preadv(self._fd, [view[done:]], off + done)
+            if got <= 0:
+                raise OSError(f"short read from {self.path}")
+            done += got
+        return np.frombuffer(buf, dtype=np.float64)
+
+    def rows(self, start: int, stop: int) -> "SpillRows":
+        """Rows ``[start, stop)`` as a row source (e.g. one band of a posterior)."""
+        return SpillRows(self, start, stop)
+
+    def array(self) -> np.ndarray:
+        """All rows as a read-only memory map, shape ``(n_rows, n_times)`` (pages are read on demand)."""
+        return np.memmap(self.path, dtype=np.float64, mode="r", shape=self.shape)
+
+    def close(self) -> None:
+        """Close and delete the temporary file."""
+        import os
+
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.path.unlink(missing_ok=True)
+
+
+class SpillRows:
+    """Rows ``[start, stop)`` of a :class:`ChannelSpill`, read one at a time (a row source)."""
+
+    row_source = True
+
+    def __init__(self, spill: ChannelSpill, start: int, stop: int) -> None:
+        self.spill, self.start = spill, start
+        self.shape = (stop - start, spill.shape[1])
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not 0 <= i < self.shape[0]:
+            raise IndexError(i)
+        return self.spill[self.start + i]
+
+    def array(self) -> np.ndarray:
+        """These rows as a read-only memory map."""
+        return self.spill.array()[self.start:self.start + self.shape[0]]

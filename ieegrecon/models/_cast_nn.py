@@ -13,6 +13,10 @@ import math
 import torch
 from torch import nn
 
+from .._threads import configure_torch
+
+configure_torch()  # the thread policy, when one was applied (ieegrecon._threads)
+
 
 def fourier_features(pos: torch.Tensor, n_freqs: int, unit: float = 0.1) -> torch.Tensor:
     """Sinusoidal features of 3-D positions (NeRF-style positional encoding).

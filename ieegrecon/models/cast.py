@@ -419,7 +419,7 @@ class CastModel(ReconModel):
         zp = predict_std(self, zx, scalp_positions(self.scalp_names), q)
         gain = self.gain if self.gain is not None else np.full(zp.shape[0], self.zero_shot_scale)
         off = self.offset if self.offset is not None else np.zeros(zp.shape[0])
-        out = zp * gain[:, None] + off[:, None]
+        out = np.add(np.multiply(zp, gain[:, None], out=zp), off[:, None], out=zp)  # zp * gain + off, in place
         if self.res_coef is not None:
             out += apply_lagged(self.res_coef.astype(np.float64), zx, self.res_lags)
         return out

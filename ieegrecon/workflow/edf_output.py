@@ -1,4 +1,4 @@
-"""Write a surrogate EDF+: in memory (edfio) or streamed chunk by chunk (pyedflib), verified before publication.
+"""Write a surrogate EDF+: from a spill file (edfio) or streamed chunk by chunk (pyedflib), verified before publication.
 
 Both writers take the reconstruction in volts (µV only at the EDF edge),
 refuse NaN/Inf, count samples clipped to the physical range per channel
@@ -79,8 +79,34 @@ def prefilter_text(prep: Preprocessing) -> str:
     return " ".join(parts)
 
 
+def spill_pieces(pieces: Iterator[np.ndarray], folder: Path, n_rows: int, n_times: int, *, source,
+                 say: Progress):
+    """Write ``pieces`` (V, each (..., n) with ``n_rows`` rows) to a :class:`~ieegrecon.io.edf_stream.ChannelSpill`.
+
+    Refuses NaN/Inf (:func:`check_finite`, naming ``source``); the caller
+    closes the spill (also on error: it is closed here when writing fails).
+    """
+    from ..io.edf_stream import ChannelSpill
+
+    spill = ChannelSpill(folder, n_rows, n_times)
+    try:
+        for piece in pieces:
+            check_finite(piece, source)
+            spill.write(piece)
+            say("reconstructing", 0.1 + 0.6 * spill.n_written / max(1, n_times))
+    except BaseException:
+        spill.close()
+        raise
+    return spill
+
+
 def write_in_memory(target: EdfTarget, y: np.ndarray, *, forbidden: tuple) -> Written:
-    """Write ``y`` (V, shape (n_channels, n_times)) at each channel's own extremes (nothing clipped), verified."""
+    """Write ``y`` (V, shape (n_channels, n_times)) at each channel's own extremes (nothing clipped), verified.
+
+    ``y`` may be a row source (:class:`~ieegrecon.io.edf_stream.ChannelSpill`
+    rows): channels are then read one at a time; only the EDF's int16
+    samples are built in memory.
+    """
     from ..io.edf import verify_edf, write_edf
 
     t = target

@@ -12,6 +12,7 @@ Stages, each a function below::
 from __future__ import annotations
 
 import itertools
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -28,13 +29,14 @@ from ..preprocessing import Preprocessing
 from ..recording import Annotation, Recording
 from . import chunking
 from .chunking import predict_chunked
-from .edf_output import EdfTarget, Written, check_finite, prefilter_text, write_in_memory, write_streamed
+from .edf_output import EdfTarget, Written, prefilter_text, spill_pieces, write_in_memory, write_streamed
 from .inputs import match_scalp_channels
 from .results import Progress, ReconstructionResult, no_progress, surrogate_text
 
 #: Quantiles of the uncertainty band written with ``samples``.
 BAND_Q = (0.05, 0.95)
-#: Outputs longer than this (s) are streamed to disk (pyedflib) instead of built in memory (edfio).
+#: Outputs longer than this (s) are streamed to disk within fixed ranges (pyedflib); shorter ones are
+#: spilled to a temporary file as they are predicted and written at each channel's own extremes (edfio).
 STREAM_OVER_S = 3600.0
 #: A streamed EDF's physical range: the calibration's ±8 SD times this (±512 SD; one quantization
 #: step is then 0.016 SD), fixed before the signal is known; anything beyond is counted and annotated.
@@ -145,14 +147,18 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
                if samples else None)
     pieces = predict_segments(inp.picked, inp.layout, model, inp.prep, band_fn, (3,) if samples else ())
     notes = _input_notes(inp, gaps)
-    written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, samples, unc_path, notes, say)
-    result = _result(inp, pm, model, out, written, target.labels, gaps, notes, scalp_path, anonymize)
-    if report_dir is not None:
-        from .report import write_report
+    with ExitStack() as stack:  # the spill file (if any) lives until the report has read it
+        written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, samples, unc_path, notes, say,
+                                   stack)
+        result = _result(inp, pm, model, out, written, target.labels, gaps, notes, scalp_path, anonymize)
+        if report_dir is not None:
+            from .report import write_report
 
-        say("writing report", 0.9)
-        result.report = str(write_report(report_dir, config=pm, model=model, result=result, input_rec=inp.rec,
-                                         recon=y_report, overwrite=overwrite, anonymize=anonymize))
+            say("writing report", 0.9)
+            result.report = str(write_report(report_dir, config=pm, model=model, result=result,
+                                             input_rec=inp.rec, recon=y_report, overwrite=overwrite,
+                                             anonymize=anonymize))
+        del y_report
     say("done", 1.0)
     return result
 
@@ -206,7 +212,8 @@ def read_input(scalp_path, model: ReconModel, pm: PatientModel, out: Path, sampl
     layout = segment_layout(picked, prep.sfreq)
     n_out = layout[-1][2] + layout[-1][3]
     n_contacts = len(model.contacts.ch_names)  # type: ignore[union-attr] # check_calibrated
-    check_writable(out.parent, 2 * n_contacts * n_out * (4 if samples else 1))  # before computing
+    spill = 8 * n_contacts * n_out * (3 if samples else 1) if n_out <= STREAM_OVER_S * prep.sfreq else 0
+    check_writable(out.parent, 2 * n_contacts * n_out * (4 if samples else 1) + spill)  # before computing
     return _Input(rec, picked, prep, layout, n_out, list(model.contacts.ch_names))  # type: ignore[union-attr]
 
 
@@ -308,15 +315,20 @@ def _stream_range(pm: PatientModel, ch_names: list[str]) -> list[tuple[float, fl
 
 
 def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: PatientModel, scalp_path,
-           forbidden: tuple, samples: int, unc_path: Path, notes: list[str], say: Progress
+           forbidden: tuple, samples: int, unc_path: Path, notes: list[str], say: Progress, stack: ExitStack
            ) -> tuple[Written, np.ndarray | None]:
-    """Write the EDF (in memory up to :data:`STREAM_OVER_S`, else streamed) and the uncertainty sidecar.
+    """Write the EDF and the uncertainty sidecar as the pieces come, with bounded memory at any length.
 
-    Returns the writer's report and the reconstruction shown in the report (all of it, or the first piece).
+    Up to :data:`STREAM_OVER_S` (or without a fixed range): the pieces go to a
+    spill file (:class:`~ieegrecon.io.edf_stream.ChannelSpill`, closed by
+    ``stack``) and each channel is written at its own extremes (nothing
+    clipped); longer: streamed within fixed ranges. Returns the writer's
+    report and the reconstruction shown in the report (all of it as a
+    memory map of the spill, or the first piece).
     """
     ch_names = inp.ch_names
     # streamed: fixed in advance, so STREAM_RANGE_SCALE times wider (clipping practically impossible);
-    # in memory: each channel's own extremes (write_edf's default), nothing clipped
+    # spilled: each channel's own extremes (write_edf's default), nothing clipped
     phys = _stream_range(pm, ch_names)
     long = inp.n_out / inp.prep.sfreq > STREAM_OVER_S
     if long and phys is None and not samples:
@@ -327,10 +339,12 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
         pieces = itertools.chain([first], pieces)
     if not long or phys is None:
         say("reconstructing", 0.3)
-        y = np.concatenate(list(pieces), axis=-1)
-        check_finite(y, scalp_path)
+        n_c = len(ch_names)
+        spill = spill_pieces(pieces, target.path.parent, (3 if samples else 1) * n_c, inp.n_out,
+                             source=scalp_path, say=say)
+        stack.callback(spill.close)
+        lo, y, hi = (spill.rows(k * n_c, (k + 1) * n_c) for k in range(3)) if samples else (None, spill, None)
         if samples:
-            lo, y, hi = y
             notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
         say("writing EDF", 0.7)
         written = write_in_memory(target, y, forbidden=(scalp_path, *forbidden))
@@ -338,7 +352,7 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
             from .uncertainty import write_uncertainty_h5
 
             write_uncertainty_h5(unc_path, lo, hi, y, inp.prep.sfreq, ch_names, BAND_Q)
-        return written, y
+        return written, y.array()
     if samples:
         raise UsageError(f"the 'samples' parameter is not supported for outputs longer than {STREAM_OVER_S:g} s; "
                          "split the recording")

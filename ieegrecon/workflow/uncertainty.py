@@ -89,8 +89,10 @@ def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, media
     ----------
     path : path-like
         Target ``.h5`` file; its folder must exist.
-    lo, hi, median : ndarray, shape (n_contacts, n_times)
-        Volts.
+    lo, hi, median : ndarray, shape (n_contacts, n_times) | row source
+        Volts; a row source (``row_source = True``, ``[i]`` reads contact
+        ``i``, e.g. :class:`~ieegrecon.io.edf_stream.SpillRows`) is written one
+        contact at a time.
     sfreq : float
     ch_names : list of str, length n_contacts
     q : (float, float)
@@ -106,8 +108,8 @@ def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, media
     """
     import h5py
 
-    lo, hi, median = (np.asarray(a, np.float32) for a in (lo, hi, median))
-    if lo.ndim != 2 or lo.shape != hi.shape or lo.shape != median.shape:
+    lo, hi, median = (a if getattr(a, "row_source", False) else np.asarray(a, np.float32) for a in (lo, hi, median))
+    if len(lo.shape) != 2 or lo.shape != hi.shape or lo.shape != median.shape:
         raise ValueError(f"lo, median and hi must share one 2-D shape, got {lo.shape}, {median.shape}, {hi.shape}")
     if len(ch_names) != lo.shape[0]:
         raise ValueError(f"{len(ch_names)} channel names for {lo.shape[0]} rows")
@@ -115,7 +117,13 @@ def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, media
     # the HDF5 file is closed before atomic_path fsyncs and renames it
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name, arr in (("lo", lo), ("median", median), ("hi", hi)):
-            f.create_dataset(name, data=arr, compression="gzip", compression_opts=4)
+            if isinstance(arr, np.ndarray):
+                f.create_dataset(name, data=arr, compression="gzip", compression_opts=4)
+                continue
+            # a row source (spilled bands): one contact at a time, same layout and values
+            d = f.create_dataset(name, shape=arr.shape, dtype=np.float32, compression="gzip", compression_opts=4)
+            for i in range(arr.shape[0]):
+                d[i] = np.asarray(arr[i], np.float32)
         f.create_dataset("ch_names", data=np.array([str(n) for n in ch_names], dtype=h5py.string_dtype()))
         f.attrs["sfreq"] = float(sfreq)
         f.attrs["q"] = np.asarray(q, float)
