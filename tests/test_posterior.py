@@ -48,7 +48,8 @@ def test_quantiles_widen_around_the_median_and_reuse_the_draws():
 
 def test_supports_posterior_is_declared_per_method():
     flags = {m: get_model_class(m).supports_posterior for m in method_names()}
-    assert flags == {"cast": False, "flow": True, "ridge": False, "source": False}
+    assert flags == {"cast": False, "flow": True, "ridge": False, "source": False, "ridge0": False, "ridge-cv": False,
+                     "ridge-prior": False, "xs-ridge": False, "ridge-gauss": True}
 
 
 @pytest.fixture(scope="module")
