@@ -27,6 +27,7 @@ Prints figures; not a test. Wall times depend on the load of the machine.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -74,13 +75,12 @@ def serial(inputs: list[Path], model: Path, out: Path) -> tuple[float, dict[str,
 def on_cluster(inputs: list[Path], model: Path, out: Path, workers: int) -> tuple[float, float, dict[str, str]]:
     """run_batch on a new LocalCluster of ``workers`` processes; seconds to start it (workers importing
     ieegrecon), seconds of the archive itself, and sha256 by input name."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from ieegrecon.workflow.batch import run_batch
+    from ieegrecon.workflow.batch import local_cluster, run_batch
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         client.run(_warm)
         t1 = time.perf_counter()
         run_batch(inputs, model, out, client=client)
@@ -110,14 +110,13 @@ def _runs_per_key(dask_scheduler) -> dict[str, int]:
 def kill_and_rerun(inputs: list[Path], model: Path, out: Path, workers: int, reference: dict[str, str]) -> None:
     """SIGKILL one worker process after the first finished task; rerun; check every output."""
     import pyedflib
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from ieegrecon.workflow.batch import run_batch
+    from ieegrecon.workflow.batch import local_cluster, run_batch
 
     killed, done_before = [], []
     index = {str(p.resolve()): k for k, p in enumerate(inputs)}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with local_cluster(workers, silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
 
         def progress(done: int, total: int, task) -> None:

@@ -158,6 +158,9 @@ class ReconModel(ABC):
     #: returning an object with ``.mean``, ``.sample(k)`` and ``.quantiles(q)``
     #: (:class:`ieegrecon.models.posterior.Posterior`), instead of a point estimate only.
     supports_posterior: ClassVar[bool] = False
+    #: Whether :meth:`pretrain` runs as one rank of a ``torchrun`` process group
+    #: (DistributedDataParallel, subjects sharded across ranks; ``ieegrecon pretrain --nproc N``).
+    supports_distributed: ClassVar[bool] = False
 
     def __init__(self, sfreq: float = 200.0) -> None:
         self.sfreq = float(sfreq)

@@ -88,6 +88,7 @@ class CastModel(ReconModel):
     supports_pretrain = True
     requires_pretrain = True
     supports_zero_shot = True
+    supports_distributed = True
 
     def __init__(self, sfreq: float = 200.0, d_model: int = 32, n_heads: int = 4, n_layers: int = 1,
                  n_dec_layers: int = 1, patch_sizes: list[int] | tuple[int, ...] = (8, 16, 32),

@@ -250,7 +250,7 @@ def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[tuple[
     if client is not None:
         yield client, "client"
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         with Client(scheduler) as cl:
@@ -258,9 +258,44 @@ def _client(workers: int, scheduler: str | None, client: Any) -> Iterator[tuple[
         return
     if workers < 1:
         raise UsageError(f"the 'workers' parameter must be at least 1, got {workers}")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as cl:
+    with local_cluster(workers) as cluster, Client(cluster) as cl:
         yield cl, f"LocalCluster({workers} processes x 1 thread)"
+
+
+#: Environment of new worker processes, over dask's ``distributed.nanny.pre-spawn-environ``.
+#: dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` there, which turns off glibc's adaptive mmap
+#: threshold: every large array is then mapped and zero-filled afresh, and a cast task ran
+#: 1.7x slower (9.6 vs 5.7 s for 10 min, 2/3 of the extra in the kernel; docs/scale-out.md).
+#: ``None`` removes a variable; threads stay at one per worker, waiting passively.
+WORKER_ENVIRON: dict[str, str | None] = {
+    "MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE",
+}
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, **kwargs: Any) -> Iterator[Any]:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded processes started with :data:`WORKER_ENVIRON`.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes.
+    **kwargs
+        Passed to ``LocalCluster`` (over ``threads_per_worker=1, processes=True``).
+
+    Yields
+    ------
+    distributed.LocalCluster
+    """
+    import dask
+    from distributed import LocalCluster
+
+    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
+    options = {"threads_per_worker": 1, "processes": True, "dashboard_address": None,
+               "silence_logs": logging.ERROR, **kwargs}
+    with dask.config.set(environ), LocalCluster(n_workers=workers, **options) as cluster:
+        yield cluster
 
 
 # --------------------------------------------------------------------------- the task, on a worker

@@ -145,7 +145,7 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
         Model folder.
     method : str
         A method with ``supports_pretrain`` (``'cast'``); in a distributed run, one that
-        also supports distributed training (:func:`supports_distributed`).
+        also has ``supports_distributed``.
     loso : bool
         Run leave-one-subject-out folds.
     epochs, seed, device
@@ -182,7 +182,7 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
         cls = get_model_class(method)
         if not cls.supports_pretrain:
             raise UsageError(f"method {method!r} has no cross-subject pretraining")
-        if world > 1 and not supports_distributed(cls):
+        if world > 1 and not cls.supports_distributed:
             raise UsageError(f"method {method!r} has no distributed pretraining; run it in one process")
         # everything is built in a temporary folder beside out, published whole (the old model kept until then)
         with _output_folder(out, overwrite, rank) as work:
@@ -190,16 +190,6 @@ def pretrain_cohort(roots: list[str | Path], out: str | Path, *, method: str = "
                                      max_minutes=max_minutes, windows_per_epoch=windows_per_epoch, params=params,
                                      say=say, command=command, world=world)
     return summary
-
-
-#: Methods whose ``pretrain`` trains with DistributedDataParallel in a process group (a model class may
-#: say so itself with a ``supports_distributed`` class attribute).
-DISTRIBUTED_METHODS = frozenset({"cast"})
-
-
-def supports_distributed(cls: type[ReconModel]) -> bool:
-    """Whether ``cls.pretrain`` can run as one rank of a ``torchrun`` process group."""
-    return bool(getattr(cls, "supports_distributed", cls.method in DISTRIBUTED_METHODS))
 
 
 @contextmanager
