@@ -34,8 +34,7 @@ def patient_model(linear_session, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client():
     """Two single-threaded workers inside this process (no cluster, no subprocess)."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c, \
-            distributed.Client(c) as cl:
+    with batch.local_cluster(2, processes=False) as c, distributed.Client(c) as cl:
         yield cl
 
 
@@ -186,3 +185,22 @@ def test_input_manifest_paths_and_errors(tmp_path):
     tsv.write_text("input\n")
     with pytest.raises(InputError, match="lists no input"):
         mf.read_inputs(tsv)
+
+
+def _worker_environ():
+    import os as _os
+
+    return {k: _os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+
+
+def test_local_cluster_workers_keep_glibc_adaptive_malloc(monkeypatch):
+    """dask's default MALLOC_TRIM_THRESHOLD_ made every task 1.7x slower: workers must start without it."""
+    for var in [*batch.WORKER_ENVIRON, "PYTHONHASHSEED"]:  # dask's nanny also sets them here: restore after
+        if var in os.environ and var != "MALLOC_TRIM_THRESHOLD_":
+            monkeypatch.setenv(var, os.environ[var])
+        else:
+            monkeypatch.delenv(var, raising=False)
+    with batch.local_cluster(1) as cluster, distributed.Client(cluster) as cl:
+        (env,) = cl.run(_worker_environ).values()
+    assert env == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+                   "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}

@@ -292,7 +292,9 @@ def local_cluster(workers: int, **kwargs: Any) -> Iterator[Any]:
     from distributed import LocalCluster
 
     environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
+    # no dashboard; the scheduler's HTTP endpoints on a free port (its default, 8787, may be taken)
     options = {"threads_per_worker": 1, "processes": True, "dashboard_address": None,
+               "scheduler_kwargs": {"dashboard": False, "dashboard_address": ":0"},
                "silence_logs": logging.ERROR, **kwargs}
     with dask.config.set(environ), LocalCluster(n_workers=workers, **options) as cluster:
         yield cluster
