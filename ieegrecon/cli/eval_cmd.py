@@ -72,6 +72,8 @@ def evaluate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty results folder."),
     resume: bool = typer.Option(False, "--resume",
                                 help="Reuse per-subject results already in OUT/per_subject (same settings)."),
+    jobs: int = typer.Option(1, "--jobs", min=1,
+                             help="Subjects evaluated at once, each in its own process (same results; more memory)."),
     as_json: bool = typer.Option(False, "--json", help="Print the overall summary as JSON on stdout."),
 ) -> None:
     """Benchmark methods subject by subject (calibrate on ses-01, test on ses-02), with ceilings and statistics."""
@@ -96,7 +98,7 @@ def evaluate(
         prep=Preprocessing(sfreq=sfreq), test_minutes=test_minutes or None, n_draws=n_draws,
         n_metric_draws=min(8, n_draws), ieeg_reference=ieeg_reference, ied=not no_ied,
     )
-    res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume,
+    res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume, jobs=jobs,
                          progress=None if as_json else (lambda msg: err_console.print(msg, markup=False)))
     s = res.summary[res.summary["subset"] == "all"]
     if as_json:
