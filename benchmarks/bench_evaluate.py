@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_evaluate.py [--cohort DIR] [--seed 12] [--world v2]
-        [--methods M1,M2,...] [--xs-ridge] [--blas-threads 2] [--profile]
+        [--methods M1,M2,...] [--xs-ridge] [--blas-threads 2] [--jobs 1] [--profile]
 
 Simulates the cohort (``ieegrecon simulate --subjects 3 --minutes 3``; skipped
 when ``--cohort`` already holds one), optionally pretrains ``xs-ridge``
@@ -22,8 +22,10 @@ every BLAS call runs several times slower (``np.linalg.eigh`` of the 779 x
 779 lagged Gram matrix: 0.17 s with 1 thread, 0.5-0.6 s with 2 at load 5).
 There, run with ``--blas-threads 1`` and read the CPU time: one BLAS thread
 on one core is an upper bound of the quiet two-core wall time (minus file
-reading). ``--profile`` adds the CPU seconds of each stage of ``evaluate``
-(cProfile with a CPU-time clock, in-process).
+reading). ``--jobs 2`` runs ``evaluate --jobs 2`` (two subjects at once, one
+BLAS thread each on two cores). ``--profile`` adds the CPU seconds of each
+stage of ``evaluate`` (cProfile with a CPU-time clock, in-process: with
+``--jobs 1`` only).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ def main() -> None:
     ap.add_argument("--methods", default="", help="methods to evaluate (default: evaluate's default methods)")
     ap.add_argument("--xs-ridge", action="store_true", help="also pretrain (LOSO) and evaluate xs-ridge")
     ap.add_argument("--blas-threads", type=int, default=2, help="BLAS threads of every step (2: the target)")
+    ap.add_argument("--jobs", type=int, default=1, help="subjects evaluated at once (evaluate --jobs)")
     ap.add_argument("--profile", action="store_true", help="print the CPU seconds of each stage of evaluate")
     ap.add_argument("--layout", type=Path, default=ROOT.parent / "shared" / "data" / "ds004752")
     a = ap.parse_args()
@@ -113,7 +116,7 @@ def main() -> None:
         _step("simulate 3 subjects x 2 sessions x 3 min",
               ["simulate", "--layout", str(a.layout), "--subjects", "3", "--minutes", "3", "--seed", str(a.seed),
                "--world", a.world, "--out", str(cohort)], a.blas_threads)
-    extra = ["--methods", a.methods] if a.methods else []
+    extra = (["--methods", a.methods] if a.methods else []) + ["--jobs", str(a.jobs)]
     if a.xs_ridge:
         _step("pretrain xs-ridge --loso (1 min per session)",
               ["pretrain", str(cohort), "--method", "xs-ridge", "--loso", "--max-minutes", "1",
@@ -121,9 +124,9 @@ def main() -> None:
         if a.methods:
             extra = ["--methods", a.methods + ",xs-ridge"]
         extra += ["--pretrained", f"xs-ridge={work / 'xs' / 'folds'}"]  # default methods: adds xs-ridge
-    prof = work / "evaluate.prof" if a.profile else None
+    prof = work / "evaluate.prof" if a.profile and a.jobs == 1 else None
     wall = _step(f"evaluate {a.methods or '(default methods)'}{' + xs-ridge' if a.xs_ridge else ''} at 0.25,0.5,1 "
-                 "min (+ oracle, 3-min ridge limit)",
+                 f"min (+ oracle, 3-min ridge limit), --jobs {a.jobs}",
                  ["evaluate", str(cohort), *extra, "--calibration-minutes", "0.25,0.5,1", "--limit-minutes", "3",
                   "--out", str(work / "results")], a.blas_threads, prof)
     if prof is not None:
