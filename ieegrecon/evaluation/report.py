@@ -190,8 +190,9 @@ def _headline_versus(versus: list[dict[str, Any]]) -> str:
         ci = "" if v["diff_ci_low"] is None else f" [{v['diff_ci_low']:+.3f}, {v['diff_ci_high']:+.3f}]"
         return f"{v['mean_diff']:+.3f}{ci} ({v['wins']}/{v['n_subjects']})"
 
-    table = pd.DataFrame([{"method": v["method"], "minutes": f"{v['minutes']:g} min", "cell": cell(v)} for v in rows])
-    table = table.pivot(index="method", columns="minutes", values="cell").reset_index()
+    table = pd.DataFrame([{"method": v["method"], "minutes": float(v["minutes"]), "cell": cell(v)} for v in rows])
+    table = table.pivot(index="method", columns="minutes", values="cell")  # columns in increasing minutes
+    table = table.rename(columns=lambda m: f"{m:g} min").reset_index().rename_axis(columns=None)
     return ("<h3>Each method against the strongest linear row, per calibration length (all contacts)</h3><p>Mean "
             "over subjects of the method's r minus the strongest linear baseline's, 95 % bootstrap CI, subjects "
             "where the method is higher / subjects.</p>" + table.to_html(index=False, na_rep="n/a"))
