@@ -42,3 +42,23 @@ def test_metric_columns_include_selection_and_ied():
 
 def test_jsonable():
     assert jsonable({1: (np.float64(np.nan), np.int64(3), 2.5)}) == {"1": [None, 3, 2.5]}
+
+
+def test_default_methods_add_cross_subject_methods_given_a_pretrained_model():
+    from ieegrecon.evaluation.config import DEFAULT_METHODS, default_methods
+
+    assert default_methods() == list(DEFAULT_METHODS)
+    assert {"ridge", "ridge0", "ridge-cv", "ridge-prior", "ridge-gauss", "source"} == set(DEFAULT_METHODS)
+    assert default_methods(["xs-ridge", "ridge"]) == [*DEFAULT_METHODS, "xs-ridge"]  # ridge: already there
+    assert default_methods(["cast", "flow"])[-2:] == ["cast", "flow"]
+
+
+def test_cli_default_methods_need_a_named_pretrained_folder(tmp_path):
+    """Without --methods no default method is cross-subject: a bare --pretrained DIR names no method."""
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli.app import app
+
+    res = CliRunner().invoke(app, ["evaluate", str(tmp_path / "none"), "--out", str(tmp_path / "o"),
+                                   "--pretrained", str(tmp_path / "m")])
+    assert res.exit_code == 2 and "name the method (METHOD=DIR)" in res.output

@@ -144,3 +144,19 @@ def test_bipolar_reference_selection_and_ied_columns(cohort, tmp_path):
     assert bip.loc[listed, "ied_sensitivity_ieeg"].notna().all()
     assert bip.loc[~listed, "ied_sensitivity_ieeg"].isna().all()
     assert bip["ied_f1_scalp"].notna().any()
+
+
+@pytest.mark.slow
+def test_subjects_in_parallel_give_the_same_rows(cohort, tmp_path):
+    """`jobs=2` evaluates the two subjects in two processes: rows, tables and saved files as with 1."""
+    cfg = EvalConfig(methods=["ridge0"], calibration_minutes=[0.25], limit_minutes=None, n_boot=20)
+    one = run_evaluation(cohort, cfg, tmp_path / "one", report=False)
+    said: list[str] = []
+    two = run_evaluation(cohort, cfg, tmp_path / "two", report=False, jobs=2, progress=said.append)
+    assert any("2 at once" in m for m in said) and any("sub-02: ridge0 calibrated" in m for m in said)
+    pd.testing.assert_frame_equal(one.contacts.drop(columns="fit_s"), two.contacts.drop(columns="fit_s"))
+    pd.testing.assert_frame_equal(one.summary, two.summary)
+    assert sorted(p.name for p in (tmp_path / "two" / "per_subject").iterdir()) == [
+        "sub-01.json", "sub-01.tsv", "sub-02.json", "sub-02.tsv"]
+    with pytest.raises(UsageError, match="the 'jobs' parameter"):
+        run_evaluation(cohort, cfg, jobs=0)

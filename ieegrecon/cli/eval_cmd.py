@@ -42,7 +42,10 @@ def _pretrained(items: list[str], methods: list[str]) -> dict[str, Path]:
 def evaluate(
     root: Path = typer.Argument(..., help="BIDS root (sub-XX/ses-YY/eeg + ieeg), e.g. a simulated cohort."),
     out: Path = typer.Option(..., "--out", help="Results folder (TSV tables, stats.json, report.html)."),
-    methods: str = typer.Option("ridge,source", "--methods", help="Comma-separated methods."),
+    methods: str = typer.Option(
+        "", "--methods",
+        help="Comma-separated methods (default: ridge,ridge0,ridge-cv,ridge-prior,ridge-gauss,source, plus every "
+             "cross-subject method given --pretrained METHOD=DIR, e.g. xs-ridge)."),
     calibration_minutes: str = typer.Option("1,2,5,10", "--calibration-minutes",
                                             help="Comma-separated calibration lengths (0 = zero-shot)."),
     loso: bool = typer.Option(True, "--loso/--no-loso",
@@ -69,17 +72,19 @@ def evaluate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty results folder."),
     resume: bool = typer.Option(False, "--resume",
                                 help="Reuse per-subject results already in OUT/per_subject (same settings)."),
+    jobs: int = typer.Option(1, "--jobs", min=1,
+                             help="Subjects evaluated at once, each in its own process (same results; more memory)."),
     as_json: bool = typer.Option(False, "--json", help="Print the overall summary as JSON on stdout."),
 ) -> None:
     """Benchmark methods subject by subject (calibrate on ses-01, test on ses-02), with ceilings and statistics."""
     # Option names are EvalConfig's and run_evaluation's parameter names (--draws is n_draws), so a
     # library message naming "the 'n_draws' parameter" is shown with the flag (cli.app's error policy).
-    from ..evaluation import EvalConfig, run_evaluation
+    from ..evaluation import EvalConfig, default_methods, run_evaluation
+    from ..models import get_model_class
     from ..preprocessing import Preprocessing
 
-    meths = [m.strip() for m in methods.split(",") if m.strip()]
-    from ..models import get_model_class
-
+    meths = [m.strip() for m in methods.split(",") if m.strip()] or default_methods(
+        item.split("=", 1)[0].strip() for item in pretrained if "=" in item)
     for m in meths:
         try:
             get_model_class(m)
@@ -93,7 +98,7 @@ def evaluate(
         prep=Preprocessing(sfreq=sfreq), test_minutes=test_minutes or None, n_draws=n_draws,
         n_metric_draws=min(8, n_draws), ieeg_reference=ieeg_reference, ied=not no_ied,
     )
-    res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume,
+    res = run_evaluation(root, cfg, out, overwrite=overwrite, report=not no_report, resume=resume, jobs=jobs,
                          progress=None if as_json else (lambda msg: err_console.print(msg, markup=False)))
     s = res.summary[res.summary["subset"] == "all"]
     if as_json:

@@ -180,6 +180,14 @@ def limit_samples(sub: Subject, cfg: EvalConfig) -> int:
 def ridge_limit(sub: Subject, n_train: int, cfg: EvalConfig) -> tuple[np.ndarray, float]:
     """Lagged ridge fitted on the first ``n_train`` calibration samples, applied to the test part.
 
+    Parameters
+    ----------
+    sub : Subject
+    n_train : int
+        Calibration samples (:func:`limit_samples`).
+    cfg : EvalConfig
+        ``seed``.
+
     Returns
     -------
     y_hat : ndarray, shape (n_contacts, n_times)

@@ -3,7 +3,7 @@ every evaluation module shares: the ceiling methods, the contact subsets and the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,11 @@ from ..preprocessing import Preprocessing
 ORACLE = "oracle"
 #: Method name of the lagged-ridge large-data ceiling.
 LIMIT = "ridge-limit"
+#: Methods evaluated when none are named: lagged ridge, the linear baselines of issue #17 beside it
+#: (their best per subject is the strongest-linear row, :mod:`ieegrecon.evaluation.stats`) and the
+#: source-space method. Cross-subject methods need pretrained models, so :func:`default_methods` adds
+#: them only when given one (``xs-ridge``, ``cast``, ``flow``).
+DEFAULT_METHODS = ("ridge", "ridge0", "ridge-cv", "ridge-prior", "ridge-gauss", "source")
 #: Subsets reported beside "all" ("hipp_amyg": contacts whose region is a hippocampus or an amygdala).
 SUBSETS = ("all", "viable", "superficial", "deep", "hipp_amyg")
 #: Columns of sampling methods only (NaN for the others), see
@@ -135,6 +140,33 @@ class EvalResult:
     stats: dict[str, Any]
     out: Path | None = None
     by_region: Any = None
+
+
+def default_methods(pretrained: Iterable[str] = ()) -> list[str]:
+    """The methods evaluated when none are named.
+
+    Parameters
+    ----------
+    pretrained : iterable of str
+        Methods given a pretrained model folder (the keys of ``EvalConfig.pretrained``).
+
+    Returns
+    -------
+    list of str
+        :data:`DEFAULT_METHODS`, then every method of ``pretrained`` that is
+        trained across subjects (``supports_pretrain``: ``xs-ridge``, ``cast``,
+        ``flow``), in the order given; unknown names are kept, for
+        :func:`check_config` to refuse.
+    """
+    out = list(DEFAULT_METHODS)
+    for m in pretrained:
+        try:
+            cross = get_model_class(m).supports_pretrain
+        except ValueError:
+            cross = True
+        if cross and m not in out:
+            out.append(m)
+    return out
 
 
 def check_config(cfg: EvalConfig) -> None:

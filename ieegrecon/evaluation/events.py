@@ -127,7 +127,26 @@ def scalp_events(scalp: np.ndarray, sfreq: float, line_freq: float | None) -> np
 
 def reference_columns(truth: list[np.ndarray] | None, y_true: np.ndarray, scalp: np.ndarray, sfreq: float,
                       line_freq: float | None) -> dict[str, np.ndarray]:
-    """:data:`IED_REF_COLS` per scored channel: the detector on the true signals and on the scalp alone."""
+    """:data:`IED_REF_COLS` per scored channel: the detector on the true signals and on the scalp alone.
+
+    Parameters
+    ----------
+    truth : list of ndarray | None
+        Ground-truth IED onsets (s) per scored channel (:func:`channel_truth`); None: no ground truth.
+    y_true : ndarray, shape (n_channels, n_times)
+        True iEEG in the scored montage, V.
+    scalp : ndarray, shape (n_scalp, n_times)
+        Scalp EEG of the same samples, V.
+    sfreq : float
+        Hz.
+    line_freq : float | None
+        Line frequency notched by the detector (Hz).
+
+    Returns
+    -------
+    dict of str -> ndarray, shape (n_channels,)
+        ``ied_{sensitivity,precision,f1}_{ieeg,scalp}``; NaN without ground truth.
+    """
     n = y_true.shape[0]
     if truth is None:
         return {c: np.full(n, np.nan) for c in IED_REF_COLS}

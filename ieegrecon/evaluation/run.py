@@ -32,7 +32,7 @@ TABLES = ("contacts", "subjects", "regions", "summary", "by_region")
 
 def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = None, *,
                    overwrite: bool = False, report: bool = True, resume: bool = False,
-                   progress: Progress | None = None) -> EvalResult:
+                   progress: Progress | None = None, jobs: int = 1) -> EvalResult:
     """Run the leave-one-subject-out benchmark on a BIDS dataset.
 
     Parameters
@@ -56,6 +56,13 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
         only computes what is missing.
     progress : callable | None
         Called with one-line messages.
+    jobs : int
+        Subjects evaluated at once, each in its own process (1: one after
+        the other, in this process). The rows, tables and statistics do not
+        depend on it (each subject is computed exactly as with 1; the tables
+        keep the subjects' order); the CPUs (:func:`ieegrecon._threads.available_cpus`)
+        are shared out between the processes' BLAS pools. Memory grows with it
+        (one subject's data and models per process).
 
     Returns
     -------
@@ -76,10 +83,11 @@ def run_evaluation(root: str | Path, cfg: EvalConfig, out: str | Path | None = N
     subjects = _select_subjects(root, cfg)
     skipped: list[str] = []
     notes: dict[str, list[str]] = {}
+    if jobs < 1:
+        raise UsageError(f"Invalid value for the 'jobs' parameter: must be >= 1, but got {jobs!r} instead.")
     t0 = time.perf_counter()
     frames = []
-    for label, sessions in subjects.items():
-        frame, s, n = _subject_frame(root, label, sessions, cfg, out, resume, say)
+    for label, (frame, s, n) in _subject_frames(root, subjects, cfg, out, resume, say, jobs):
         frames.append(frame)
         notes[label] = n
         skipped += s
@@ -118,24 +126,90 @@ def _select_subjects(root: Path, cfg: EvalConfig) -> dict[str, list[Path]]:
     return subjects
 
 
-def _subject_frame(root: Path, label: str, sessions: list[Path], cfg: EvalConfig, out: Path | None,
-                   resume: bool, say: Progress):
-    """One subject's rows, skipped items and notes: reused from ``out`` with ``resume``, else computed
-    (and saved there)."""
+def _subject_frames(root: Path, subjects: dict[str, list[Path]], cfg: EvalConfig, out: Path | None,
+                    resume: bool, say: Progress, jobs: int):
+    """Yield ``(label, (frame, skipped, notes))`` per subject in ``subjects`` order: reused from ``out``
+    with ``resume``, else computed (``jobs`` processes at once) and saved there as soon as it is done."""
+    todo: dict[str, list[Path]] = {}
+    done = {}
+    for label, sessions in subjects.items():
+        cached = load_subject_rows(out, label, cfg) if (resume and out is not None) else None
+        if cached is not None:
+            say(f"sub-{label}: reusing {PER_SUBJECT}/sub-{label}.tsv (resume)")
+            done[label] = cached
+        else:
+            todo[label] = sessions
+    if jobs == 1 or len(todo) < 2:
+        for label in subjects:
+            yield label, done[label] if label in done else _save(out, label, cfg,
+                                                                  compute_subject(root, label, todo[label], cfg, say))
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from .._threads import available_cpus
+
+    n = min(jobs, len(todo))
+    threads = max(1, available_cpus() // n)
+    say(f"evaluating {len(todo)} subjects, {n} at once ({threads} BLAS thread(s) each)")
+    with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool:
+        futures = {label: pool.submit(_compute_in_worker, root, label, sessions, cfg, threads)
+                   for label, sessions in todo.items()}
+        for label in subjects:
+            if label not in done:
+                result, messages = futures[label].result()
+                for msg in messages:
+                    say(msg)
+                done[label] = _save(out, label, cfg, result)
+            yield label, done[label]
+
+
+def compute_subject(root: Path, label: str, sessions: list[Path], cfg: EvalConfig, say: Progress):
+    """One subject's contact rows (a DataFrame), skipped items and notes.
+
+    Parameters
+    ----------
+    root : Path
+        BIDS root.
+    label : str
+        Subject label without ``sub-``.
+    sessions : list of Path
+        Its session folders (:func:`~ieegrecon.evaluation.data.discover_subjects`).
+    cfg : EvalConfig
+    say : callable
+        Progress messages.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+    skipped, notes : list of str
+    """
     import pandas as pd
 
-    cached = load_subject_rows(out, label, cfg) if (resume and out is not None) else None
-    if cached is not None:
-        say(f"sub-{label}: reusing {PER_SUBJECT}/sub-{label}.tsv (resume)")
-        return cached
     say(f"sub-{label}: reading {len(sessions)} session(s)")
     sub = load_subject(label, sessions, cfg)
     rows, skipped = evaluate_subject(sub, root, cfg, say)
-    frame, notes = pd.DataFrame(rows), sub.notes
-    del sub
+    return pd.DataFrame(rows), skipped, sub.notes
+
+
+def _compute_in_worker(root: Path, label: str, sessions: list[Path], cfg: EvalConfig, threads: int):
+    """:func:`compute_subject` in a worker process with ``threads`` BLAS threads; its messages returned."""
+    import os
+
+    from .._threads import POOL_ENVS, apply_thread_policy
+
+    for name in POOL_ENVS:  # libraries loaded later (torch) read these; numpy's pool is limited below
+        os.environ[name] = str(threads)
+    apply_thread_policy(threads)
+    messages: list[str] = []
+    return compute_subject(root, label, sessions, cfg, messages.append), messages
+
+
+def _save(out: Path | None, label: str, cfg: EvalConfig, result):
+    """Save one subject's computed rows in ``out`` (for ``resume``); return them."""
     if out is not None:
-        save_subject(out, label, cfg, frame, skipped, notes)
-    return frame, skipped, notes
+        save_subject(out, label, cfg, *result)
+    return result
 
 
 def write_results(result: EvalResult, out: Path, *, report: bool = True) -> None:

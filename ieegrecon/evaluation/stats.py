@@ -140,6 +140,18 @@ def oracle_choice(subjects, baselines: tuple[str, ...] = LINEAR_BASELINES) -> li
 
     An oracle choice (made on the test data): it favours the baselines, so a
     method beating it is compared conservatively.
+
+    Parameters
+    ----------
+    subjects : pandas.DataFrame
+        :func:`subject_table`.
+    baselines : tuple of str
+        Candidates.
+
+    Returns
+    -------
+    list of dict
+        ``minutes``, ``best``, ``r_mean`` and ``r_mean_per_baseline``.
     """
     g = subjects[subjects["method"].isin(baselines) & (subjects["subset"] == "all")]
     out = []
@@ -155,7 +167,17 @@ def rank_biserial(d: np.ndarray) -> float:
 
     ``(R+ - R-) / (R+ + R-)`` with ``R±`` the sums of the ranks of ``|d|``
     (zeros dropped, ties averaged) of the positive and negative differences;
-    +1 when every subject favours the first method. NaN without a non-zero difference.
+    +1 when every subject favours the first method.
+
+    Parameters
+    ----------
+    d : ndarray, shape (n_subjects,)
+        Paired differences (first method minus second); NaNs are dropped.
+
+    Returns
+    -------
+    float
+        NaN without a non-zero difference.
     """
     from scipy.stats import rankdata
 
@@ -169,6 +191,17 @@ def rank_biserial(d: np.ndarray) -> float:
 
 def versus_strongest(subjects, cfg: EvalConfig) -> list[dict[str, Any]]:
     """Every method against :data:`STRONGEST` per subset ("all", "viable") and calibration length.
+
+    Every evaluated method is compared (the linear baselines themselves, ``ridge-gauss``, and the
+    learned methods ``cast``, ``flow``, ``source`` when present), ceilings excepted, on the subjects
+    both have at that length (a zero-shot length, where no baseline runs, gives no row).
+
+    Parameters
+    ----------
+    subjects : pandas.DataFrame
+        :func:`subject_table` with the :data:`STRONGEST` rows (:func:`summarize` adds them).
+    cfg : EvalConfig
+        ``calibration_minutes``, ``n_boot`` and ``seed`` (of the bootstrap CI).
 
     Returns
     -------
@@ -263,7 +296,22 @@ def region_table(df):
 
 def wilcoxon_tests(subjects, df, cfg: EvalConfig) -> list[dict[str, Any]]:
     """Paired Wilcoxon signed-rank tests of subject-mean r between every two methods (and ceilings),
-    per subset ("all", "viable") and calibration length."""
+    per subset ("all", "viable") and calibration length.
+
+    Parameters
+    ----------
+    subjects : pandas.DataFrame
+        :func:`subject_table`.
+    df : pandas.DataFrame
+        Contact rows (which ceilings were computed).
+    cfg : EvalConfig
+
+    Returns
+    -------
+    list of dict
+        ``subset``, ``minutes``, ``a``, ``b``, ``n_subjects``, ``mean_a``, ``mean_b``, ``median_diff``,
+        ``statistic`` and ``p`` (None with fewer than two subjects or no difference).
+    """
     ceilings = (LIMIT, *ORACLE_NAMES)
     methods = [m for m in cfg.methods] + [m for m in ceilings if m in set(df["method"])]
     out = []
