@@ -129,3 +129,21 @@ def test_real_sidecars_one_line_quirks():
     quirks = _quirks(json.loads(res.output))
     assert sum("common intracranial reference" in q for q in quirks) == 1
     assert all("\n" not in q for q in quirks)
+
+
+def test_hup_form_discovered_by_evaluate(hup_form):
+    """One mixed file per session (no eeg/ folder) is a paired session for the evaluation."""
+    from ieegrecon.evaluation.data import discover_subjects
+
+    assert discover_subjects(hup_form) == {"01": [hup_form / "sub-01" / "ses-presurgery"]}
+
+
+@pytest.mark.slow
+def test_hup_form_evaluate(hup_form, tmp_path):
+    before = _hashes(hup_form)
+    res = _cli("evaluate", hup_form, "--methods", "ridge", "--calibration-minutes", "0.25", "--limit-minutes", "0",
+               "--no-ied", "--n-boot", "20", "--out", tmp_path / "e")
+    assert res.exit_code == 0, res.output
+    contacts = pd.read_csv(tmp_path / "e" / "contacts.tsv", sep="\t")
+    assert set(contacts["method"]) >= {"ridge"} and "EKG1" not in set(contacts["contact"])
+    assert _hashes(hup_form) == before

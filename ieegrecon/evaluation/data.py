@@ -63,6 +63,12 @@ class Subject:
 def discover_subjects(root: str | Path) -> dict[str, list[Path]]:
     """BIDS subjects with paired data and their session folders (sorted).
 
+    A session is paired when it holds ``eeg/`` + ``ieeg/`` or one mixed iEEG
+    file with the scalp electrodes among its channels (HUP, OpenNeuro
+    ds004100; :func:`ieegrecon.io.bids.paired_session`). A HUP subject's
+    runs sit in one session folder, of which only the first (interictal) run
+    is read, so it is tested by the single-session protocol.
+
     Parameters
     ----------
     root : path-like
@@ -75,17 +81,18 @@ def discover_subjects(root: str | Path) -> dict[str, list[Path]]:
     Raises
     ------
     InputError
-        No session with both ``eeg/`` and ``ieeg/``.
+        No paired session.
     """
-    from ..io.bids import find_sessions
+    from ..io.bids import find_sessions, paired_session
 
     out: dict[str, list[Path]] = {}
     for s in find_sessions(root):
-        if (s / "eeg").is_dir() and (s / "ieeg").is_dir():
+        if paired_session(s):
             sub = (s.parent if s.name.startswith("ses-") else s).name.removeprefix("sub-")
             out.setdefault(sub, []).append(s)
     if not out:
-        raise InputError("no BIDS session holds both eeg/ and ieeg/", root)
+        raise InputError("no BIDS session holds both eeg/ and ieeg/ (or one file with scalp and "
+                         "intracranial channels)", root)
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
