@@ -147,3 +147,17 @@ def test_hup_form_evaluate(hup_form, tmp_path):
     contacts = pd.read_csv(tmp_path / "e" / "contacts.tsv", sep="\t")
     assert set(contacts["method"]) >= {"ridge"} and "EKG1" not in set(contacts["contact"])
     assert _hashes(hup_form) == before
+
+
+def test_calibrate_cli_pools_several_inputs(ds_form, tmp_path):
+    """``ieegrecon calibrate A B``: several sessions (in time order) pooled for calibration, inputs untouched."""
+    before = _hashes(ds_form)
+    a, b = ds_form / "sub-01" / "ses-01", ds_form / "sub-01" / "ses-02"
+    res = _cli("calibrate", a, b, "--method", "ridge", "--minutes", "0.4", "--out", tmp_path / "m", "--json")
+    assert res.exit_code == 0, res.output
+    assert "4 pieces" in json.loads(res.output)["evaluation"]
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert len(cfg["trained_on"]["calibration"]["files"]) == 4
+    res = _cli("calibrate", a, b, "--ieeg", a, "--out", tmp_path / "m2")
+    assert res.exit_code != 0 and "--ieeg" in res.output and "pooled" in res.output
+    assert _hashes(ds_form) == before
