@@ -266,6 +266,8 @@ def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: Pair
         raise InputError(f"recording is {n_all / fs / 60:.2f} min long, shorter than the 'minutes' parameter "
                          f"({minutes})", patient)
     snapped = snap_to_piece(n_fit, bounds)
+    if n_fit < n_all <= snapped and bounds[-1][0] > 0:  # keep a held-out tail: the last boundary before the end
+        snapped = bounds[-1][0]
     pieces_note = ""
     if len(bounds) > 1:
         pieces_note = (f"; {len(bounds)} pieces (trials, gaps or sessions) filtered and predicted one by one, "
