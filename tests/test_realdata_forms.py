@@ -63,7 +63,7 @@ def test_ds004752_form_info(ds_form):
     assert res.exit_code == 0, res.output
     quirks = _quirks(json.loads(res.output))
     for words, n in (("start time", 1), ("epoched: 2 trials of 8 s", 1), ("common intracranial reference", 1),
-                     ("swapped", 2)):  # one line per channels.tsv (scalp, iEEG), else per session
+                     ("swapped", 2), ("standard 10-20 channels missing", 1)):  # one line per channels.tsv (scalp, iEEG), else per session
         hits = [q for q in quirks if words in q]
         assert len(hits) == n and all("\n" not in h for h in hits), (words, quirks)
     assert _hashes(ds_form) == before
