@@ -6,7 +6,8 @@ recordings in *pieces*. :func:`ieegrecon.workflow.inputs.make_segment_pieces`
 preprocesses each piece on its own and says where the pieces lie in the
 segment; this module predicts piece by piece (:func:`predict_pieces`), cuts
 held-out splits on whole pieces (:func:`snap_to_piece`, :func:`shift_bounds`),
-fits with lag features kept inside pieces (:class:`PieceFit`) and joins sessions (:func:`pooled_inputs`, :func:`load_pooled_recordings`).
+fits with lag features kept inside pieces (:class:`PieceFit`) and joins sessions
+(:func:`pooled_inputs`, :func:`load_pooled_recordings`).
 """
 
 from __future__ import annotations
