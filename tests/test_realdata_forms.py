@@ -63,7 +63,7 @@ def test_ds004752_form_info(ds_form):
     assert res.exit_code == 0, res.output
     quirks = _quirks(json.loads(res.output))
     for words, n in (("start time", 1), ("epoched: 2 trials of 8 s", 1), ("common intracranial reference", 1),
-                     ("swapped", 2)):  # one line per channels.tsv (scalp, iEEG), else per session
+                     ("swapped", 2), ("standard 10-20 channels missing", 1)):  # one line per channels.tsv (scalp, iEEG), else per session
         hits = [q for q in quirks if words in q]
         assert len(hits) == n and all("\n" not in h for h in hits), (words, quirks)
     assert _hashes(ds_form) == before
@@ -129,3 +129,35 @@ def test_real_sidecars_one_line_quirks():
     quirks = _quirks(json.loads(res.output))
     assert sum("common intracranial reference" in q for q in quirks) == 1
     assert all("\n" not in q for q in quirks)
+
+
+def test_hup_form_discovered_by_evaluate(hup_form):
+    """One mixed file per session (no eeg/ folder) is a paired session for the evaluation."""
+    from ieegrecon.evaluation.data import discover_subjects
+
+    assert discover_subjects(hup_form) == {"01": [hup_form / "sub-01" / "ses-presurgery"]}
+
+
+@pytest.mark.slow
+def test_hup_form_evaluate(hup_form, tmp_path):
+    before = _hashes(hup_form)
+    res = _cli("evaluate", hup_form, "--methods", "ridge", "--calibration-minutes", "0.25", "--limit-minutes", "0",
+               "--no-ied", "--n-boot", "20", "--out", tmp_path / "e")
+    assert res.exit_code == 0, res.output
+    contacts = pd.read_csv(tmp_path / "e" / "contacts.tsv", sep="\t")
+    assert set(contacts["method"]) >= {"ridge"} and "EKG1" not in set(contacts["contact"])
+    assert _hashes(hup_form) == before
+
+
+def test_calibrate_cli_pools_several_inputs(ds_form, tmp_path):
+    """``ieegrecon calibrate A B``: several sessions (in time order) pooled for calibration, inputs untouched."""
+    before = _hashes(ds_form)
+    a, b = ds_form / "sub-01" / "ses-01", ds_form / "sub-01" / "ses-02"
+    res = _cli("calibrate", a, b, "--method", "ridge", "--minutes", "0.4", "--out", tmp_path / "m", "--json")
+    assert res.exit_code == 0, res.output
+    assert "4 pieces" in json.loads(res.output)["evaluation"]
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert len(cfg["trained_on"]["calibration"]["files"]) == 4
+    res = _cli("calibrate", a, b, "--ieeg", a, "--out", tmp_path / "m2")
+    assert res.exit_code != 0 and "--ieeg" in res.output and "pooled" in res.output
+    assert _hashes(ds_form) == before

@@ -38,7 +38,9 @@ def _progress(total_label: str) -> Iterator:
 
 @command("calibrate")
 def calibrate_cmd(
-    patient: Path = typer.Argument(..., help="BIDS session folder, or EDF with scalp+iEEG, or scalp file with --ieeg."),
+    patient: List[Path] = typer.Argument(..., help="BIDS session folder, or EDF with scalp+iEEG, or scalp file with "
+                                         "--ieeg; several (in time order), or a BIDS subject folder with several "
+                                         "sessions: pooled for calibration, joined end to end."),
     method: str = typer.Option("ridge", "--method", "-m", help=" | ".join(method_names()) + "."),
     minutes: Optional[float] = typer.Option(
         None, "--minutes", help="Calibration minutes from the start (fractions allowed; 0 = zero-shot). "
@@ -60,12 +62,13 @@ def calibrate_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing patient model."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
-    """Calibrate a patient model on the first M minutes of a paired recording."""
+    """Calibrate a patient model on the first M minutes of a paired recording (or of several, pooled)."""
     from ..workflow.calibrate import calibrate
     from ..workflow.confidence import reliability_class
 
     with _progress("calibrate") as update:
-        res = calibrate(patient, method=method, minutes=minutes, out=out, ieeg=ieeg, electrodes=electrodes,
+        res = calibrate(patient if len(patient) > 1 else patient[0], method=method, minutes=minutes, out=out,
+                        ieeg=ieeg, electrodes=electrodes,
                         ieeg_channels=ieeg_channels, pretrained=pretrained, atlas=atlas, line_freq=line_freq,
                         drop_references=drop_references, overwrite=overwrite, seed=seed, progress=update)
     rows = res.regions.to_dict("records")

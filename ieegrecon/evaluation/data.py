@@ -9,13 +9,14 @@ confidence tail stops where the test part starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..models.base import ContactInfo, PairedSegment
-from ..workflow.inputs import contact_info, load_paired_recordings, make_segment, map_regions
+from ..workflow.inputs import contact_info, load_paired_recordings, make_segment_pieces, map_regions
+from ..workflow.pieces import shift_bounds, snap_to_piece
 from .config import EvalConfig
 
 #: Shortest test part (s) a single-session subject must keep after its calibration data.
@@ -46,6 +47,9 @@ class Subject:
     scoring : Scoring | None
         Scored channels and IED references, set on first use by
         :func:`ieegrecon.evaluation.scoring.scoring`.
+    cal_bounds, test_bounds : list of (int, int)
+        Pieces (trials, EDF+D segments) of ``cal`` and ``test`` in samples,
+        tiling each; empty or one piece for a continuous recording.
     """
 
     label: str
@@ -58,10 +62,18 @@ class Subject:
     single_session: bool
     notes: list[str]
     scoring: Any = None
+    cal_bounds: list = field(default_factory=list)
+    test_bounds: list = field(default_factory=list)
 
 
 def discover_subjects(root: str | Path) -> dict[str, list[Path]]:
     """BIDS subjects with paired data and their session folders (sorted).
+
+    A session is paired when it holds ``eeg/`` + ``ieeg/`` or one mixed iEEG
+    file with the scalp electrodes among its channels (HUP, OpenNeuro
+    ds004100; :func:`ieegrecon.io.bids.paired_session`). A HUP subject's
+    runs sit in one session folder, of which only the first (interictal) run
+    is read, so it is tested by the single-session protocol.
 
     Parameters
     ----------
@@ -75,25 +87,28 @@ def discover_subjects(root: str | Path) -> dict[str, list[Path]]:
     Raises
     ------
     InputError
-        No session with both ``eeg/`` and ``ieeg/``.
+        No paired session.
     """
-    from ..io.bids import find_sessions
+    from ..io.bids import find_sessions, paired_session
 
     out: dict[str, list[Path]] = {}
     for s in find_sessions(root):
-        if (s / "eeg").is_dir() and (s / "ieeg").is_dir():
+        if paired_session(s):
             sub = (s.parent if s.name.startswith("ses-") else s).name.removeprefix("sub-")
             out.setdefault(sub, []).append(s)
     if not out:
-        raise InputError("no BIDS session holds both eeg/ and ieeg/", root)
+        raise InputError("no BIDS session holds both eeg/ and ieeg/ (or one file with scalp and "
+                         "intracranial channels)", root)
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
-def read_session(path: Path, cfg: EvalConfig, subject: str) -> tuple[PairedSegment, Any]:
-    """One session folder as a preprocessed segment and its contact regions (:func:`ieegrecon.atlas` table)."""
+def read_session(path: Path, cfg: EvalConfig, subject: str) -> tuple[PairedSegment, Any, list[tuple[int, int]]]:
+    """One session folder as a preprocessed segment, its contact regions (:func:`ieegrecon.atlas` table)
+    and its pieces (:func:`~ieegrecon.workflow.inputs.make_segment_pieces`)."""
     scalp, intra = load_paired_recordings(path)
     regions = map_regions(intra, cfg.atlas)
-    return make_segment(scalp, intra, contact_info(intra, regions), cfg.prep, subject), regions
+    seg, bounds = make_segment_pieces(scalp, intra, contact_info(intra, regions), cfg.prep, subject)
+    return seg, regions, bounds
 
 
 def _common(seg: PairedSegment, scalp_names: list[str], contacts: list[str]) -> PairedSegment:
@@ -126,17 +141,18 @@ def load_subject(label: str, sessions: list[Path], cfg: EvalConfig) -> Subject:
         The sessions share no scalp channel or no contact, or a single session
         leaves less than :data:`MIN_TEST_S` for testing.
     """
-    cal, regions = read_session(sessions[0], cfg, label)
+    cal, regions, bounds = read_session(sessions[0], cfg, label)
     if len(sessions) >= 2:
         sub = _two_sessions(label, cal, regions, sessions[1], cfg)
     else:
-        sub = _one_session(label, cal, regions, sessions[0], cfg)
+        sub = _one_session(label, cal, regions, sessions[0], cfg, bounds)
+    sub.cal_bounds = bounds
     return cap_test(sub, cfg)
 
 
 def _two_sessions(label: str, cal: PairedSegment, regions, test_session: Path, cfg: EvalConfig) -> Subject:
     """Calibrate on the first session, test on the second, on the channels both share."""
-    test, _ = read_session(test_session, cfg, label)
+    test, _, test_bounds = read_session(test_session, cfg, label)
     notes: list[str] = []
     scalp = [n for n in cal.scalp_names if n in test.scalp_names]
     contacts = [n for n in cal.contacts.ch_names if n in test.contacts.ch_names]
@@ -146,23 +162,26 @@ def _two_sessions(label: str, cal: PairedSegment, regions, test_session: Path, c
         notes.append(f"{len(cal.contacts.ch_names) - len(contacts)} contacts absent from the test session")
     regions = regions.set_index("name").loc[contacts].reset_index()
     return Subject(label, _common(cal, scalp, contacts), _common(test, scalp, contacts), 0,
-                   cal.scalp.shape[1], regions, test_session, False, notes)
+                   cal.scalp.shape[1], regions, test_session, False, notes, test_bounds=test_bounds)
 
 
-def _one_session(label: str, cal: PairedSegment, regions, session: Path, cfg: EvalConfig) -> Subject:
-    """Test on the part after the largest calibration length, or after the ridge limit if it fits."""
-    fs = cal.sfreq
-    start = int(round(max(cfg.calibration_minutes) * 60 * fs))
+def _one_session(label: str, cal: PairedSegment, regions, session: Path, cfg: EvalConfig,
+                 bounds: list[tuple[int, int]] | None = None) -> Subject:
+    """Test on the part after the largest calibration length, or after the ridge limit if it fits
+    (both snapped to a piece boundary of an epoched session)."""
+    fs, bounds = cal.sfreq, bounds or []
+    start = snap_to_piece(int(round(max(cfg.calibration_minutes) * 60 * fs)), bounds)
     n = cal.scalp.shape[1]
     if n - start < MIN_TEST_S * fs:
         raise InputError(f"single session of {n / fs / 60:.2f} min leaves < 10 s after the largest "
                          f"calibration length ({max(cfg.calibration_minutes):g} min) for testing", session)
     if cfg.limit_minutes:  # the ridge-limit ceiling trains before the test part too: test after it if possible
-        limit_stop = int(round(cfg.limit_minutes * 60 * fs))
+        limit_stop = snap_to_piece(int(round(cfg.limit_minutes * 60 * fs)), bounds)
         if n - limit_stop >= MIN_TEST_S * fs:
             start = max(start, limit_stop)
     notes = [f"one session only: tested on the {(n - start) / fs / 60:.2f} min after {start / fs / 60:g} min"]
-    return Subject(label, cal, cal.crop_samples(start, n), start, start, regions, session, True, notes)
+    return Subject(label, cal, cal.crop_samples(start, n), start, start, regions, session, True, notes,
+                   test_bounds=shift_bounds(bounds, start, n))
 
 
 def cap_test(sub: Subject, cfg: EvalConfig) -> Subject:
@@ -172,9 +191,40 @@ def cap_test(sub: Subject, cfg: EvalConfig) -> Subject:
         sub.notes.append(f"scored on the first {cfg.test_minutes:g} min of the test part "
                          f"({sub.test.scalp.shape[1] / sub.test.sfreq / 60:.2f} min available)")
         sub.test = sub.test.crop_samples(0, n_cap)
+        sub.test_bounds = shift_bounds(sub.test_bounds, 0, n_cap)
     return sub
 
 
 def capped_samples(cfg: EvalConfig, sfreq: float) -> int | None:
     """Samples of ``cfg.test_minutes`` at ``sfreq`` Hz (None: no cap)."""
     return None if not cfg.test_minutes else int(round(cfg.test_minutes * 60 * sfreq))
+
+
+def fit_samples(sub: Subject, minutes: float) -> int:
+    """Calibration samples of ``minutes``, snapped to a piece boundary of an epoched calibration session."""
+    return snap_to_piece(int(round(minutes * 60 * sub.cal.sfreq)), sub.cal_bounds)
+
+
+def predict_part(model, scalp, bounds: list[tuple[int, int]], sfreq: float):
+    """Reconstruct a held-out part: chunked when continuous (:func:`~ieegrecon.workflow.chunking.predict_array`),
+    piece by piece when in pieces (:func:`~ieegrecon.workflow.pieces.predict_pieces`).
+
+    Parameters
+    ----------
+    model : ReconModel
+    scalp : ndarray, shape (n_scalp, n_times)
+        Preprocessed scalp EEG (V).
+    bounds : list of (int, int)
+        Pieces tiling ``[0, n_times)`` (empty or one: continuous).
+    sfreq : float
+
+    Returns
+    -------
+    ndarray, shape (n_contacts, n_times)
+    """
+    from ..workflow.chunking import predict_array
+    from ..workflow.pieces import predict_pieces
+
+    if len(bounds) <= 1:
+        return predict_array(model, scalp, sfreq)
+    return predict_pieces(model, scalp, bounds, sfreq)

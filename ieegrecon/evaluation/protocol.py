@@ -17,12 +17,12 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..metrics import contact_metrics, pearson_r
 from ..models.base import PairedSegment, ReconModel, get_model_class
-from ..workflow.chunking import predict_array
 from ..workflow.confidence import CV_FOLDS, held_out
 from ..workflow.factory import fit_model as _fit
+from ..workflow.pieces import PieceFit, shift_bounds
 from .ceilings import limit_samples, oracle_prediction, ridge_limit
 from .config import IED_METRIC_COLS, LIMIT, ORACLE, POSTERIOR_COLS, EvalConfig, Progress
-from .data import Subject, capped_samples
+from .data import Subject, capped_samples, fit_samples, predict_part
 from .posterior import posterior_metrics, samples_posterior
 from .scoring import ied_columns, montage, scoring
 from .selection import selection_columns, selection_threshold
@@ -113,9 +113,10 @@ def confidence(method: str, sub: Subject, n_fit: int, model: ReconModel, cfg: Ev
         :func:`ieegrecon.evaluation.selection.selection_threshold` (``inf``: nothing selected).
     """
     fs = sub.cal.sfreq
-    held = held_out(sub.cal.crop_samples(0, sub.cal_stop), n_fit,
-                    lambda train, zs: fit_model(method, train, cfg, sub.label), model=model,
-                    predict=lambda m, x: predict_array(m, x, fs), max_test=capped_samples(cfg, fs))
+    fit = PieceFit(lambda train, zs: fit_model(method, train, cfg, sub.label), sub.cal_bounds, n_fit)
+    held = held_out(sub.cal.crop_samples(0, sub.cal_stop), n_fit, fit, model=model, say=fit.at_fold,
+                    predict=lambda m, x: predict_part(m, x, shift_bounds(sub.cal_bounds, n_fit, n_fit + x.shape[1]),
+                                                      fs), max_test=capped_samples(cfg, fs))
     y, y_hat = montage(sub, held.segment.ieeg, cfg), montage(sub, held.y_hat, cfg)
     r = held.r if cfg.ieeg_reference == "recorded" else pearson_r(y, y_hat)
     return r, CONFIDENCE_SOURCES[held.kind], selection_threshold(y, y_hat, cfg.viable_r)
@@ -204,16 +205,17 @@ def _skip_reason(sub: Subject, method: str, M: float, n_fit: int, zero_shot_ok: 
 def method_rows(sub: Subject, method: str, M: float, cfg: EvalConfig, say: Progress) -> list[dict]:
     """Fit ``method`` on the first ``M`` calibration minutes, its confidence, and its rows on the test part."""
     fs = sub.cal.sfreq
-    n_fit = int(round(M * 60 * fs))
+    n_fit = fit_samples(sub, M)
     say(f"sub-{sub.label}: {method} calibrated on {M:g} min")
     t0 = time.perf_counter()
     if n_fit == 0:
         model = fit_model(method, None, cfg, sub.label, zero_shot_seg=sub.cal)
     else:
-        model = fit_model(method, sub.cal.crop_samples(0, n_fit), cfg, sub.label)
+        model = PieceFit(lambda train, zs: fit_model(method, train, cfg, sub.label), sub.cal_bounds, n_fit)(
+            sub.cal.crop_samples(0, n_fit), False)
     fit_s = time.perf_counter() - t0
     conf, src, threshold = confidence(method, sub, n_fit, model, cfg)
-    y_hat = predict_array(model, sub.test.scalp, fs)
+    y_hat = predict_part(model, sub.test.scalp, sub.test_bounds, fs)
     post = None
     if samples_posterior(model) and cfg.ieeg_reference == "recorded":  # draws are scored as recorded only
         say(f"sub-{sub.label}: {method} {cfg.n_draws} posterior draws")
@@ -237,7 +239,7 @@ def evaluate_subject(sub: Subject, root: Path, cfg: EvalConfig, say: Progress) -
     for method in cfg.methods:
         zero_shot_ok = get_model_class(method).supports_zero_shot
         for M in cfg.calibration_minutes:
-            reason = _skip_reason(sub, method, M, int(round(M * 60 * sub.cal.sfreq)), zero_shot_ok)
+            reason = _skip_reason(sub, method, M, fit_samples(sub, M), zero_shot_ok)
             if reason is not None:
                 skipped.append(reason)
                 continue

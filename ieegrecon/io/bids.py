@@ -148,6 +148,12 @@ def _mixed_file_quirks(rows: dict, tsv: Path) -> list[str]:
             f"status=bad) found by name{f', ECG lead(s) {ecg} kept out of both sides' if ecg else ''}"]
 
 
+def _said_by_sidecar(quirk: str, side: list[str]) -> bool:
+    """Whether the reader's ``quirk`` (old 10-20 names, missing standard channels) repeats a channels.tsv line."""
+    return any(key in quirk and any(key in x for x in side)
+               for key in ("old 10-20 names", "standard 10-20 channels missing"))
+
+
 def _one_epoch_line(quirks: list[str], recs: dict) -> list[str]:
     """Drop the sidecar's 'epoched' line when a signal file's trial structure was found (said once)."""
     if any(r is not None and r.boundaries for r in recs.values()):
@@ -197,9 +203,9 @@ def read_bids_session(session_dir: str | Path) -> BidsSession:
         if not folder.is_dir():
             recs[kind] = None
             continue
-        rows, q = _sidecar_quirks(folder, kind)
+        rows, side = _sidecar_quirks(folder, kind)
         channels[kind] = rows
-        quirks += q
+        quirks += side
         f, q = _signal_file(folder, kind)
         quirks += q
         if f is None:
@@ -207,8 +213,8 @@ def read_bids_session(session_dir: str | Path) -> BidsSession:
             recs[kind] = None
         else:
             recs[kind] = read_recording(f)
-            quirks += [x for x in recs[kind].quirks if not x.startswith("epoched:") or kind == "eeg"
-                       or recs.get("eeg") is None]
+            quirks += [x for x in recs[kind].quirks if (not x.startswith("epoched:") or kind == "eeg"
+                       or recs.get("eeg") is None) and not _said_by_sidecar(x, side)]
     quirks = _one_epoch_line(quirks, recs)
     mixed = recs.get("ieeg")
     if recs.get("eeg") is None and mixed is not None and "eeg" in mixed.ch_types:

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 
 from ..metrics import pearson_r
+from .lag_pieces import piece_ids, same_piece
 
 #: Rows of the lag matrix built at once by the chunked ridge fit (60 s at 200 Hz).
 CHUNK_ROWS = 12_000
 
 
 def lag_matrix(x: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """Stack time-shifted copies of ``x`` (zeros outside the signal).
+    """Stack time-shifted copies of ``x`` (zeros outside the signal, and across pieces: :mod:`.lag_pieces`).
 
     Parameters
     ----------
@@ -36,14 +37,7 @@ def lag_matrix(x: np.ndarray, lags: np.ndarray) -> np.ndarray:
     ndarray, shape (n_times, n_channels * n_lags)
         Column ``c * n_lags + j`` holds channel ``c`` at lag ``lags[j]``.
     """
-    n_ch, n_t = x.shape
-    out = np.zeros((n_t, n_ch, len(lags)), dtype=float)
-    for j, lag in enumerate(lags):
-        if lag >= 0:
-            out[lag:, :, j] = x[:, : n_t - lag].T
-        else:
-            out[: n_t + lag, :, j] = x[:, -lag:].T
-    return out.reshape(n_t, n_ch * len(lags))
+    return lag_rows(x, lags, 0, x.shape[1])
 
 
 def apply_lagged(coef: np.ndarray, x: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -64,11 +58,12 @@ def apply_lagged(coef: np.ndarray, x: np.ndarray, lags: np.ndarray) -> np.ndarra
     n_ch, n_t = x.shape
     w = np.asarray(coef).reshape(coef.shape[0], n_ch, len(lags))
     y = np.zeros((coef.shape[0], n_t))
+    ids = piece_ids(n_t)
     for j, lag in enumerate(lags):
-        if lag >= 0:
-            y[:, lag:] += w[:, :, j] @ x[:, : n_t - lag]
-        else:
-            y[:, : n_t + lag] += w[:, :, j] @ x[:, -lag:]
+        lo, hi = max(0, lag), min(n_t, n_t + lag)  # outputs t with 0 <= t - lag < n_t
+        src = x[:, lo - lag: hi - lag]
+        if hi > lo:
+            y[:, lo:hi] += w[:, :, j] @ (src if ids is None else src * same_piece(ids, lo, hi, lag))
     return y
 
 
@@ -281,10 +276,13 @@ def lag_rows(x: np.ndarray, lags: np.ndarray, start: int, stop: int) -> np.ndarr
     """
     n_ch, n_t = x.shape
     out = np.zeros((stop - start, n_ch, len(lags)))
+    ids = piece_ids(n_t)
     for j, lag in enumerate(lags):
         lo, hi = max(start, lag), min(stop, n_t + lag)  # rows t with 0 <= t - lag < n_t
         if hi > lo:
             out[lo - start: hi - start, :, j] = x[:, lo - lag: hi - lag].T
+            if ids is not None:  # a lagged copy never reaches into another piece (trial, session)
+                out[lo - start: hi - start, :, j][~same_piece(ids, lo, hi, lag)] = 0.0
     return out.reshape(stop - start, n_ch * len(lags))
 
 

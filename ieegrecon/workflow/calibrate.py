@@ -53,7 +53,7 @@ class Options:
     pretrained_config: dict[str, Any] | None
 
 
-def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: str | Path,
+def calibrate(patient: str | Path | list[str | Path], *, method: str, minutes: float | None, out: str | Path,
               ieeg: str | Path | None = None, electrodes: str | Path | None = None,
               ieeg_channels: str | None = None, pretrained: str | Path | None = None,
               atlas: str = "desikan_killiany", prep: Preprocessing = Preprocessing(),
@@ -80,7 +80,10 @@ def calibrate(patient: str | Path, *, method: str, minutes: float | None, out: s
     Parameters
     ----------
     patient, ieeg, electrodes, ieeg_channels
-        See :func:`ieegrecon.workflow.inputs.load_paired_recordings`. A scalp-only
+        See :func:`ieegrecon.workflow.inputs.load_paired_recordings`. A list of
+        two or more inputs (in time order), or a BIDS subject folder with several
+        sessions, is pooled: joined end to end, a piece boundary at each join
+        (:func:`ieegrecon.workflow.pieces.pooled_inputs`). A scalp-only
         ``patient`` file with ``electrodes`` and ``minutes=0`` calibrates from
         contact positions (:func:`calibrate_from_positions`).
     method : str
@@ -248,9 +251,10 @@ def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: Pair
     A segment in pieces (``bounds``: trials, EDF+D segments, pooled sessions)
     is split on a piece boundary (the calibration minutes are rounded to whole
     pieces, said in the evaluation text) and its held-out part is predicted
-    piece by piece (:func:`~ieegrecon.workflow.pieces.predict_pieces`).
+    piece by piece (:func:`~ieegrecon.workflow.pieces.predict_pieces`); every fit builds its lag
+    features piece by piece (:class:`~ieegrecon.workflow.pieces.PieceFit`).
     """
-    from .pieces import predict_pieces, shift_bounds, snap_to_piece
+    from .pieces import PieceFit, predict_pieces, shift_bounds, snap_to_piece
 
     fs, n_all = seg.sfreq, seg.scalp.shape[1]
     bounds = bounds or [(0, n_all)]
@@ -262,16 +266,23 @@ def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: Pair
         raise InputError(f"recording is {n_all / fs / 60:.2f} min long, shorter than the 'minutes' parameter "
                          f"({minutes})", patient)
     snapped = snap_to_piece(n_fit, bounds)
+    if n_fit < n_all <= snapped and bounds[-1][0] > 0:  # keep a held-out tail: the last boundary before the end
+        snapped = bounds[-1][0]
     pieces_note = ""
     if len(bounds) > 1:
         pieces_note = (f"; {len(bounds)} pieces (trials, gaps or sessions) filtered and predicted one by one, "
                        f"split on a boundary at {snapped / fs / 60:.2f} min")
         n_fit, minutes = snapped, snapped / fs / 60
     say(f"calibrating {opts.method}", 0.35)
-    held = held_out(seg, n_fit,
-                    lambda train, zs: factory.fit_model(opts.method, opts.pretrained, train, zs, seed, patient),
-                    predict=lambda m, x: predict_pieces(m, x, shift_bounds(bounds, n_all - x.shape[1], n_all), fs),
-                    say=lambda k: say(f"blocked cross-validation fold {k + 1}/{CV_FOLDS}", 0.35 + 0.1 * k))
+    fit = PieceFit(lambda train, zs: factory.fit_model(opts.method, opts.pretrained, train, zs, seed, patient),
+                   bounds, n_fit)  # lag features never reach across a piece boundary
+
+    def fold(k: int) -> None:
+        fit.at_fold(k)
+        say(f"blocked cross-validation fold {k + 1}/{CV_FOLDS}", 0.35 + 0.1 * k)
+
+    held = held_out(seg, n_fit, fit, say=fold,
+                    predict=lambda m, x: predict_pieces(m, x, shift_bounds(bounds, n_all - x.shape[1], n_all), fs))
     model, ev_seg, y_hat = held.model, held.segment, held.y_hat
     evaluation = _EVALUATION[held.kind].format(tail=ev_seg.scalp.shape[1] / fs) + pieces_note
     if auto:

@@ -5,8 +5,9 @@ EDF+D file with gaps and several sessions pooled for calibration are all
 recordings in *pieces*. :func:`ieegrecon.workflow.inputs.make_segment_pieces`
 preprocesses each piece on its own and says where the pieces lie in the
 segment; this module predicts piece by piece (:func:`predict_pieces`), cuts
-held-out splits on whole pieces (:func:`snap_to_piece`, :func:`shift_bounds`)
-and joins sessions (:func:`pooled_inputs`, :func:`load_pooled_recordings`).
+held-out splits on whole pieces (:func:`snap_to_piece`, :func:`shift_bounds`),
+fits with lag features kept inside pieces (:class:`PieceFit`) and joins sessions
+(:func:`pooled_inputs`, :func:`load_pooled_recordings`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..recording import Recording
+from .confidence import CV_FOLDS
 from .inputs import PIECE_MARGIN_S, load_paired_recordings
 
 
@@ -63,6 +65,72 @@ def snap_to_piece(n: int, bounds: list[tuple[int, int]]) -> int:
         return n
     edges = np.array([a for a, _ in bounds[1:]] + [bounds[-1][1]])
     return int(edges[np.argmin(np.abs(edges - n))])
+
+
+def train_bounds(bounds: list[tuple[int, int]], n_fit: int, n_train: int, fold: int | None = None,
+                 folds: int = CV_FOLDS) -> list[tuple[int, int]]:
+    """Pieces of a training set cut from a segment in pieces (``bounds``).
+
+    Parameters
+    ----------
+    bounds : list of (int, int)
+        The segment's pieces.
+    n_fit : int
+        Calibration samples (the first ``n_fit``).
+    n_train : int
+        Length of the training set.
+    fold : int | None
+        During blocked cross-validation (:func:`~ieegrecon.workflow.confidence.blocked_cv_predict`),
+        the held-out fold: a training set shorter than ``n_fit`` is then the
+        ``n_fit`` samples less that fold, joined (the join is a boundary too).
+        Otherwise the training set is the first ``n_train`` samples.
+    folds : int
+
+    Returns
+    -------
+    list of (int, int)
+        Tiling ``[0, n_train)``.
+    """
+    if fold is None or n_train >= n_fit:
+        return shift_bounds(bounds, 0, n_train)
+    test = np.array_split(np.arange(n_fit), folds)[fold]
+    a, b = int(test[0]), int(test[-1]) + 1
+    return shift_bounds(bounds, 0, a) + [(x + a, y + a) for x, y in shift_bounds(bounds, b, n_fit)]
+
+
+class PieceFit:
+    """A fit callback (:data:`~ieegrecon.workflow.confidence.FitFn`) whose lag features stay inside pieces.
+
+    Each call fits inside :func:`ieegrecon.models.lag_pieces.lag_pieces` with the
+    pieces of its training set (:func:`train_bounds`), so no lagged copy of a
+    lagged-ridge design (ridge, the residual ridge of cast, xs-ridge) reaches
+    across a trial or session boundary. Pass :meth:`at_fold` as the ``say``
+    callback of :func:`~ieegrecon.workflow.confidence.held_out` so that blocked
+    cross-validation folds are known. With one piece, the fit is unchanged.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(train, zero_shot)`` -> model.
+    bounds : list of (int, int) | None
+        Pieces of the segment the training sets are cut from (None: continuous).
+    n_fit : int
+        Calibration samples.
+    """
+
+    def __init__(self, fit, bounds: list[tuple[int, int]] | None, n_fit: int) -> None:
+        self.fit, self.bounds, self.n_fit, self.fold = fit, list(bounds or []), int(n_fit), None
+
+    def at_fold(self, k: int) -> None:
+        """Record the blocked cross-validation fold about to be fitted."""
+        self.fold = k
+
+    def __call__(self, train, zero_shot: bool):
+        from ..models.lag_pieces import lag_pieces
+
+        n = train.scalp.shape[1]
+        with lag_pieces(train_bounds(self.bounds, self.n_fit, n, self.fold) if len(self.bounds) > 1 else None):
+            return self.fit(train, zero_shot)
 
 
 def pooled_inputs(patient) -> list[Path] | None:
