@@ -228,12 +228,13 @@ class ChannelSpill:
         """Append samples, shape (..., n) with ``n_rows`` rows in all (leading axes flattened in C order)."""
         import os
 
-        x = np.ascontiguousarray(piece, dtype=np.float64).reshape(self.shape[0], -1)
+        x = np.asarray(piece).reshape(self.shape[0], -1)  # a view where possible: copied one row at a time
         n = x.shape[1]
         if self.n_written + n > self.shape[1]:
             raise ValueError(f"spill holds {self.shape[1]} samples per row, got {self.n_written + n}")
         for i in range(self.shape[0]):
-            os.pwrite(self._fd, memoryview(x[i]).cast("B"), 8 * (i * self.shape[1] + self.n_written))
+            row = np.ascontiguousarray(x[i], dtype=np.float64)
+            os.pwrite(self._fd, memoryview(row).cast("B"), 8 * (i * self.shape[1] + self.n_written))
         self.n_written += n
 
     def __getitem__(self, i: int) -> np.ndarray:

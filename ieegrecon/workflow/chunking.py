@@ -149,3 +149,4 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
         piece = y[..., out_a:out_a + (out_stop - done)]
         done += piece.shape[-1]
         yield piece
+        del raw, x, y, piece  # nothing of this chunk stays alive while the next one is computed

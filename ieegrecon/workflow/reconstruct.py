@@ -259,6 +259,7 @@ def predict_segments(rec: Recording, layout: Layout, model: ReconModel, prep: Pr
                                      predict_fn=predict_fn):
             done += piece.shape[-1]
             yield piece
+            del piece  # the consumer has written it: do not hold it while the next chunk is computed
         end = o + done
 
 
