@@ -65,6 +65,23 @@ def bound_heap() -> bool:
         return False
 
 
+def trim_heap() -> None:
+    """Return the heap's free pages to the system (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Called between the prediction and the EDF writing: the pages freed by the
+    last chunks (torch's tensors) would otherwise stay resident under the
+    writer's own buffers.
+    """
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc
+            pass
+
+
 def chunk_bounds(n_times: int, step: int, margin: int) -> list[tuple[int, int, int, int]]:
     """Chunks ``[a, b)`` of ``step`` samples and their context ``[lo, hi)``.
 

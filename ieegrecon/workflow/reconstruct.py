@@ -345,6 +345,7 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
         spill = spill_pieces(pieces, target.path.parent, (3 if samples else 1) * n_c, inp.n_out,
                              source=scalp_path, say=say)
         stack.callback(spill.close)
+        chunking.trim_heap()  # the prediction's freed pages go back before the writer builds its buffers
         lo, y, hi = (spill.rows(k * n_c, (k + 1) * n_c) for k in range(3)) if samples else (None, spill, None)
         if samples:
             notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
