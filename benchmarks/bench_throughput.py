@@ -114,7 +114,7 @@ def commands(work: Path, edf: Path, methods: list[str], minutes: float, anchor: 
                 "--out", str(work / f"recon-{m}.edf"), "--overwrite"]
         cmds[m] = base
         if m == "flow" and minutes <= 60:
-            cmds["flow32"] = base[:-3] + [str(work / "recon-flow32.edf"), "--overwrite", "--samples", "32"]
+            cmds["flow32"] = base[:-2] + [str(work / "recon-flow32.edf"), "--overwrite", "--samples", "32"]
     if anchor:
         cmds["eloreta"] = [py, "-c", ELORETA, str(edf), str(CHUNK_S)]
     cmds["matmul"] = [py, "-c", MATMUL, str(edf), str(CHUNK_S)]

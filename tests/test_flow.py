@@ -226,3 +226,16 @@ def test_write_uncertainty_h5(tmp_path):
     with pytest.raises(ValueError):
         write_uncertainty_h5(tmp_path / "v.h5", lo, hi, med, 200.0, ["A1"], (0.05, 0.95))
     assert not (tmp_path / "v.h5").exists()
+
+
+def test_center_point_is_the_flow_at_the_origin_near_the_mean(calibrated):
+    """predict(n_samples=0): z = 0 through the flow, deterministic, near the Monte Carlo mean; the flow matters."""
+    model, _, test = calibrated
+    x = test.scalp[:, :1200]
+    c = model.predict(x, n_samples=0)
+    np.testing.assert_array_equal(c, model.predict(x, n_samples=0, seed=5))  # no randomness
+    mc = model.predict(x, n_samples=32)
+    base = model._to_volts(np.zeros_like(c), model._base(x))  # the ridge location alone (flow residual 0)
+    err_c, err_base = np.abs(c - mc).mean(), np.abs(base - mc).mean()
+    assert np.corrcoef(c.ravel(), mc.ravel())[0, 1] > 0.95
+    assert np.all(np.isfinite(c)) and err_c < err_base, (err_c, err_base)  # the learned residual is not zero

@@ -136,11 +136,17 @@ class StreamedEdfWriter:
                 self.first_clipped_s = t if self.first_clipped_s is None else min(self.first_clipped_s, t)
             np.clip(uv[i], lo, hi, out=uv[i])
         self.n_written += uv.shape[1]
-        buf = np.concatenate([self._pending, uv], axis=1)
-        n_rec = buf.shape[1] // self.sfreq
+        sf, pos = self.sfreq, 0
+        if self._pending.shape[1]:  # complete the pending record first (no copy of the whole piece)
+            pos = min(sf - self._pending.shape[1], uv.shape[1])
+            self._pending = np.concatenate([self._pending, uv[:, :pos]], axis=1)
+            if self._pending.shape[1] < sf:
+                return
+            self._w.writeSamples(np.ascontiguousarray(self._pending))
+        n_rec = (uv.shape[1] - pos) // sf
         for k in range(n_rec):
-            self._w.writeSamples(np.ascontiguousarray(buf[:, k * self.sfreq:(k + 1) * self.sfreq]))
-        self._pending = buf[:, n_rec * self.sfreq:]
+            self._w.writeSamples(np.ascontiguousarray(uv[:, pos + k * sf:pos + (k + 1) * sf]))
+        self._pending = uv[:, pos + n_rec * sf:].copy()  # a copy: the piece itself is not kept
 
     def annotate(self, annotations: Iterable[Annotation]) -> None:
         """Queue EDF+ annotations (written on :meth:`close`)."""
@@ -228,12 +234,13 @@ class ChannelSpill:
         """Append samples, shape (..., n) with ``n_rows`` rows in all (leading axes flattened in C order)."""
         import os
 
-        x = np.ascontiguousarray(piece, dtype=np.float64).reshape(self.shape[0], -1)
+        x = np.asarray(piece).reshape(self.shape[0], -1)  # a view where possible: copied one row at a time
         n = x.shape[1]
         if self.n_written + n > self.shape[1]:
             raise ValueError(f"spill holds {self.shape[1]} samples per row, got {self.n_written + n}")
         for i in range(self.shape[0]):
-            os.pwrite(self._fd, memoryview(x[i]).cast("B"), 8 * (i * self.shape[1] + self.n_written))
+            row = np.ascontiguousarray(x[i], dtype=np.float64)
+            os.pwrite(self._fd, memoryview(row).cast("B"), 8 * (i * self.shape[1] + self.n_written))
         self.n_written += n
 
     def __getitem__(self, i: int) -> np.ndarray:

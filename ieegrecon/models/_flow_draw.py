@@ -30,8 +30,13 @@ def scalp_windows(model: Any, zx: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | None = None,
-         antithetic: bool = False, mean_only: bool = False) -> np.ndarray:
+         antithetic: bool = False, mean_only: bool = False, center: bool = False) -> np.ndarray:
     """Posterior draws (S, K, n_t), standardized, before the conformal factor.
+
+    ``center``: one deterministic "draw" at the origin of the base space,
+    ``z = 0`` pushed through the flow (the flow's central point; in one
+    dimension its median), shape (1, K, n_t): one flow pass per window and
+    contact instead of ``n_samples`` (``n_samples`` and ``seed`` are ignored).
 
     ``antithetic``: draw base noise in pairs ``(z, -z)`` (S rounded up to even),
     which cancels most Monte Carlo noise of a posterior mean (variance reduction).
@@ -52,7 +57,7 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
     w_mean = taper(model.win, model.win - model.hop)
     w_res = np.sqrt(w_mean)
     total = max(n_t, int(starts.max()) + model.win)
-    n_draws = 2 * ((n_samples + 1) // 2) if antithetic else n_samples
+    n_draws = 1 if center else 2 * ((n_samples + 1) // 2) if antithetic else n_samples
     if batch is None:
         batch = max(1, min(64, MAX_FLOW_ROWS // max(1, n_draws * K)))
     res = np.zeros((1 if mean_only else n_draws, K, total), np.float32)
@@ -72,12 +77,14 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
         for i in range(0, len(starts), batch):
             sl = starts[i:i + batch]
             c = model.net.context(model.net.encoder(torch.as_tensor(xw[i:i + batch], device=dev)), e)
-            if antithetic:
+            if center:  # the copula factor maps 0 to 0
+                z = torch.zeros((1, len(sl), K, model.win))
+            elif antithetic:
                 z = torch.randn(((n_samples + 1) // 2, len(sl), K, model.win), generator=gen)
                 z = torch.cat([z, -z])
             else:
                 z = torch.randn((n_samples, len(sl), K, model.win), generator=gen)
-            z = torch.einsum("kj,sbjw->sbkw", chol, z).to(dev)
+            z = (z if center else torch.einsum("kj,sbjw->sbkw", chol, z)).to(dev)
             r, mu = model.net.sample_from(c, z)
             r = torch.einsum("kvw,sbkw->sbkv", chol_w, r) * tw_res
             r = (r.mean(dim=0, keepdim=True) if mean_only else r).cpu().numpy()

@@ -42,11 +42,10 @@ from ..channels import normalize_ch_name
 from ..headmodel import scalp_positions
 from . import _cast_train as stages
 from . import training as tr
-from ._cast_infer import predict_std
+from ._cast_infer import add_lagged_blocked, predict_std
 from ._cast_state import cast_state_dict, load_cast_state
 from ._cast_train import RES_LAG_STEP_S, RES_MAX_LAG_S
 from .base import ContactInfo, PairedSegment, ReconModel
-from .lagged import apply_lagged
 
 
 class CastModel(ReconModel):
@@ -422,7 +421,7 @@ class CastModel(ReconModel):
         off = self.offset if self.offset is not None else np.zeros(zp.shape[0])
         out = np.add(np.multiply(zp, gain[:, None], out=zp), off[:, None], out=zp)  # zp * gain + off, in place
         if self.res_coef is not None:
-            out += apply_lagged(self.res_coef.astype(np.float64), zx, self.res_lags)
+            add_lagged_blocked(out, self.res_coef.astype(np.float64), zx, self.res_lags)  # = += apply_lagged
         return out
 
     def get_params(self) -> dict[str, Any]:

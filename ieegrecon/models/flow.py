@@ -396,9 +396,12 @@ class FlowModel(ReconModel):
     def predict(self, scalp: np.ndarray, n_samples: int = 16, seed: int = 0) -> np.ndarray:
         """Posterior mean in volts, shape (n_contacts, n_times): ``posterior(scalp, ...).mean``.
 
-        Monte Carlo over ``n_samples`` antithetic draws (pairs ``z, -z``), plus
-        the ridge location when ``location="ridge"``.
+        Monte Carlo over ``n_samples`` antithetic draws (pairs ``z, -z``), plus the ridge location when
+        ``location="ridge"``; ``n_samples=0``: the flow's central point ``z = 0`` (one flow pass, not 16).
         """
+        if n_samples == 0:
+            self._require()
+            return self._to_volts(draw(self, scalp, 0, seed, center=True)[0], self._base(self.check_scalp(scalp)))
         return self.posterior(scalp, n_samples=n_samples, seed=seed).mean
 
     # ----------------------------------------------------------------- state

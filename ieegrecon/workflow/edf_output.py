@@ -93,6 +93,7 @@ def spill_pieces(pieces: Iterator[np.ndarray], folder: Path, n_rows: int, n_time
         for piece in pieces:
             check_finite(piece, source)
             spill.write(piece)
+            del piece  # written: free it before the next piece is computed
             say("reconstructing", 0.1 + 0.6 * spill.n_written / max(1, n_times))
     except BaseException:
         spill.close()

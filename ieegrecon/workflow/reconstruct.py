@@ -133,6 +133,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     more than :data:`MAX_GAP_S` are refused (InputError).
     """
     say = progress or no_progress
+    chunking.bound_heap()  # memory must not grow with the number of chunks
     pm = as_patient_model(config)
     check_calibrated(model, pm)
     out, unc_path = _check_outputs(scalp_path, pm, out, report_dir, overwrite, forbidden, samples)
@@ -259,6 +260,7 @@ def predict_segments(rec: Recording, layout: Layout, model: ReconModel, prep: Pr
                                      predict_fn=predict_fn):
             done += piece.shape[-1]
             yield piece
+            del piece  # the consumer has written it: do not hold it while the next chunk is computed
         end = o + done
 
 
@@ -343,6 +345,7 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
         spill = spill_pieces(pieces, target.path.parent, (3 if samples else 1) * n_c, inp.n_out,
                              source=scalp_path, say=say)
         stack.callback(spill.close)
+        chunking.trim_heap()  # the prediction's freed pages go back before the writer builds its buffers
         lo, y, hi = (spill.rows(k * n_c, (k + 1) * n_c) for k in range(3)) if samples else (None, spill, None)
         if samples:
             notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
