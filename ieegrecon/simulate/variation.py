@@ -32,8 +32,46 @@ def subject_draws(seed: int, subject_index: int, n_regions: int, weights: np.nda
     # drawn after the above so that their values do not move: where in its range the subject's
     # mesial rhythm and local aperiodic exponent lie (WorldConfig.mesial_rhythm_hz, local_exponent)
     out["u_mesial"], out["u_local"] = (float(u) for u in rng.uniform(size=2))
+    # session 8, drawn after all of the above: the neocortical aperiodic exponent and alpha frequency
+    out["u_aperiodic"], out["u_alpha"] = (float(u) for u in rng.uniform(size=2))
     if vary:
         out.update({"weights": w, "scale_jitter": jit, "mu": float(mu)})
+    return out
+
+
+def add_aperiodic(norm: np.ndarray, mask: np.ndarray, share: float, exponent: float,
+                  rng: np.random.Generator, sfreq: float, f_floor: float = 0.5) -> np.ndarray:
+    """Mix an aperiodic 1/f^χ part into some regions' activity, keeping each region's SD.
+
+    Parameters
+    ----------
+    norm : ndarray, shape (n_regions, n_times)
+        Regional activity (normalized units).
+    mask : ndarray of bool, shape (n_regions,)
+        Regions that get the aperiodic part.
+    share : float
+        Share of each region's variance that becomes aperiodic (0-1).
+    exponent : float
+        χ of the power spectrum 1/f^χ (flat below ``f_floor`` Hz).
+    rng : numpy.random.Generator
+    sfreq : float
+        Rate of ``norm`` (Hz).
+
+    Returns
+    -------
+    ndarray, shape (n_regions, n_times)
+        ``sqrt(1 - share) * x + sqrt(share) * SD(x) * a`` on the masked rows, ``a`` unit-SD 1/f^χ
+        noise independent per region; other rows unchanged.
+    """
+    out = norm.copy()
+    idx = np.flatnonzero(mask)
+    n = norm.shape[1]
+    spec = np.fft.rfft(rng.standard_normal((len(idx), n)), axis=1)
+    f = np.maximum(np.fft.rfftfreq(n, 1.0 / sfreq), f_floor)
+    a = np.fft.irfft(spec * f ** (-exponent / 2.0), n=n, axis=1)
+    a /= a.std(axis=1, keepdims=True)
+    sd = norm[idx].std(axis=1, keepdims=True)
+    out[idx] = np.sqrt(1.0 - share) * norm[idx] + np.sqrt(share) * sd * a
     return out
 
 
