@@ -261,4 +261,28 @@ def test_v2_slow_mesial_rhythm_and_steep_local_activity(v2_sessions):
     assert 5.0 <= p["theta_hz"] <= 7.5 and 1.0 <= p["local_1f_exponent"] <= 2.0
     q = v2_sessions[0].params  # the same seed in v2
     assert 2.5 <= q["theta_hz"] <= 4.5 and 2.0 <= q["local_1f_exponent"] <= 3.0
-    assert q["alpha_hz"] == p["alpha_hz"] and q["local_1f_uv"] == p["local_1f_uv"]
+    # session 8: v2 also draws the neocortical alpha frequency (9.5-12.5 Hz) and aperiodic exponent (1-2)
+    assert 9.5 <= q["alpha_hz"] <= 12.5 and 1.0 <= q["aperiodic_exponent"] <= 2.0
+    assert q["local_1f_uv"] == p["local_1f_uv"] and "aperiodic_exponent" not in p
+
+
+def test_neocortical_aperiodic_part_keeps_sd_and_has_its_exponent():
+    """``add_aperiodic`` mixes a 1/f^χ part into masked rows only, keeping each row's SD (world v2)."""
+    from scipy import signal
+
+    from ieegrecon.simulate.variation import add_aperiodic
+    from ieegrecon.simulate.world import V2
+
+    assert V2.aperiodic_share == 0.4 and V2.aperiodic_exponent == (1.0, 2.0) and V2.alpha_rhythm_hz == (9.5, 12.5)
+    assert not with_features("v1", aperiodic_share=0.4, aperiodic_exponent=(1.0, 2.0)).is_v1
+    sfreq, t = 320.0, np.arange(32000) / 320.0
+    x = np.vstack([np.sin(2 * np.pi * 10 * t), 2 * np.sin(2 * np.pi * 10 * t), np.cos(2 * np.pi * 3 * t)])
+    mask = np.array([True, True, False])
+    y = add_aperiodic(x, mask, 1.0, 2.0, np.random.default_rng(0), sfreq)
+    np.testing.assert_allclose(y.std(axis=1), x.std(axis=1), rtol=1e-12)
+    np.testing.assert_array_equal(y[2], x[2])
+    f, pxx = signal.welch(y[0], sfreq, nperseg=2048)
+    band = (f >= 2) & (f <= 40)
+    assert abs(np.polyfit(np.log10(f[band]), np.log10(pxx[band]), 1)[0] + 2.0) < 0.2
+    half = add_aperiodic(x, mask, 0.4, 1.5, np.random.default_rng(0), sfreq)
+    assert 0.7 < np.corrcoef(half[0], x[0])[0, 1] ** 2 / 0.6 < 1.1  # 60 % of the variance stays the rhythm

@@ -233,7 +233,9 @@ def simulate_session(
         p2 = subject_draws(seed, subject_index, len(conn.region_labels), conn.weights,
                            cfg.ied_rate_per_min, cfg.subject_variation)
         for key, rng_key, u in (("theta_hz", "mesial_rhythm_hz", "u_mesial"),
-                                ("local_1f_exponent", "local_exponent", "u_local")):
+                                ("local_1f_exponent", "local_exponent", "u_local"),
+                                ("aperiodic_exponent", "aperiodic_exponent", "u_aperiodic"),
+                                ("alpha_hz", "alpha_rhythm_hz", "u_alpha")):
             lo_hi = getattr(cfg, rng_key)
             if lo_hi is not None:  # v2: human hippocampal slow theta, steeper local aperiodic activity
                 p[key] = float(lo_hi[0] + p2[u] * (lo_hi[1] - lo_hi[0]))
@@ -375,6 +377,8 @@ def _build(lay, p, srng, streams, future, reg, *, seed, subject_index, session_i
     if future is not None:
         reg = future.result()
     norm = reg.data / np.median(reg.data.std(axis=1))
+    if not v1 and cfg.aperiodic_share > 0:
+        norm = v2.aperiodic(norm, labels, cfg.aperiodic_share, p["aperiodic_exponent"], v2s[7])
     sources = MOMENT_DENSITY * p["moment_gain"] * (dens * areas)[:, None] * norm  # A·m
     n_src = int(np.ceil(duration * SOURCE_SFREQ))
     sources = sources[:, :n_src]

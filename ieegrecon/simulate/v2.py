@@ -13,7 +13,7 @@ from .dynamics import SOURCE_SFREQ
 from .fields import dominant_mode, nonlinear_terms
 from .ied import NEAR_FIELD_M, IEDTrain, add_to_sources, draw_ieds, ied_events, ied_signal
 from .sources import CLOSED_FIELD
-from .variation import apply_state
+from .variation import add_aperiodic, apply_state
 
 #: Position (MNI, m) standing for the heart's field direction (ECG spatial gain).
 HEART_M = np.array([0.03, -0.05, -0.30])
@@ -28,6 +28,15 @@ def session_streams(seed: int, subject_index: int, session_index: int) -> list[n
 def cortical_mask(labels: list[str]) -> np.ndarray:
     """Regions with open-field (scalp-visible) patches: all but hippocampus, amygdala, corpus callosum."""
     return np.array([lab[1:] not in CLOSED_FIELD + ("CC",) for lab in labels])
+
+
+def aperiodic(norm: np.ndarray, labels: list[str], share: float, exponent: float,
+              rng: np.random.Generator) -> np.ndarray:
+    """Aperiodic 1/f^χ part of the neocortical regions' activity (``WorldConfig.aperiodic_share``)."""
+    from .dynamics import THETA_REGIONS
+
+    mask = cortical_mask(labels) & np.array([lab[1:] not in THETA_REGIONS for lab in labels])
+    return add_aperiodic(norm, mask, share, exponent, rng, SOURCE_SFREQ)
 
 
 def modify_sources(cfg, sources: np.ndarray, labels: list[str], weights: np.ndarray, p: dict, p2: dict,

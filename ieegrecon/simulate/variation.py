@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import signal
 
 
@@ -32,8 +33,48 @@ def subject_draws(seed: int, subject_index: int, n_regions: int, weights: np.nda
     # drawn after the above so that their values do not move: where in its range the subject's
     # mesial rhythm and local aperiodic exponent lie (WorldConfig.mesial_rhythm_hz, local_exponent)
     out["u_mesial"], out["u_local"] = (float(u) for u in rng.uniform(size=2))
+    # session 8, drawn after all of the above: the neocortical aperiodic exponent and alpha frequency
+    out["u_aperiodic"], out["u_alpha"] = (float(u) for u in rng.uniform(size=2))
     if vary:
         out.update({"weights": w, "scale_jitter": jit, "mu": float(mu)})
+    return out
+
+
+def add_aperiodic(norm: np.ndarray, mask: np.ndarray, share: float, exponent: float,
+                  rng: np.random.Generator, sfreq: float, f_floor: float = 0.5) -> np.ndarray:
+    """Mix an aperiodic 1/f^χ part into some regions' activity, keeping each region's SD.
+
+    Parameters
+    ----------
+    norm : ndarray, shape (n_regions, n_times)
+        Regional activity (normalized units).
+    mask : ndarray of bool, shape (n_regions,)
+        Regions that get the aperiodic part.
+    share : float
+        Share of each region's variance that becomes aperiodic (0-1).
+    exponent : float
+        χ of the power spectrum 1/f^χ (flat below ``f_floor`` Hz).
+    rng : numpy.random.Generator
+    sfreq : float
+        Rate of ``norm`` (Hz).
+
+    Returns
+    -------
+    ndarray, shape (n_regions, n_times)
+        ``sqrt(1 - share) * x + sqrt(share) * SD(x) * a`` on the masked rows (SD kept up to the chance
+        correlation of ``x`` and ``a``), ``a`` unit-SD 1/f^χ
+        noise independent per region; other rows unchanged.
+    """
+    out = norm.copy()
+    idx = np.flatnonzero(mask)
+    n = norm.shape[1]
+    n_fft = sp_fft.next_fast_len(n, real=True)  # generated a little longer, at a fast FFT length, then cut
+    spec = sp_fft.rfft(rng.standard_normal((len(idx), n_fft), dtype=np.float32), axis=1)  # float32: half the cost
+    spec *= np.maximum(sp_fft.rfftfreq(n_fft, 1.0 / sfreq), f_floor) ** (-exponent / 2.0)
+    a = sp_fft.irfft(spec, n=n_fft, axis=1)[:, :n]
+    a = a / a.std(axis=1, keepdims=True, dtype=np.float64)
+    sd = norm[idx].std(axis=1, keepdims=True)
+    out[idx] = np.sqrt(1.0 - share) * norm[idx] + np.sqrt(share) * sd * a
     return out
 
 

@@ -86,6 +86,26 @@ class WorldConfig:
         Miller et al. 2009 PLoS Comput Biol 5:e1000609; intracranial spectral
         slopes: Lendner et al. 2020 eLife 9:e55092); v2 draws 2-3, a range
         chosen against the Bonn depth spectra (docs/simulation.md, Realism).
+    aperiodic_share : float
+        Share of the variance of each neocortical region's activity that is
+        aperiodic, 1/f^χ (0: none, v1: the regions are pure Jansen-Rit
+        rhythms). Scalp and intracranial spectra are a periodic part (the
+        rhythms) on top of an aperiodic 1/f^χ part that carries most of the
+        power below the alpha band (He 2014 Trends Cogn Sci 18:480; Donoghue
+        et al. 2020 Nat Neurosci 23:1655); each region's SD is kept. Applied to
+        the open-field regions other than the hippocampus, amygdala and
+        parahippocampal masses (whose aperiodic part is the local activity at
+        the contacts). The value is chosen on the realism development seeds
+        (docs/simulation.md, Realism).
+    aperiodic_exponent : tuple of float | None
+        Range of the per-subject exponent χ of that aperiodic part (None: off).
+        Scalp EEG aperiodic exponents are about 1-2 over 1-40 Hz in healthy
+        adults (Donoghue et al. 2020; Voytek et al. 2015 J Neurosci 35:13257).
+    alpha_rhythm_hz : tuple of float | None
+        Range of the per-subject alpha frequency the neocortical masses are
+        tuned to (Hz; None: v1's 8-12 Hz). The individual alpha frequency of
+        healthy adults lies around 10 Hz, mostly 9-12 Hz (Klimesch 1999 Brain
+        Res Rev 29:169; Haegens et al. 2014 NeuroImage 92:46).
     subject_variation : bool
         Per-subject draws of the connectome (log-normal ×exp(N(0, 0.3)) on
         weights; inter-subject variability of tractography, Mueller et al. 2013
@@ -106,6 +126,9 @@ class WorldConfig:
     subject_variation: bool = False
     mesial_rhythm_hz: tuple[float, float] | None = None
     local_exponent: tuple[float, float] | None = None
+    aperiodic_share: float = 0.0
+    aperiodic_exponent: tuple[float, float] | None = None
+    alpha_rhythm_hz: tuple[float, float] | None = None
 
     @property
     def is_v1(self) -> bool:
@@ -113,7 +136,8 @@ class WorldConfig:
         return (self.ieeg_reference == "infinity" and not self.scalp_reference_from_layout
                 and self.shaft_length_mm == 0 and not (self.ied or self.nonlinear or self.artifacts_v2
                                                        or self.session_variation or self.subject_variation)
-                and self.mesial_rhythm_hz is None and self.local_exponent is None)
+                and self.mesial_rhythm_hz is None and self.local_exponent is None
+                and self.aperiodic_share == 0 and self.alpha_rhythm_hz is None)
 
     def to_dict(self) -> dict:
         """Fields as a JSON-ready dict."""
@@ -123,7 +147,8 @@ class WorldConfig:
 V1 = WorldConfig()
 V2 = WorldConfig(name="v2", ieeg_reference="shaft", scalp_reference_from_layout=True, shaft_length_mm=7.0,
                  ied=True, nonlinear=True, artifacts_v2=True, session_variation=True, subject_variation=True,
-                 mesial_rhythm_hz=(2.5, 4.5), local_exponent=(2.0, 3.0))
+                 mesial_rhythm_hz=(2.5, 4.5), local_exponent=(2.0, 3.0),
+                 aperiodic_share=0.4, aperiodic_exponent=(1.0, 2.0), alpha_rhythm_hz=(9.5, 12.5))
 
 
 def resolve_world(world: str | WorldConfig) -> WorldConfig:
