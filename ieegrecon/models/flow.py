@@ -118,6 +118,9 @@ class FlowModel(ReconModel):
     max_chunk_s = 120.0  # posterior draws hold draws x contacts x samples: bound the chunk
     supports_pretrain = True
     supports_zero_shot = False
+    # thousands of sub-MiB torch tensors per chunk: a 1-h reconstruct's peak RSS crept up ~60 MiB over
+    # its chunks unless the heap is bounded (docs/results.md, Throughput)
+    fragments_heap = True
 
     def __init__(self, sfreq: float = 200.0, win: int = 64, hop: int = 56, pad: int = 16,
                  patch_sizes: list[int] | None = None, d_enc: int = 64, d_contact: int = 32, d_ctx: int = 16,

@@ -133,7 +133,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     more than :data:`MAX_GAP_S` are refused (InputError).
     """
     say = progress or no_progress
-    chunking.bound_heap()  # memory must not grow with the number of chunks
+    if type(model).fragments_heap:
+        chunking.bound_heap()  # memory must not grow with the number of chunks (flow's many small tensors)
     pm = as_patient_model(config)
     check_calibrated(model, pm)
     out, unc_path = _check_outputs(scalp_path, pm, out, report_dir, overwrite, forbidden, samples)
