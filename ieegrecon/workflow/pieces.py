@@ -106,7 +106,9 @@ class PieceFit:
     lagged-ridge design (ridge, the residual ridge of cast, xs-ridge) reaches
     across a trial or session boundary. Pass :meth:`at_fold` as the ``say``
     callback of :func:`~ieegrecon.workflow.confidence.held_out` so that blocked
-    cross-validation folds are known. With one piece, the fit is unchanged.
+    cross-validation folds are known; :func:`~ieegrecon.workflow.confidence.held_out`
+    predicts each fold with :meth:`predict_fold` (trial by trial). With one
+    piece, fits and fold predictions are unchanged.
 
     Parameters
     ----------
@@ -120,6 +122,7 @@ class PieceFit:
 
     def __init__(self, fit, bounds: list[tuple[int, int]] | None, n_fit: int) -> None:
         self.fit, self.bounds, self.n_fit, self.fold = fit, list(bounds or []), int(n_fit), None
+        self.sfreq: float | None = None
 
     def at_fold(self, k: int) -> None:
         """Record the blocked cross-validation fold about to be fitted."""
@@ -128,9 +131,32 @@ class PieceFit:
     def __call__(self, train, zero_shot: bool):
         from ..models.lag_pieces import lag_pieces
 
-        n = train.scalp.shape[1]
+        n, self.sfreq = train.scalp.shape[1], train.sfreq
         with lag_pieces(train_bounds(self.bounds, self.n_fit, n, self.fold) if len(self.bounds) > 1 else None):
             return self.fit(train, zero_shot)
+
+    def predict_fold(self, model, scalp: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Reconstruct the blocked-CV fold ``[start, stop)`` of the calibration samples, piece by piece.
+
+        Parameters
+        ----------
+        model : ReconModel
+            Fitted on the other folds (by this callback, which set ``sfreq``).
+        scalp : ndarray, shape (n_scalp, stop - start)
+            The fold's preprocessed scalp EEG (V).
+        start, stop : int
+            The fold's samples within the calibration samples.
+
+        Returns
+        -------
+        ndarray, shape (n_contacts, stop - start)
+            ``model.predict(scalp)`` when continuous; otherwise
+            :func:`predict_pieces` on the fold's pieces (cut at the fold's edges).
+        """
+        pieces = shift_bounds(self.bounds, start, stop)
+        if len(pieces) <= 1 or self.sfreq is None:
+            return model.predict(scalp)
+        return predict_pieces(model, scalp, pieces, self.sfreq)
 
 
 def pooled_inputs(patient) -> list[Path] | None:
