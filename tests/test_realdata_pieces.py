@@ -114,7 +114,8 @@ class _Echo:
 @pytest.mark.filterwarnings("ignore:Mean of empty slice")  # bands above 25 Hz (Nyquist) are NaN at 50 Hz
 def test_posterior_draws_stay_inside_trials():
     """Coverage of the 90 % bands: a band lagged across a trial boundary misses the next trial's value."""
-    from ieegrecon.evaluation.posterior import draw_chunks, posterior_metrics
+    from ieegrecon.evaluation.posterior import posterior_metrics
+    from ieegrecon.workflow.pieces import piece_chunks
 
     x = TRIAL + 0.01 * np.random.default_rng(3).standard_normal(600)
     y, scalp = np.vstack([x, x]), np.vstack([x, x])
@@ -122,7 +123,7 @@ def test_posterior_draws_stay_inside_trials():
     assert np.all(pieces["coverage90"] == 1.0)  # every sample inside its trial's band
     whole = posterior_metrics(_Echo(), y, scalp, FS, n_draws=2, n_metric_draws=1)
     assert np.all(whole["coverage90"] == 1 - 3 / 600)  # continuous (as before): the 3 trials' first samples missed
-    chunks = list(draw_chunks(scalp, FS, BOUNDS))
+    chunks = list(piece_chunks(scalp, FS, BOUNDS))
     assert [(a, b) for a, b, _, _ in chunks] == BOUNDS
     for (a, b, ctx, keep) in chunks:
         assert np.array_equal(ctx[0, keep], x[a:b]) and np.abs(ctx[0] - TRIAL[a]).max() < 0.1  # own trial only

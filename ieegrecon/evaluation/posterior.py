@@ -3,7 +3,7 @@
 The one call into a model's posterior is :func:`_posterior_chunk`; switching
 to another posterior API changes that function only. A test part in pieces
 (trials of an epoched recording, :attr:`ieegrecon.evaluation.data.Subject.test_bounds`)
-is drawn piece by piece (:func:`draw_chunks`), as its point prediction is
+is drawn piece by piece (:func:`~ieegrecon.workflow.pieces.piece_chunks`), as its point prediction is
 (:func:`ieegrecon.workflow.pieces.predict_pieces`).
 """
 
@@ -13,9 +13,7 @@ import numpy as np
 
 from ..metrics import BANDS, alpha_fc_error, band_power_error, psd_hellinger
 from ..models.base import ReconModel
-from ..preprocessing import extend_by_reflection
-from ..workflow.chunking import ARRAY_CHUNK_S, MARGIN_S, chunk_bounds
-from ..workflow.inputs import PIECE_MARGIN_S
+from ..workflow.pieces import piece_chunks
 
 
 def samples_posterior(model: ReconModel) -> bool:
@@ -46,49 +44,6 @@ def _posterior_chunk(model: ReconModel, scalp: np.ndarray, n_draws: int, seed: i
     return post.sample(), lo, hi
 
 
-def draw_chunks(scalp: np.ndarray, sfreq: float, bounds: list[tuple[int, int]] | None = None):
-    """The chunks posterior draws are taken on: ``(a, b, context, keep)`` in time order.
-
-    Continuous (``bounds`` None, empty or one piece): chunks of
-    :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S` with
-    :data:`~ieegrecon.workflow.chunking.MARGIN_S` of context, truncated at the
-    array's ends (:func:`~ieegrecon.workflow.chunking.chunk_bounds`). In
-    pieces: the same chunks inside each piece, whose context never reaches
-    into another piece; at a piece's ends the piece's mirror image
-    (:data:`~ieegrecon.workflow.inputs.PIECE_MARGIN_S`) stands in for it, the
-    border rule of :func:`~ieegrecon.workflow.pieces.predict_pieces`.
-
-    Parameters
-    ----------
-    scalp : ndarray, shape (n_scalp, n_times)
-        Volts.
-    sfreq : float
-        Hz.
-    bounds : list of (int, int) | None
-        Pieces tiling ``[0, n_times)``.
-
-    Yields
-    ------
-    a, b : int
-        Samples ``[a, b)`` of ``scalp`` the chunk stands for.
-    context : ndarray, shape (n_scalp, n_context)
-        The scalp EEG the draws are taken on.
-    keep : slice
-        The part of the draws' time axis that is ``[a, b)``.
-    """
-    step, margin = int(ARRAY_CHUNK_S * sfreq), int(MARGIN_S * sfreq)
-    if bounds is None or len(bounds) <= 1:
-        for a, b, lo, hi in chunk_bounds(scalp.shape[1], step, margin):
-            yield a, b, scalp[:, lo:hi], slice(a - lo, b - lo)
-        return
-    m = int(round(PIECE_MARGIN_S * sfreq))
-    for p0, p1 in bounds:
-        ext = extend_by_reflection(scalp[:, p0:p1], m, m)  # piece samples at [m, m + p1 - p0)
-        for a, b, lo, hi in chunk_bounds(p1 - p0, step, margin):
-            lo_e, hi_e = (lo + m if lo > 0 else 0), (hi + m if hi < p1 - p0 else p1 - p0 + 2 * m)
-            yield p0 + a, p0 + b, ext[:, lo_e:hi_e], slice(a + m - lo_e, b + m - lo_e)
-
-
 def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq: float, *, n_draws: int = 32,
                       n_metric_draws: int = 8, seed: int = 0,
                       bounds: list[tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
@@ -96,7 +51,7 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
 
     The recording is drawn in :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S` chunks with context (the
     draws of consecutive chunks are independent), piece by piece when it is in
-    pieces (:func:`draw_chunks`); only ``n_metric_draws`` draws are kept whole,
+    pieces (:func:`~ieegrecon.workflow.pieces.piece_chunks`); only ``n_metric_draws`` draws are kept whole,
     as float32, so memory stays bounded.
 
     Parameters
@@ -126,7 +81,7 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
     n = scalp.shape[1]
     inside = np.zeros(y.shape[0])
     keep = np.zeros((n_metric_draws,) + y.shape, np.float32)
-    for k, (a, b, context, sl) in enumerate(draw_chunks(scalp, sfreq, bounds)):
+    for k, (a, b, context, sl) in enumerate(piece_chunks(scalp, sfreq, bounds)):
         draws, lo, hi = _posterior_chunk(model, context, n_draws, seed + k)
         inside += ((y[:, a:b] >= lo[:, sl]) & (y[:, a:b] <= hi[:, sl])).sum(axis=1)
         keep[:, :, a:b] = draws[:n_metric_draws, :, sl]
