@@ -63,9 +63,11 @@ def test_ds004752_form_info(ds_form):
     assert res.exit_code == 0, res.output
     quirks = _quirks(json.loads(res.output))
     for words, n in (("start time", 1), ("epoched: 2 trials of 8 s", 1), ("common intracranial reference", 1),
-                     ("swapped", 2), ("standard 10-20 channels missing", 1)):  # one line per channels.tsv (scalp, iEEG), else per session
+                     ("swapped", 1), ("standard 10-20 channels missing", 1),
+                     ("bad channel(s)", 1)):  # one line per quirk and session
         hits = [q for q in quirks if words in q]
         assert len(hits) == n and all("\n" not in h for h in hits), (words, quirks)
+    assert "eeg/ and ieeg/" in next(q for q in quirks if "swapped" in q)
     assert _hashes(ds_form) == before
 
 
@@ -103,9 +105,12 @@ def test_hup_form_info_map_calibrate(hup_form, tmp_path):
     quirks = _quirks(obj)
     for words in ("are 10-20 scalp electrodes by name", "are ECG leads by name", "byte-order mark",
                   "declares metres but the values are millimetres", "(MNI305): converted to MNI152",
-                  "status=bad in"):
+                  "scalp electrode(s) typed as intracranial", "old 10-20 names", "normalized to 10-05 names"):
         hits = [q for q in quirks if words in q]
-        assert len(hits) >= 1 and all("\n" not in h for h in hits), (words, quirks)
+        assert len(hits) == 1 and all("\n" not in h for h in hits), (words, quirks)  # each quirk in one line
+    assert not any("scalp EEG and iEEG in one file" in q for q in quirks)  # said by the two lines above
+    assert "'T3'" not in next(q for q in quirks if "normalized to 10-05 names" in q)  # old names: their own line
+    assert not any("bad channel(s)" in q and "EKG1" in q for q in quirks)  # ECG: said kept out once
     res = _cli("map", ses, "--out", tmp_path / "regions.tsv")
     assert res.exit_code == 0, res.output
     df = pd.read_csv(tmp_path / "regions.tsv", sep="\t").set_index("name")

@@ -4,13 +4,18 @@
   *instantaneous* linear minimum-MSE estimator from the ground truth
   (:func:`oracle_weights`, :func:`groundtruth_oracle`). It bounds
   instantaneous maps only: a lagged filter can exceed it (temporally smooth
-  sources, white noise), so it is not a ceiling of lagged methods.
+  sources, white noise), so it is not a ceiling of lagged methods. Being
+  instantaneous (``W @ x`` sample by sample), it never mixes trials of an
+  epoched test session; its weights come from the continuous ground truth.
 - ``ridge-limit``, shown as **ridge-limit (lagged Wiener limit)**: lagged
   ridge fitted on up to ``limit_minutes`` (30 by default) of the subject's
   calibration session (:func:`ridge_limit`): with that much data the ±100 ms
   lagged ridge approaches the lagged Wiener filter (the best linear
   time-invariant estimator with those lags; Wiener 1949), so it estimates
-  what any linear filter of that support reaches.
+  what any linear filter of that support reaches. On an epoched session it
+  is fitted with its lags inside trials and predicts trial by trial, as the
+  methods are (:class:`~ieegrecon.workflow.pieces.PieceFit`,
+  :func:`~ieegrecon.evaluation.data.predict_part`).
 
 The method names in result files stay ``oracle`` and ``ridge-limit`` (files
 written before keep their meaning); ``oracle-inst`` is accepted as a name of
@@ -27,10 +32,10 @@ import numpy as np
 from ..channels import normalize_ch_name
 from ..errors import InputError
 from ..preprocessing import Preprocessing, apply_preprocessing
-from ..workflow.chunking import predict_array
 from ..workflow.factory import fit_model
+from ..workflow.pieces import PieceFit, snap_to_piece
 from .config import LIMIT, ORACLE, EvalConfig
-from .data import Subject
+from .data import Subject, predict_part
 
 #: Names of the instantaneous oracle in result files (``oracle``, and ``oracle-inst`` if it is renamed).
 ORACLE_NAMES = ("oracle", "oracle-inst")
@@ -173,12 +178,19 @@ def oracle_prediction(sub: Subject, root: Path, cfg: EvalConfig) -> tuple[np.nda
 
 
 def limit_samples(sub: Subject, cfg: EvalConfig) -> int:
-    """Training samples of the ridge limit: ``cfg.limit_minutes``, at most the usable calibration session."""
-    return min(sub.cal_stop, int(round(cfg.limit_minutes * 60 * sub.cal.sfreq)))
+    """Training samples of the ridge limit: ``cfg.limit_minutes``, at most the usable calibration session
+    (snapped to a trial boundary of an epoched session, :func:`~ieegrecon.workflow.pieces.snap_to_piece`)."""
+    return min(sub.cal_stop, snap_to_piece(int(round(cfg.limit_minutes * 60 * sub.cal.sfreq)), sub.cal_bounds))
 
 
 def ridge_limit(sub: Subject, n_train: int, cfg: EvalConfig) -> tuple[np.ndarray, float]:
     """Lagged ridge fitted on the first ``n_train`` calibration samples, applied to the test part.
+
+    In pieces (epoched sessions: ``sub.cal_bounds``, ``sub.test_bounds``), its
+    lag features stay inside each calibration trial
+    (:class:`~ieegrecon.workflow.pieces.PieceFit`) and the test part is
+    predicted trial by trial (:func:`~ieegrecon.evaluation.data.predict_part`);
+    continuous sessions are fitted and predicted whole (chunked) as before.
 
     Parameters
     ----------
@@ -195,6 +207,7 @@ def ridge_limit(sub: Subject, n_train: int, cfg: EvalConfig) -> tuple[np.ndarray
         Seconds the fit took.
     """
     t0 = time.perf_counter()
-    model = fit_model("ridge", None, sub.cal.crop_samples(0, n_train), False, cfg.seed)
+    fit = PieceFit(lambda train, zs: fit_model("ridge", None, train, False, cfg.seed), sub.cal_bounds, n_train)
+    model = fit(sub.cal.crop_samples(0, n_train), False)
     fit_s = time.perf_counter() - t0
-    return predict_array(model, sub.test.scalp, sub.cal.sfreq), fit_s
+    return predict_part(model, sub.test.scalp, sub.test_bounds, sub.cal.sfreq), fit_s

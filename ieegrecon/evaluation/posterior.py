@@ -1,7 +1,10 @@
 """Metrics of sampling methods: coverage of the 90 % posterior bands and the metrics of posterior draws.
 
 The one call into a model's posterior is :func:`_posterior_chunk`; switching
-to another posterior API changes that function only.
+to another posterior API changes that function only. A test part in pieces
+(trials of an epoched recording, :attr:`ieegrecon.evaluation.data.Subject.test_bounds`)
+is drawn piece by piece (:func:`~ieegrecon.workflow.pieces.piece_chunks`), as its point prediction is
+(:func:`ieegrecon.workflow.pieces.predict_pieces`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import numpy as np
 
 from ..metrics import BANDS, alpha_fc_error, band_power_error, psd_hellinger
 from ..models.base import ReconModel
-from ..workflow.chunking import ARRAY_CHUNK_S, MARGIN_S, chunk_bounds
+from ..workflow.pieces import piece_chunks
 
 
 def samples_posterior(model: ReconModel) -> bool:
@@ -42,12 +45,14 @@ def _posterior_chunk(model: ReconModel, scalp: np.ndarray, n_draws: int, seed: i
 
 
 def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq: float, *, n_draws: int = 32,
-                      n_metric_draws: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+                      n_metric_draws: int = 8, seed: int = 0,
+                      bounds: list[tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
     """Coverage of the 90 % bands and surrogate metrics of posterior draws (sampling methods).
 
-    The recording is drawn in :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S` pieces with context (the
-    draws of consecutive pieces are independent); only ``n_metric_draws``
-    draws are kept whole, as float32, so memory stays bounded.
+    The recording is drawn in :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S` chunks with context (the
+    draws of consecutive chunks are independent), piece by piece when it is in
+    pieces (:func:`~ieegrecon.workflow.pieces.piece_chunks`); only ``n_metric_draws`` draws are kept whole,
+    as float32, so memory stays bounded.
 
     Parameters
     ----------
@@ -61,6 +66,9 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
     sfreq : float
         Hz.
     n_draws, n_metric_draws, seed : int
+    bounds : list of (int, int) | None
+        Pieces (trials) tiling ``[0, n_times)``: no draw's context reaches
+        across a trial boundary. None or one piece: continuous.
 
     Returns
     -------
@@ -73,9 +81,8 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
     n = scalp.shape[1]
     inside = np.zeros(y.shape[0])
     keep = np.zeros((n_metric_draws,) + y.shape, np.float32)
-    for k, (a, b, lo_i, hi_i) in enumerate(chunk_bounds(n, int(ARRAY_CHUNK_S * sfreq), int(MARGIN_S * sfreq))):
-        sl = slice(a - lo_i, b - lo_i)
-        draws, lo, hi = _posterior_chunk(model, scalp[:, lo_i:hi_i], n_draws, seed + k)
+    for k, (a, b, context, sl) in enumerate(piece_chunks(scalp, sfreq, bounds)):
+        draws, lo, hi = _posterior_chunk(model, context, n_draws, seed + k)
         inside += ((y[:, a:b] >= lo[:, sl]) & (y[:, a:b] <= hi[:, sl])).sum(axis=1)
         keep[:, :, a:b] = draws[:n_metric_draws, :, sl]
         del draws

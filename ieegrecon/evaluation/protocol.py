@@ -220,7 +220,7 @@ def method_rows(sub: Subject, method: str, M: float, cfg: EvalConfig, say: Progr
     if samples_posterior(model) and cfg.ieeg_reference == "recorded":  # draws are scored as recorded only
         say(f"sub-{sub.label}: {method} {cfg.n_draws} posterior draws")
         post = posterior_metrics(model, sub.test.ieeg, sub.test.scalp, fs, n_draws=cfg.n_draws,
-                                 n_metric_draws=cfg.n_metric_draws, seed=cfg.seed)
+                                 n_metric_draws=cfg.n_metric_draws, seed=cfg.seed, bounds=sub.test_bounds)
     return contact_rows(sub, method, float(M), y_hat, conf, src, cfg,
                         {"fit_s": fit_s, "train_minutes": float(M), "selection_threshold": threshold}, post)
 

@@ -8,6 +8,7 @@ sidecars by :mod:`ieegrecon.io.sidecars` (pandas), contact positions by
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ..recording import INTRACRANIAL_TYPES, Recording
 from .electrodes import Electrodes, read_electrodes
 from .read import SUPPORTED_EXTENSIONS, read_recording
 from .sidecars import channels_tsv_quirks, check_field, json_object, read_channels_tsv
-from .validate import one_line
+from .validate import bad_channels_quirk, one_line
 
 
 @dataclass
@@ -154,6 +155,80 @@ def _said_by_sidecar(quirk: str, side: list[str]) -> bool:
                for key in ("old 10-20 names", "standard 10-20 channels missing"))
 
 
+#: The reader's line listing bad channels (:func:`~ieegrecon.io.validate.bad_channels_quirk`): one per session.
+_BAD_LINE = re.compile(r"^\d+ bad channel\(s\), excluded from calibration and reconstruction: ")
+#: The reader's line of renamed labels; rewritten per file without the old 10-20 names (said on their own line).
+_RENAMED_LINE = re.compile(r"^\d+ label\(s\) normalized to 10-05 names")
+#: A channels.tsv line of swapped cutoffs (:func:`~ieegrecon.io.sidecars.channels_tsv_quirks`).
+_SWAPPED_LINE = re.compile(r"^(?P<file>.+?): low_cutoff \((?P<lo>[^)]*)\) > high_cutoff \((?P<hi>[^)]*)\) for "
+                           r"(?P<n>\d+/\d+) channels: the columns are swapped \(read as a (?P<band>.+?) band-pass\)$")
+
+
+def _renamed_line(rec: Recording) -> str | None:
+    """The labels ``rec`` renamed other than old 10-20 names (those have their own line), or None."""
+    other = {o: n for o, n in rec.renamed.items() if o.strip().upper() not in OLD_TO_NEW}
+    if not other:
+        return None
+    return f"{len(other)} label(s) normalized to 10-05 names, e.g. " + ", ".join(
+        f"{o!r}->{n!r}" for o, n in list(other.items())[:4])
+
+
+def _file_quirks(rec: Recording, kind: str, side: list[str], recs: dict) -> list[str]:
+    """A signal file's quirks in the session list, less what a sidecar or the session says on its own line.
+
+    Left out: the trial structure of the iEEG file when a scalp file has it,
+    lines repeating a channels.tsv line, and bad channels (one line per
+    session, :func:`_session_lines`); the renamed-labels line leaves out the
+    old 10-20 names.
+    """
+    out = []
+    for x in rec.quirks:
+        if (x.startswith("epoched:") and kind == "ieeg" and recs.get("eeg") is not None) \
+                or _said_by_sidecar(x, side) or _BAD_LINE.match(x):
+            continue
+        if _RENAMED_LINE.match(x):
+            x = _renamed_line(rec)
+        if x is not None:
+            out.append(x)
+    return out
+
+
+def _session_lines(quirks: list[str], recs: dict) -> list[str]:
+    """Quirks said once per session: swapped cutoffs, bad channels, a mixed file, epoched sidecars, no signal.
+
+    The swapped cutoffs of ``eeg/`` and ``ieeg/`` go on one line, as do the
+    bad channels of both recordings (ECG leads already said to be kept out of
+    both sides are not listed again) and folders without a signal file; of
+    the two sidecars saying ``RecordingType: epoched`` the first is kept.
+    HUP's mixed-file line of channels.tsv is left out once the signal file has
+    said the same per channel kind.
+    """
+    quirks = list(dict.fromkeys(quirks))
+    swapped = [m for m in map(_SWAPPED_LINE.match, quirks) if m]
+    if len(swapped) > 1:
+        files = " and ".join(dict.fromkeys(m["file"] for m in swapped))
+        line = (f"{'eeg/ and ieeg/ ' if len(swapped) == 2 else ''}{files}: low_cutoff > high_cutoff for "
+                f"{' and '.join(m['n'] for m in swapped)} channels: the columns are swapped (read as a "
+                f"{' and '.join(dict.fromkeys(m['band'] for m in swapped))} band-pass)")
+        at = quirks.index(swapped[0].string)
+        quirks = [q for q in quirks if not _SWAPPED_LINE.match(q)]
+        quirks.insert(at, line)
+    if any("are 10-20 scalp electrodes by name" in q for q in quirks):
+        quirks = [q for q in quirks if "scalp EEG and iEEG in one file" not in q]
+    epoched = [q for q in quirks if "RecordingType 'epoched'" in q]
+    quirks = [q for q in quirks if q not in epoched[1:]]  # eeg.json and ieeg.json say it alike
+    empty = [q for q in quirks if q.endswith("/: no signal file (sidecars only)")]
+    if len(empty) > 1:
+        quirks[quirks.index(empty[0])] = f"{', '.join(q.split(':')[0] for q in empty)}: no signal file (sidecars only)"
+        quirks = [q for q in quirks if q not in empty[1:]]
+    ecg_said = any("ECG lead" in q and "kept out of both" in q for q in quirks)
+    bad: dict[str, str] = {}
+    for rec in {id(r): r for r in recs.values() if r is not None}.values():  # HUP: one file for both sides
+        types = dict(zip(rec.ch_names, rec.ch_types))
+        bad.update({n: r for n, r in rec.bads.items() if not (ecg_said and types.get(n) == "ecg")})
+    return quirks + ([bad_channels_quirk(bad)] if bad else [])
+
+
 def _one_epoch_line(quirks: list[str], recs: dict) -> list[str]:
     """Drop the sidecar's 'epoched' line when a signal file's trial structure was found (said once)."""
     if any(r is not None and r.boundaries for r in recs.values()):
@@ -213,9 +288,8 @@ def read_bids_session(session_dir: str | Path) -> BidsSession:
             recs[kind] = None
         else:
             recs[kind] = read_recording(f)
-            quirks += [x for x in recs[kind].quirks if (not x.startswith("epoched:") or kind == "eeg"
-                       or recs.get("eeg") is None) and not _said_by_sidecar(x, side)]
-    quirks = _one_epoch_line(quirks, recs)
+            quirks += _file_quirks(recs[kind], kind, side, recs)
+    quirks = _session_lines(_one_epoch_line(quirks, recs), recs)
     mixed = recs.get("ieeg")
     if recs.get("eeg") is None and mixed is not None and "eeg" in mixed.ch_types:
         recs["eeg"] = mixed  # HUP: scalp electrodes in the iEEG file; load_paired_recordings splits by type

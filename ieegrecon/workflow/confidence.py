@@ -41,6 +41,10 @@ RELIABILITY_DIGITS = 2
 FitFn = Callable[[PairedSegment, bool], ReconModel]
 #: ``predict(model, scalp)`` -> ``(n_contacts, n_times)`` reconstruction of held-out scalp EEG.
 PredictFn = Callable[[ReconModel, np.ndarray], np.ndarray]
+#: ``predict_fold(model, scalp, start, stop)`` -> reconstruction of the blocked-CV fold ``[start, stop)``
+#: of the calibration samples (a fit callback in pieces, :class:`~ieegrecon.workflow.pieces.PieceFit`,
+#: has one: it predicts the fold trial by trial).
+FoldPredictFn = Callable[[ReconModel, np.ndarray, int, int], np.ndarray]
 
 
 def format_r(r: float | None) -> str:
@@ -96,7 +100,8 @@ def auto_fit_samples(n_all: int, sfreq: float) -> int:
 
 
 def blocked_cv_predict(seg: PairedSegment, fit: FitFn, *, folds: int = CV_FOLDS,
-                       say: Callable[[int], None] | None = None) -> np.ndarray:
+                       say: Callable[[int], None] | None = None,
+                       predict: FoldPredictFn | None = None) -> np.ndarray:
     """Out-of-fold predictions of blocked ``folds``-fold cross-validation.
 
     Parameters
@@ -109,6 +114,10 @@ def blocked_cv_predict(seg: PairedSegment, fit: FitFn, *, folds: int = CV_FOLDS,
         Contiguous folds.
     say : callable | None
         Called with the fold index before each fold.
+    predict : callable | None
+        ``predict(model, scalp, start, stop)`` for the fold ``[start, stop)``
+        (:data:`FoldPredictFn`; a fold holding several trials is predicted
+        trial by trial); default ``model.predict(scalp)``.
 
     Returns
     -------
@@ -124,7 +133,9 @@ def blocked_cv_predict(seg: PairedSegment, fit: FitFn, *, folds: int = CV_FOLDS,
         train = PairedSegment(np.concatenate([seg.scalp[:, :a], seg.scalp[:, b:]], 1),
                               np.concatenate([seg.ieeg[:, :a], seg.ieeg[:, b:]], 1),
                               seg.sfreq, seg.scalp_names, seg.contacts, seg.subject)
-        y_hat[:, a:b] = fit(train, False).predict(seg.scalp[:, a:b])
+        model = fit(train, False)
+        y_hat[:, a:b] = model.predict(seg.scalp[:, a:b]) if predict is None else predict(model, seg.scalp[:, a:b],
+                                                                                          int(a), int(b))
     return y_hat
 
 
@@ -165,7 +176,10 @@ def held_out(seg: PairedSegment, n_fit: int, fit: FitFn, *, model: ReconModel | 
     n_fit : int
         Calibration samples (0: zero-shot, the whole segment is held out).
     fit : callable
-        ``fit(train, zero_shot)`` -> model (see :data:`FitFn`).
+        ``fit(train, zero_shot)`` -> model (see :data:`FitFn`). A callback
+        with a ``predict_fold`` method (:data:`FoldPredictFn`, e.g.
+        :class:`~ieegrecon.workflow.pieces.PieceFit`) predicts the blocked-CV
+        folds with it, so that they too are predicted trial by trial.
     model : ReconModel | None
         An already fitted model (on ``seg[:n_fit]``, or zero-shot) to reuse
         instead of fitting one; blocked CV still fits its fold models.
@@ -190,7 +204,7 @@ def held_out(seg: PairedSegment, n_fit: int, fit: FitFn, *, model: ReconModel | 
     run = predict or (lambda m, x: m.predict(x))
     if kind == "cv":
         ev = seg.crop_samples(0, n_fit)
-        y_hat = blocked_cv_predict(ev, fit, say=say)
+        y_hat = blocked_cv_predict(ev, fit, say=say, predict=getattr(fit, "predict_fold", None))
         model = fit(ev, False) if model is None else model
     else:
         a = 0 if kind == "zero-shot" else n_fit

@@ -4,7 +4,8 @@ An epoched recording (OpenNeuro ds004752: 8-s trials joined end to end), an
 EDF+D file with gaps and several sessions pooled for calibration are all
 recordings in *pieces*. :func:`ieegrecon.workflow.inputs.make_segment_pieces`
 preprocesses each piece on its own and says where the pieces lie in the
-segment; this module predicts piece by piece (:func:`predict_pieces`), cuts
+segment; this module predicts piece by piece (:func:`predict_pieces`,
+:func:`piece_chunks` for posterior draws), cuts
 held-out splits on whole pieces (:func:`snap_to_piece`, :func:`shift_bounds`),
 fits with lag features kept inside pieces (:class:`PieceFit`) and joins sessions
 (:func:`pooled_inputs`, :func:`load_pooled_recordings`).
@@ -106,7 +107,9 @@ class PieceFit:
     lagged-ridge design (ridge, the residual ridge of cast, xs-ridge) reaches
     across a trial or session boundary. Pass :meth:`at_fold` as the ``say``
     callback of :func:`~ieegrecon.workflow.confidence.held_out` so that blocked
-    cross-validation folds are known. With one piece, the fit is unchanged.
+    cross-validation folds are known; :func:`~ieegrecon.workflow.confidence.held_out`
+    predicts each fold with :meth:`predict_fold` (trial by trial). With one
+    piece, fits and fold predictions are unchanged.
 
     Parameters
     ----------
@@ -120,6 +123,7 @@ class PieceFit:
 
     def __init__(self, fit, bounds: list[tuple[int, int]] | None, n_fit: int) -> None:
         self.fit, self.bounds, self.n_fit, self.fold = fit, list(bounds or []), int(n_fit), None
+        self.sfreq: float | None = None
 
     def at_fold(self, k: int) -> None:
         """Record the blocked cross-validation fold about to be fitted."""
@@ -128,9 +132,86 @@ class PieceFit:
     def __call__(self, train, zero_shot: bool):
         from ..models.lag_pieces import lag_pieces
 
-        n = train.scalp.shape[1]
+        n, self.sfreq = train.scalp.shape[1], train.sfreq
         with lag_pieces(train_bounds(self.bounds, self.n_fit, n, self.fold) if len(self.bounds) > 1 else None):
             return self.fit(train, zero_shot)
+
+    def predict_fold(self, model, scalp: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Reconstruct the blocked-CV fold ``[start, stop)`` of the calibration samples, piece by piece.
+
+        Parameters
+        ----------
+        model : ReconModel
+            Fitted on the other folds (by this callback, which set ``sfreq``).
+        scalp : ndarray, shape (n_scalp, stop - start)
+            The fold's preprocessed scalp EEG (V).
+        start, stop : int
+            The fold's samples within the calibration samples.
+
+        Returns
+        -------
+        ndarray, shape (n_contacts, stop - start)
+            ``model.predict(scalp)`` when continuous; otherwise
+            :func:`predict_pieces` on the fold's pieces (cut at the fold's edges).
+        """
+        pieces = shift_bounds(self.bounds, start, stop)
+        if len(pieces) <= 1 or self.sfreq is None:
+            return model.predict(scalp)
+        return predict_pieces(model, scalp, pieces, self.sfreq)
+
+
+def piece_chunks(scalp: np.ndarray, sfreq: float, bounds: list[tuple[int, int]] | None = None, *,
+                 chunk_s: float | None = None, margin_s: float | None = None):
+    """Chunks of a preprocessed array with context that never crosses a piece: ``(a, b, context, keep)``.
+
+    What posterior draws are taken on
+    (:func:`ieegrecon.evaluation.posterior.posterior_metrics`; a held-out
+    band coverage would use it too). Continuous (``bounds`` None, empty or one
+    piece): chunks of ``chunk_s`` (default
+    :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S`) with ``margin_s``
+    (default :data:`~ieegrecon.workflow.chunking.MARGIN_S`) of context,
+    truncated at the array's ends
+    (:func:`~ieegrecon.workflow.chunking.chunk_bounds`), as before pieces. In
+    pieces: the same chunks inside each piece, whose context never reaches
+    into another piece; at a piece's ends the piece's mirror image
+    (:data:`~ieegrecon.workflow.inputs.PIECE_MARGIN_S`) stands in for it, the
+    border rule of :func:`~ieegrecon.workflow.pieces.predict_pieces`.
+
+    Parameters
+    ----------
+    scalp : ndarray, shape (n_scalp, n_times)
+        Volts.
+    sfreq : float
+        Hz.
+    bounds : list of (int, int) | None
+        Pieces tiling ``[0, n_times)``.
+    chunk_s, margin_s : float | None
+        Chunk length and context in seconds.
+
+    Yields
+    ------
+    a, b : int
+        Samples ``[a, b)`` of ``scalp`` the chunk stands for.
+    context : ndarray, shape (n_scalp, n_context)
+        The scalp EEG the draws are taken on.
+    keep : slice
+        The part of the draws' time axis that is ``[a, b)``.
+    """
+    from ..preprocessing import extend_by_reflection
+    from .chunking import ARRAY_CHUNK_S, MARGIN_S, chunk_bounds
+
+    step = int((ARRAY_CHUNK_S if chunk_s is None else chunk_s) * sfreq)
+    margin = int((MARGIN_S if margin_s is None else margin_s) * sfreq)
+    if bounds is None or len(bounds) <= 1:
+        for a, b, lo, hi in chunk_bounds(scalp.shape[1], step, margin):
+            yield a, b, scalp[:, lo:hi], slice(a - lo, b - lo)
+        return
+    m = int(round(PIECE_MARGIN_S * sfreq))
+    for p0, p1 in bounds:
+        ext = extend_by_reflection(scalp[:, p0:p1], m, m)  # piece samples at [m, m + p1 - p0)
+        for a, b, lo, hi in chunk_bounds(p1 - p0, step, margin):
+            lo_e, hi_e = (lo + m if lo > 0 else 0), (hi + m if hi < p1 - p0 else p1 - p0 + 2 * m)
+            yield p0 + a, p0 + b, ext[:, lo_e:hi_e], slice(a + m - lo_e, b + m - lo_e)
 
 
 def pooled_inputs(patient) -> list[Path] | None:
