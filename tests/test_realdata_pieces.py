@@ -127,3 +127,15 @@ def test_posterior_draws_stay_inside_trials():
     assert [(a, b) for a, b, _, _ in chunks] == BOUNDS
     for (a, b, ctx, keep) in chunks:
         assert np.array_equal(ctx[0, keep], x[a:b]) and np.abs(ctx[0] - TRIAL[a]).max() < 0.1  # own trial only
+
+
+def test_calibrate_band_coverage_stays_inside_trials():
+    """calibrate's held-out 90 % band coverage, drawn trial by trial (continuous: one call, as before)."""
+    from ieegrecon.workflow.calibrate import _band_coverage
+
+    x = TRIAL + 0.01 * np.random.default_rng(4).standard_normal(600)
+    seg = _seg(np.vstack([x, x]), np.vstack([x, x]))
+    pieces = _band_coverage(_Echo(), seg, 0, lambda *a: None, bounds=BOUNDS)
+    assert np.all(pieces == 1.0)
+    whole = _band_coverage(_Echo(), seg, 0, lambda *a: None)
+    assert np.all(whole == 1 - 3 / 600)  # the 3 trials' first samples fall outside a band lagged across

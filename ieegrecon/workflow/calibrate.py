@@ -288,7 +288,8 @@ def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: Pair
     if auto:
         evaluation = (f"--minutes not given: calibrated on the first {minutes:.2f} of {n_all / fs / 60:.2f} min; "
                       + evaluation)
-    coverage = _band_coverage(model, ev_seg, seed, say)
+    coverage = _band_coverage(model, ev_seg, seed, say,
+                              bounds=shift_bounds(bounds, n_all - ev_seg.scalp.shape[1], n_all))
     simulated = is_simulated(scalp) or is_simulated(intra)
     model.trained_on = _trained_on(opts, {  # base names and sha256 only: folder names often hold the patient's name
         "files": sorted({Path(r.source_path).name for r in (scalp, intra) if r.source_path} | set(sources or ())),
@@ -316,15 +317,30 @@ def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: Pair
                              patient_model)
 
 
-def _band_coverage(model: ReconModel, ev_seg: PairedSegment, seed: int, say: Progress) -> np.ndarray | None:
-    """Fraction of held-out samples inside the 5-95 % posterior band per contact (posterior methods), else None."""
+def _band_coverage(model: ReconModel, ev_seg: PairedSegment, seed: int, say: Progress,
+                   bounds: list[tuple[int, int]] | None = None) -> np.ndarray | None:
+    """Fraction of held-out samples inside the 5-95 % posterior band per contact (posterior methods), else None.
+
+    ``bounds``: the held-out part's pieces (trials); in pieces, the bands are
+    drawn piece by piece (:func:`~ieegrecon.workflow.pieces.piece_chunks`), so
+    no draw's context reaches into another trial. Continuous: one call, as before.
+    """
     if not model.supports_posterior:
         return None
+    from .pieces import piece_chunks
     from .uncertainty import coverage
 
     say("measuring 90 % band coverage on held-out data", 0.85)
-    post = model.posterior(ev_seg.scalp, n_samples=_COVERAGE_SAMPLES, seed=seed)  # type: ignore[attr-defined]
-    lo, _, hi = post.quantiles((_COVERAGE_Q[0], 0.5, _COVERAGE_Q[1]))
+    q = (_COVERAGE_Q[0], 0.5, _COVERAGE_Q[1])
+    if not bounds or len(bounds) <= 1:
+        post = model.posterior(ev_seg.scalp, n_samples=_COVERAGE_SAMPLES, seed=seed)  # type: ignore[attr-defined]
+        lo, _, hi = post.quantiles(q)
+        return coverage(ev_seg.ieeg, lo, hi)
+    lo, hi = np.empty_like(ev_seg.ieeg), np.empty_like(ev_seg.ieeg)
+    for a, b, context, keep in piece_chunks(ev_seg.scalp, ev_seg.sfreq, bounds):
+        post = model.posterior(context, n_samples=_COVERAGE_SAMPLES, seed=seed)  # type: ignore[attr-defined]
+        q_lo, _, q_hi = post.quantiles(q)
+        lo[:, a:b], hi[:, a:b] = q_lo[:, keep], q_hi[:, keep]
     return coverage(ev_seg.ieeg, lo, hi)
 
 
