@@ -1,0 +1,148 @@
+"""Markdown tables from one or more ``ieegrecon evaluate`` results folders, pooled over their subjects.
+
+::
+
+    python benchmarks/eval_tables.py RESULTS [RESULTS ...] [--names 50021,50023] [--subset all]
+
+Each folder's ``contacts.tsv`` is read; with several folders their subjects are
+told apart by a prefix (``--names``, default the folder names) and the
+statistics are recomputed on the pooled contacts with
+:func:`ieegrecon.evaluation.stats.summarize` (the settings of the first folder's
+``stats.json``: calibration lengths, bootstrap resamples and seed), exactly as
+``evaluate`` computes them for one folder. Prints:
+
+1. mean r per method and calibration length (all / superficial / deep contacts),
+   bootstrap 95 % CI over subjects, and r as a fraction of the lagged Wiener limit;
+2. every method against the strongest linear row (per subject, the linear
+   baseline with the best calibration-session confidence r), paired over subjects;
+3. IED F1 per depth class and for hippocampus/amygdala contacts (surrogate, true
+   iEEG, scalp alone), where the cohort has ground-truth events;
+4. CAST's protocol: ``selected_r`` beside all-contact r, and the fraction selected.
+
+Reporting glue only; no figure here is computed differently from ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ieegrecon.evaluation.config import EvalConfig
+from ieegrecon.evaluation.stats import STRONGEST, subset, summarize
+
+
+def pooled_contacts(folders: list[Path], names: list[str]) -> pd.DataFrame:
+    """Contact rows of every folder; subjects prefixed ``NAME-`` when there are several folders."""
+    frames = []
+    for folder, name in zip(folders, names):
+        c = pd.read_csv(folder / "contacts.tsv", sep="\t", dtype={"subject": str})
+        if len(folders) > 1:
+            c["subject"] = name + "-" + c["subject"].astype(str)
+        frames.append(c)
+    return pd.concat(frames, ignore_index=True)
+
+
+def config_of(folder: Path) -> EvalConfig:
+    """The bootstrap and calibration settings of an evaluate run (``stats.json`` → ``config``)."""
+    cfg = json.loads((folder / "stats.json").read_text())["config"]
+    return EvalConfig(methods=list(cfg["methods"]), calibration_minutes=list(cfg["calibration_minutes"]),
+                      n_boot=int(cfg["n_boot"]), seed=int(cfg["seed"]))
+
+
+def _fmt(v, nd: int = 3) -> str:
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
+
+
+def _minutes(v) -> str:
+    return "n/a" if pd.isna(v) else f"{float(v):g}"
+
+
+def summary_md(summary: pd.DataFrame) -> str:
+    """Table 1: r per method and length, with its CI and fraction of the lagged Wiener limit."""
+    piv = summary.set_index(["method", "minutes", "subset"])
+    lines = ["| method | calibration (min) | subjects | r, all contacts [95 % CI] | superficial | deep | "
+             "r / lagged Wiener limit |", "|---|---|---|---|---|---|---|"]
+    rows = summary[summary["subset"] == "all"].sort_values(["minutes", "method"], na_position="last")
+    for row in rows.itertuples():
+        def r_of(name):
+            try:
+                return piv.loc[(row.method, row.minutes, name), "r_mean"]
+            except KeyError:
+                return np.nan
+        lines.append(f"| {row.label} | {_minutes(row.minutes)} | {row.n_subjects} | {_fmt(row.r_mean)} "
+                     f"[{_fmt(row.r_ci_low)}, {_fmt(row.r_ci_high)}] | {_fmt(r_of('superficial'))} | "
+                     f"{_fmt(r_of('deep'))} | {_fmt(row.r_fraction_of_limit)} |")
+    return "\n".join(lines)
+
+
+def versus_md(versus: list[dict], subset_name: str = "all") -> str:
+    """Table 2: every method minus the strongest linear row, paired over subjects."""
+    lines = ["| minutes | method | subjects | mean diff vs strongest linear [95 % CI] | wins | Wilcoxon p | "
+             "rank-biserial |", "|---|---|---|---|---|---|---|"]
+    for v in sorted((v for v in versus if v["subset"] == subset_name), key=lambda v: (v["minutes"], v["method"])):
+        p, rb = v["p"], v["rank_biserial"]
+        lines.append(f"| {v['minutes']:g} | {v['method']} | {v['n_subjects']} | {v['mean_diff']:+.3f} "
+                     f"[{v['diff_ci_low']:+.3f}, {v['diff_ci_high']:+.3f}] | {v['wins']}/{v['n_subjects']} | "
+                     f"{'n/a' if p is None else f'{p:.3g}'} | {'n/a' if rb is None else f'{rb:.2f}'} |")
+    return "\n".join(lines)
+
+
+def ied_md(contacts: pd.DataFrame) -> str:
+    """Table 3: IED F1 (mean over subjects of the mean over contacts with ground truth)."""
+    if "ied_f1" not in contacts or not np.isfinite(contacts["ied_f1"].to_numpy(float)).any():
+        return "(no IED ground truth in these results)"
+    lines = ["| method | minutes | subset | contacts | IED F1 surrogate | true iEEG | scalp alone |",
+             "|---|---|---|---|---|---|---|"]
+    c = contacts[np.isfinite(contacts["ied_f1"].to_numpy(float))]
+    for (method, minutes), g in c.groupby(["method", c["minutes"].fillna(-1.0)], sort=True):
+        for name in ("all", "superficial", "deep", "hipp_amyg"):
+            s = subset(g, name)
+            if not len(s):
+                continue
+            per = s.groupby("subject")[["ied_f1", "ied_f1_ieeg", "ied_f1_scalp"]].mean()
+            lines.append(f"| {method} | {_minutes(g['minutes'].iloc[0])} | {name} | {len(s)} | "
+                         f"{_fmt(per['ied_f1'].mean())} | {_fmt(per['ied_f1_ieeg'].mean())} | "
+                         f"{_fmt(per['ied_f1_scalp'].mean())} |")
+    return "\n".join(lines)
+
+
+def selection_md(contacts: pd.DataFrame) -> str:
+    """Table 4: CAST's protocol, selected_r beside all-contact r (means over subjects)."""
+    if "selected_r" not in contacts:
+        return "(no selected_r in these results)"
+    lines = ["| method | minutes | r, all contacts | selected_r | fraction selected |", "|---|---|---|---|---|"]
+    for (method, minutes), g in contacts.groupby(["method", contacts["minutes"].fillna(-1.0)], sort=True):
+        if not np.isfinite(g["selected_fraction"].to_numpy(float)).any():
+            continue
+        per = g.groupby("subject").agg(r=("r", "mean"), sel=("selected_r", "mean"),
+                                       frac=("selected_fraction", "mean"))
+        lines.append(f"| {method} | {_minutes(g['minutes'].iloc[0])} | {_fmt(per['r'].mean())} | "
+                     f"{_fmt(per['sel'].mean())} | {_fmt(per['frac'].mean(), 2)} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", nargs="+", type=Path)
+    ap.add_argument("--names", default=None, help="comma-separated subject prefixes, one per folder")
+    args = ap.parse_args(argv)
+    names = args.names.split(",") if args.names else [p.name for p in args.results]
+    contacts = pooled_contacts(args.results, names)
+    subjects, _, summary, stats = summarize(contacts, config_of(args.results[0]))
+    choices = pd.DataFrame(stats["strongest_linear"])
+    print(f"{contacts['subject'].nunique()} subjects, {len(contacts)} contact rows\n")
+    print("## r per method\n\n" + summary_md(summary) + "\n")
+    if len(choices):
+        print(f"{STRONGEST}: chosen per subject and length among "
+              + ", ".join(f"{m} ({n}x)" for m, n in choices['method'].value_counts().items()) + "\n")
+    print("## Against the strongest linear row (all contacts)\n\n" + versus_md(stats["versus_strongest_linear"]) + "\n")
+    print("## IED F1\n\n" + ied_md(contacts) + "\n")
+    print("## CAST's protocol\n\n" + selection_md(contacts))
+
+
+if __name__ == "__main__":
+    main()
