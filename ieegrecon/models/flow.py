@@ -118,9 +118,7 @@ class FlowModel(ReconModel):
     max_chunk_s = 120.0  # posterior draws hold draws x contacts x samples: bound the chunk
     supports_pretrain = True
     supports_zero_shot = False
-    # thousands of sub-MiB torch tensors per chunk: a 1-h reconstruct's peak RSS crept up ~60 MiB over
-    # its chunks unless the heap is bounded (docs/results.md, Throughput)
-    fragments_heap = True
+    fragments_heap = True  # many sub-MiB tensors per chunk: +60 MiB RSS over 1 h unless bounded (docs/results.md)
 
     def __init__(self, sfreq: float = 200.0, win: int = 64, hop: int = 56, pad: int = 16,
                  patch_sizes: list[int] | None = None, d_enc: int = 64, d_contact: int = 32, d_ctx: int = 16,
@@ -397,9 +395,7 @@ class FlowModel(ReconModel):
         return lo, med, hi
 
     def predict(self, scalp: np.ndarray, n_samples: int = 16, seed: int = 0) -> np.ndarray:
-        """Posterior mean in volts, shape (n_contacts, n_times): ``posterior(scalp, ...).mean``.
-
-        Monte Carlo over ``n_samples`` antithetic draws (pairs ``z, -z``), plus the ridge location when
+        """Posterior mean in volts, shape (n_contacts, n_times): ``posterior(scalp, ...).mean``. Monte Carlo over ``n_samples`` antithetic draws (pairs ``z, -z``), plus the ridge location when
         ``location="ridge"``; ``n_samples=0``: the flow's central point ``z = 0`` (one flow pass, not 16).
         """
         if n_samples == 0:
