@@ -319,29 +319,13 @@ def _held_out_and_publish(patient, scalp: Recording, intra: Recording, seg: Pair
 
 def _band_coverage(model: ReconModel, ev_seg: PairedSegment, seed: int, say: Progress,
                    bounds: list[tuple[int, int]] | None = None) -> np.ndarray | None:
-    """Fraction of held-out samples inside the 5-95 % posterior band per contact (posterior methods), else None.
-
-    ``bounds``: the held-out part's pieces (trials); in pieces, the bands are
-    drawn piece by piece (:func:`~ieegrecon.workflow.pieces.piece_chunks`), so
-    no draw's context reaches into another trial. Continuous: one call, as before.
-    """
+    """Held-out 90 % band coverage per contact (posterior methods; :func:`~.uncertainty.heldout_coverage`), else None."""
     if not model.supports_posterior:
         return None
-    from .pieces import piece_chunks
-    from .uncertainty import coverage
+    from .uncertainty import heldout_coverage
 
     say("measuring 90 % band coverage on held-out data", 0.85)
-    q = (_COVERAGE_Q[0], 0.5, _COVERAGE_Q[1])
-    if not bounds or len(bounds) <= 1:
-        post = model.posterior(ev_seg.scalp, n_samples=_COVERAGE_SAMPLES, seed=seed)  # type: ignore[attr-defined]
-        lo, _, hi = post.quantiles(q)
-        return coverage(ev_seg.ieeg, lo, hi)
-    lo, hi = np.empty_like(ev_seg.ieeg), np.empty_like(ev_seg.ieeg)
-    for a, b, context, keep in piece_chunks(ev_seg.scalp, ev_seg.sfreq, bounds):
-        post = model.posterior(context, n_samples=_COVERAGE_SAMPLES, seed=seed)  # type: ignore[attr-defined]
-        q_lo, _, q_hi = post.quantiles(q)
-        lo[:, a:b], hi[:, a:b] = q_lo[:, keep], q_hi[:, keep]
-    return coverage(ev_seg.ieeg, lo, hi)
+    return heldout_coverage(model, ev_seg, seed, bounds, n_samples=_COVERAGE_SAMPLES, q=_COVERAGE_Q)
 
 
 # --------------------------------------------------------------------------- stage 5: publish
