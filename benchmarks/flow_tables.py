@@ -14,6 +14,17 @@ draws against ridge's point estimate, all contacts and hippocampus/amygdala;
 Pearson r of the flow's posterior mean and ridge; the number of subjects in
 which the flow's error is lower and a paired Wilcoxon signed-rank p across
 subjects; and the coverage per region (pooled contacts).
+
+When the folder also holds ``ridge-gauss`` (issue #19: ridge + Gaussian residual
+draws), flow draws are compared with ridge-gauss draws, per subject and calibration
+length (mean over contacts): kurtosis and skewness errors, IED-waveform error
+(contacts with ground-truth discharges only), band-power error (mean of the five
+bands) and PSD Hellinger distance, who wins and the flow/ridge-gauss ratio; then
+the coverage of both methods' 90 % bands per depth class and per region::
+
+    ieegrecon evaluate /tmp/flowm/c31 --methods ridge-gauss,flow --calibration-minutes 1 \\
+        --limit-minutes 0 --no-oracle --draws 16 --out /tmp/flowm/ev31
+    python benchmarks/flow_tables.py /tmp/flowm/ev31
 """
 
 from __future__ import annotations
@@ -67,11 +78,68 @@ def compare(ps: pd.DataFrame, subset: str, metric: str) -> list[tuple[float, flo
     return out
 
 
+#: Draw metrics of the flow versus ridge-gauss comparison (column, label); lower is better for all.
+DRAW_METRICS = (("draw_kurtosis_err", "kurtosis err"), ("draw_skew_err", "skew err"),
+                ("draw_ied_waveform_err", "IED waveform err"), ("draw_bp_mean", "band-power err"),
+                ("draw_psd_hellinger", "PSD Hellinger"))
+
+
+def draw_versus(contacts: pd.DataFrame, baseline: str = "ridge-gauss") -> pd.DataFrame:
+    """Per subject x minutes x metric: mean over contacts of flow's and ``baseline``'s draw metrics.
+
+    The IED-waveform error is averaged over the contacts with ground-truth
+    discharges (it is NaN elsewhere); ``contacts`` counts the contacts averaged.
+    """
+    c = contacts[contacts["method"].isin(["flow", baseline])].copy()
+    c["draw_bp_mean"] = c[[f"draw_bp_err_{b}" for b in BANDS]].mean(axis=1)
+    rows = []
+    for (sub, minutes), g in c.groupby(["subject", "minutes"]):
+        for col, label in DRAW_METRICS:
+            if col not in g:
+                continue
+            m = g.groupby("method")[col].agg(["mean", "count"])
+            if not {"flow", baseline} <= set(m.index):
+                continue
+            f, b = m.loc["flow", "mean"], m.loc[baseline, "mean"]
+            rows.append({"subject": sub, "minutes": minutes, "metric": label, "contacts": int(m.loc["flow", "count"]),
+                         "flow": f, baseline: b, "winner": "flow" if f < b else baseline if b < f else "tie",
+                         "ratio": f / b if b else np.nan})
+    return pd.DataFrame(rows)
+
+
+def print_draw_versus(contacts: pd.DataFrame, baseline: str = "ridge-gauss") -> None:
+    """Markdown: :func:`draw_versus` per subject, the win count per metric, coverage per depth class and region."""
+    dv = draw_versus(contacts, baseline)
+    print(f"| subject | minutes | metric | contacts | flow | {baseline} | lower | flow / {baseline} |")
+    print("|---|---|---|---|---|---|---|---|")
+    for _, r in dv.iterrows():
+        print(f"| {r['subject']} | {r['minutes']:g} | {r['metric']} | {r['contacts']} | {r['flow']:.4g} | "
+              f"{r[baseline]:.4g} | {r['winner']} | {r['ratio']:.3f} |")
+    print()
+    print(f"| metric | minutes | subjects where flow < {baseline} | median ratio |")
+    print("|---|---|---|---|")
+    for (metric, minutes), g in dv.groupby(["metric", "minutes"], sort=False):
+        print(f"| {metric} | {minutes:g} | {int((g['winner'] == 'flow').sum())}/{len(g)} | {g['ratio'].median():.3f} |")
+    print()
+    c = contacts[contacts["method"].isin(["flow", baseline])]
+    for key in ("depth_class", "region"):
+        t = c.groupby([key, "method"])["coverage90"].agg(["mean", "size"]).unstack("method")
+        print(f"| {key} | contacts | coverage90 flow | coverage90 {baseline} |")
+        print("|---|---|---|---|")
+        for k, r in t.iterrows():
+            print(f"| {k} | {int(r[('size', 'flow')])} | {r[('mean', 'flow')]:.3f} | {r[('mean', baseline)]:.3f} |")
+        print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", type=Path)
     args = ap.parse_args()
     contacts = pd.read_csv(args.results / "contacts.tsv", sep="\t")
+    if (contacts["method"] == "ridge-gauss").any():
+        print_draw_versus(contacts)
+    if not (contacts["method"] == "ridge").any():
+        return
     ps = per_subject(contacts)
     flow = ps[ps["method"] == "flow"]
     print("| minutes | subjects | coverage all | superficial | deep | hipp/amyg | min over subjects (all) |")

@@ -56,3 +56,22 @@ def test_coverage_and_draw_metrics():
 def test_samples_posterior():
     assert not samples_posterior(RidgeModel(sfreq=200.0))
     assert samples_posterior(_KnownPosterior(np.zeros((1, 1)), np.zeros(1)))
+
+
+def test_posterior_metrics_scores_draw_shapes_against_ground_truth_events():
+    """The draws of every chunk reach the kurtosis, skewness and IED-waveform errors; contacts without
+    events and calls without ground truth get no waveform error."""
+    sfreq, n = 100.0, 30_000
+    rng = np.random.default_rng(3)
+    y = 0.1 * rng.standard_normal((2, n))
+    onsets = np.arange(5.0, 295.0, 10.0)  # events in every chunk, on contact 0 only
+    for o in np.round(onsets * sfreq).astype(int):
+        y[0, o:o + 5] += 20.0  # draws = y + unit noise carry the discharge, not the truth's tails
+    scalp = np.tile(np.arange(n, dtype=float), (2, 1))
+    model = _KnownPosterior(y, np.ones(2))
+    out = posterior_metrics(model, y, scalp, sfreq, n_draws=3, n_metric_draws=2, seed=1,
+                            onsets=[onsets, np.zeros(0)])
+    assert out["draw_ied_waveform_err"][0] < 0.1 and np.isnan(out["draw_ied_waveform_err"][1])
+    assert out["draw_kurtosis_err"][0] > 5.0 > 0.2 > out["draw_kurtosis_err"][1]
+    assert np.isfinite(out["draw_skew_err"]).all()
+    assert "draw_ied_waveform_err" not in posterior_metrics(model, y, scalp, sfreq, n_draws=3, n_metric_draws=2)

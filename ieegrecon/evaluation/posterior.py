@@ -14,6 +14,7 @@ import numpy as np
 from ..metrics import BANDS, alpha_fc_error, band_power_error, psd_hellinger
 from ..models.base import ReconModel
 from ..workflow.pieces import piece_chunks
+from .draws import draw_shape_metrics
 
 
 def samples_posterior(model: ReconModel) -> bool:
@@ -46,7 +47,8 @@ def _posterior_chunk(model: ReconModel, scalp: np.ndarray, n_draws: int, seed: i
 
 def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq: float, *, n_draws: int = 32,
                       n_metric_draws: int = 8, seed: int = 0,
-                      bounds: list[tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
+                      bounds: list[tuple[int, int]] | None = None,
+                      onsets: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Coverage of the 90 % bands and surrogate metrics of posterior draws (sampling methods).
 
     The recording is drawn in :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S` chunks with context (the
@@ -69,14 +71,17 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
     bounds : list of (int, int) | None
         Pieces (trials) tiling ``[0, n_times)``: no draw's context reaches
         across a trial boundary. None or one piece: continuous.
+    onsets : list of ndarray | None
+        Ground-truth IED onsets (s from the first sample of ``y``) of each contact; None: no ground truth.
 
     Returns
     -------
     dict of str -> ndarray, shape (n_contacts,)
         ``coverage90`` (fraction of true samples inside the 5-95 % band) and,
         averaged over the scored draws, ``draw_bp_err_<band>``,
-        ``draw_psd_hellinger``, ``draw_fc_alpha_rel_err`` and the
-        per-recording ``draw_fc_alpha_rel_err_total`` (repeated).
+        ``draw_psd_hellinger``, ``draw_fc_alpha_rel_err``, the
+        per-recording ``draw_fc_alpha_rel_err_total`` (repeated) and
+        :data:`~ieegrecon.evaluation.draws.DRAW_SHAPE_COLS`.
     """
     n = scalp.shape[1]
     inside = np.zeros(y.shape[0])
@@ -87,11 +92,12 @@ def posterior_metrics(model: ReconModel, y: np.ndarray, scalp: np.ndarray, sfreq
         keep[:, :, a:b] = draws[:n_metric_draws, :, sl]
         del draws
     out: dict[str, np.ndarray] = {"coverage90": inside / n}
-    out.update(draw_metrics(y, keep.astype(float), sfreq))
+    out.update(draw_metrics(y, keep.astype(float), sfreq, onsets))
     return out
 
 
-def draw_metrics(y: np.ndarray, draws: np.ndarray, sfreq: float) -> dict[str, np.ndarray]:
+def draw_metrics(y: np.ndarray, draws: np.ndarray, sfreq: float,
+                 onsets: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Surrogate metrics of each draw against ``y``, averaged over the draws.
 
     Parameters
@@ -102,12 +108,15 @@ def draw_metrics(y: np.ndarray, draws: np.ndarray, sfreq: float) -> dict[str, np
         Posterior draws, volts.
     sfreq : float
         Hz.
+    onsets : list of ndarray | None
+        Ground-truth IED onsets (s) of each contact (:func:`~ieegrecon.evaluation.draws.draw_shape_metrics`).
 
     Returns
     -------
     dict of str -> ndarray, shape (n_contacts,)
-        ``draw_bp_err_<band>``, ``draw_psd_hellinger``, ``draw_fc_alpha_rel_err``
-        and ``draw_fc_alpha_rel_err_total`` (one value per recording, repeated).
+        ``draw_bp_err_<band>``, ``draw_psd_hellinger``, ``draw_fc_alpha_rel_err``,
+        ``draw_fc_alpha_rel_err_total`` (one value per recording, repeated) and the
+        kurtosis, skewness and IED-waveform errors of :mod:`ieegrecon.evaluation.draws`.
     """
     acc: dict[str, list[np.ndarray]] = {}
     for d in draws:
@@ -118,4 +127,6 @@ def draw_metrics(y: np.ndarray, draws: np.ndarray, sfreq: float) -> dict[str, np
         total, row = alpha_fc_error(y, d, sfreq)
         acc.setdefault("draw_fc_alpha_rel_err", []).append(row)
         acc.setdefault("draw_fc_alpha_rel_err_total", []).append(np.full(y.shape[0], total))
-    return {k: np.nanmean(np.stack(v), axis=0) for k, v in acc.items()}
+    out = {k: np.nanmean(np.stack(v), axis=0) for k, v in acc.items()}
+    out.update(draw_shape_metrics(y, draws, sfreq, onsets))
+    return out

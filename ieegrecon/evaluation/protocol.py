@@ -23,6 +23,7 @@ from ..workflow.pieces import PieceFit, shift_bounds
 from .ceilings import limit_samples, oracle_prediction, ridge_limit
 from .config import IED_METRIC_COLS, LIMIT, ORACLE, POSTERIOR_COLS, EvalConfig, Progress
 from .data import Subject, capped_samples, fit_samples, predict_part
+from .draws import DRAW_SHAPE_COLS
 from .posterior import posterior_metrics, samples_posterior
 from .scoring import ied_columns, montage, scoring
 from .selection import selection_columns, selection_threshold
@@ -150,7 +151,7 @@ def contact_rows(sub: Subject, method: str, minutes: float, y_hat: np.ndarray, c
     fs = sub.test.sfreq
     y_hat = montage(sub, y_hat, cfg)
     m = contact_metrics(sc.y_true, y_hat, fs, window_s=cfg.window_s)
-    m.update({k: np.full(len(m["r"]), np.nan) for k in POSTERIOR_COLS})
+    m.update({k: np.full(len(m["r"]), np.nan) for k in POSTERIOR_COLS + DRAW_SHAPE_COLS})
     m.update(posterior or {})
     m.update(selection_columns(m["r"], conf, extra.get("selection_threshold")))
     m.update(ied_columns(sc, y_hat, fs, cfg) if cfg.ied else {k: np.full(len(m["r"]), np.nan)
@@ -220,7 +221,8 @@ def method_rows(sub: Subject, method: str, M: float, cfg: EvalConfig, say: Progr
     if samples_posterior(model) and cfg.ieeg_reference == "recorded":  # draws are scored as recorded only
         say(f"sub-{sub.label}: {method} {cfg.n_draws} posterior draws")
         post = posterior_metrics(model, sub.test.ieeg, sub.test.scalp, fs, n_draws=cfg.n_draws,
-                                 n_metric_draws=cfg.n_metric_draws, seed=cfg.seed, bounds=sub.test_bounds)
+                                 n_metric_draws=cfg.n_metric_draws, seed=cfg.seed, bounds=sub.test_bounds,
+                                 onsets=scoring(sub, cfg).truth)  # recorded montage: one entry per contact
     return contact_rows(sub, method, float(M), y_hat, conf, src, cfg,
                         {"fit_s": fit_s, "train_minutes": float(M), "selection_threshold": threshold}, post)
 
