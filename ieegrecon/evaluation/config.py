@@ -13,6 +13,7 @@ import numpy as np
 from .._checks import check_option
 from ..errors import UsageError
 from ..montages import SCHEMES
+from .draws import DRAW_SHAPE_COLS
 from .events import IED_COLS, IED_REF_COLS
 from ..models.base import get_model_class
 from ..preprocessing import Preprocessing
@@ -43,7 +44,7 @@ SELECTION_COLS = ("selected_r", "selected_fraction")
 #: IED event metrics (:mod:`ieegrecon.evaluation.events`): the surrogate's, then the detector's on the true
 #: iEEG and on the scalp alone.
 IED_METRIC_COLS = IED_COLS + IED_REF_COLS
-METRIC_COLS = METRIC_COLS + SELECTION_COLS + IED_METRIC_COLS
+METRIC_COLS = METRIC_COLS + DRAW_SHAPE_COLS + SELECTION_COLS + IED_METRIC_COLS
 
 #: Called with one-line progress messages.
 Progress = Callable[[str], None]
