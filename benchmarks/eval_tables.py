@@ -92,21 +92,23 @@ def versus_md(versus: list[dict], subset_name: str = "all") -> str:
 
 
 def ied_md(contacts: pd.DataFrame) -> str:
-    """Table 3: IED F1 (mean over subjects of the mean over contacts with ground truth)."""
+    """Table 3: IED F1 per subset, mean over subjects of the mean over contacts with ground truth."""
     if "ied_f1" not in contacts or not np.isfinite(contacts["ied_f1"].to_numpy(float)).any():
         return "(no IED ground truth in these results)"
-    lines = ["| method | minutes | subset | contacts | IED F1 surrogate | true iEEG | scalp alone |",
-             "|---|---|---|---|---|---|---|"]
+    names = ("all", "superficial", "deep", "hipp_amyg")
+    lines = ["| method | minutes | " + " | ".join(f"F1 {n}" for n in names) + " | true iEEG (all / deep) | "
+             "scalp alone (all / deep) |", "|---|---|" + "---|" * (len(names) + 2)]
     c = contacts[np.isfinite(contacts["ied_f1"].to_numpy(float))]
-    for (method, minutes), g in c.groupby(["method", c["minutes"].fillna(-1.0)], sort=True):
-        for name in ("all", "superficial", "deep", "hipp_amyg"):
-            s = subset(g, name)
-            if not len(s):
-                continue
-            per = s.groupby("subject")[["ied_f1", "ied_f1_ieeg", "ied_f1_scalp"]].mean()
-            lines.append(f"| {method} | {_minutes(g['minutes'].iloc[0])} | {name} | {len(s)} | "
-                         f"{_fmt(per['ied_f1'].mean())} | {_fmt(per['ied_f1_ieeg'].mean())} | "
-                         f"{_fmt(per['ied_f1_scalp'].mean())} |")
+
+    def mean_of(s, col):
+        return s.groupby("subject")[col].mean().mean() if len(s) else np.nan
+
+    for (method, _), g in c.groupby(["method", c["minutes"].fillna(-1.0)], sort=True):
+        sub = {n: subset(g, n) for n in names}
+        lines.append(f"| {method} | {_minutes(g['minutes'].iloc[0])} | "
+                     + " | ".join(_fmt(mean_of(sub[n], "ied_f1")) for n in names)
+                     + f" | {_fmt(mean_of(g, 'ied_f1_ieeg'))} / {_fmt(mean_of(sub['deep'], 'ied_f1_ieeg'))}"
+                     + f" | {_fmt(mean_of(g, 'ied_f1_scalp'))} / {_fmt(mean_of(sub['deep'], 'ied_f1_scalp'))} |")
     return "\n".join(lines)
 
 
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     print("## r per method\n\n" + summary_md(summary) + "\n")
     if len(choices):
         print(f"{STRONGEST}: chosen per subject and length among "
-              + ", ".join(f"{m} ({n}x)" for m, n in choices['method'].value_counts().items()) + "\n")
+              + ", ".join(f"{m} ({n}x)" for m, n in choices['chosen'].value_counts().items()) + "\n")
     print("## Against the strongest linear row (all contacts)\n\n" + versus_md(stats["versus_strongest_linear"]) + "\n")
     print("## IED F1\n\n" + ied_md(contacts) + "\n")
     print("## CAST's protocol\n\n" + selection_md(contacts))

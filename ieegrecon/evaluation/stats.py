@@ -248,8 +248,8 @@ def subject_table(df):
             s = subset(g, name)
             row = {"subject": sub, "method": method, "minutes": g["minutes"].iloc[0], "subset": name,
                    "n_contacts": len(s)}
-            for c in METRIC_COLS:
-                row[c] = float(s[c].mean()) if len(s) else np.nan
+            for c in METRIC_COLS:  # a column the rows lack (results of an older release): NaN
+                row[c] = float(s[c].mean()) if len(s) and c in s else np.nan
             for c in _TOTAL_COLS:
                 row[c] = float(g[c].iloc[0])
             srows.append(row)
