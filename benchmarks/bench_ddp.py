@@ -1,7 +1,7 @@
 """DDP pretraining (cast): N gloo processes vs one process, same windows seen, validation loss and wall time.
 
 Usage: ``python benchmarks/bench_ddp.py [--nproc 2] [--subjects 8] [--seconds 120] [--epochs 4]
-[--windows 256] [--d-model 32] [--seed 0]``
+[--windows 256] [--d-model 32] [--seed 0] [--train-seed S]``
 
 A synthetic cohort (``--subjects`` subjects, ``--seconds`` each: resonant
 sources mixed by inverse-square gains into 19 scalp channels and 12 contacts,
@@ -80,7 +80,8 @@ def _train(args: argparse.Namespace, groups_per_step: int = 1) -> dict:
     from ieegrecon.models.cast import CastModel
 
     model = CastModel(d_model=args.d_model, n_heads=4 if args.d_model >= 32 else 2)
-    kw = dict(epochs=args.epochs, seed=args.seed, max_windows_per_epoch=args.windows, batch_size=args.batch,
+    seed = args.seed if args.train_seed is None else args.train_seed
+    kw = dict(epochs=args.epochs, seed=seed, max_windows_per_epoch=args.windows, batch_size=args.batch,
               lag_prior_minutes=0.0, patience=args.epochs)
     train_network = stages.train_network
     if groups_per_step != 1:
@@ -126,10 +127,14 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=256, help="training windows per epoch")
     ap.add_argument("--batch", type=int, default=16, help="windows per optimizer step (split across processes)")
     ap.add_argument("--d-model", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the cohort (and of the training)")
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="seed of the training only (default: --seed), to see its spread on one cohort")
     args = ap.parse_args()
     print(f"cohort: {args.subjects} subjects x {args.seconds:g} s; {args.epochs} epochs x {args.windows} windows, "
-          f"batch {args.batch}, d_model {args.d_model}; cores {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+          f"batch {args.batch}, d_model {args.d_model}; seed {args.seed}, training seed "
+          f"{args.seed if args.train_seed is None else args.train_seed}; cores {os.cpu_count()}, "
+          f"load {os.getloadavg()[0]:.2f}")
     torch.set_num_threads(args.nproc)
     loads = [_load()]
     one = _train(args)
