@@ -4,7 +4,8 @@ Pretraining (:meth:`CastModel.pretrain`) runs
 :func:`pretrain_windows` (standardize every segment, list the training and
 validation windows), :func:`train_network` (AdamW, cosine schedule, early
 stopping; one epoch is :func:`_pretrain_epoch`) and :func:`learn_lag_prior`
-(the cross-subject prior of the residual ridge).
+(the cross-subject prior of the residual ridge). Batches, losses and the
+micro-batches of an optimizer step are in :mod:`~ieegrecon.models._cast_steps`.
 
 Calibration (:meth:`CastModel.calibrate`) runs :func:`calibration_split`
 (training windows and held-out tail), :func:`adapt_decoder` (optional decoder
