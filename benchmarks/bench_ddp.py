@@ -1,27 +1,35 @@
 """DDP pretraining (cast): N gloo processes vs one process, same windows seen, validation loss and wall time.
 
 Usage: ``python benchmarks/bench_ddp.py [--nproc 2] [--subjects 8] [--seconds 120] [--epochs 4]
-[--windows 256] [--d-model 32] [--seed 0]``
+[--windows 256] [--d-model 32] [--seed 0] [--train-seed S]``
 
 A synthetic cohort (``--subjects`` subjects, ``--seconds`` each: resonant
 sources mixed by inverse-square gains into 19 scalp channels and 12 contacts,
 half of the subjects on the 8-channel ds004752 montage) is pretrained with
 :meth:`ieegrecon.models.cast.CastModel.pretrain` (no lag prior) twice with the
-same seed, epochs and windows per epoch:
+same seed, epochs and windows per epoch, three times:
 
-- in this process, with ``--nproc`` torch threads;
+- in this process, with ``--nproc`` torch threads: one segment per optimizer
+  step (the default);
+- in this process again with ``groups_per_step = --nproc``
+  (:func:`ieegrecon.models._cast_train.train_network`): every step averages
+  the gradients of ``--nproc`` micro-batches of ``ceil(batch / nproc)``
+  windows from distinct segments, as a DDP step does (the fair twin of DDP);
 - in ``--nproc`` processes of one gloo group (``torch.multiprocessing``, one
   thread each), the subjects sharded across ranks, the batch split across
-  them (:func:`ieegrecon.models._cast_train.train_network`).
+  them, one segment per rank and step.
 
-Both score the same validation windows (the last 10 % of every subject).
-Prints the validation loss after each epoch, the relative difference of the
-last one (target: within 2 %) and the wall times. Not a test.
+All score the same validation windows (the last 10 % of every subject).
+Prints the validation loss after each epoch, the relative differences of
+the last one (DDP vs each one-process run; target: within 2 %), the wall
+times and the load average before and after each run. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
 import os
 import socket
@@ -67,16 +75,31 @@ def cohort(n_subjects: int, seconds: float, seed: int = 0) -> list:
     return segs
 
 
-def _train(args: argparse.Namespace) -> dict:
+def _train(args: argparse.Namespace, groups_per_step: int = 1) -> dict:
+    from ieegrecon.models import _cast_train as stages
     from ieegrecon.models.cast import CastModel
 
     model = CastModel(d_model=args.d_model, n_heads=4 if args.d_model >= 32 else 2)
+    seed = args.seed if args.train_seed is None else args.train_seed
+    kw = dict(epochs=args.epochs, seed=seed, max_windows_per_epoch=args.windows, batch_size=args.batch,
+              lag_prior_minutes=0.0, patience=args.epochs)
+    train_network = stages.train_network
+    if groups_per_step != 1:
+        if "groups_per_step" in inspect.signature(CastModel.pretrain).parameters:
+            kw["groups_per_step"] = groups_per_step
+        else:  # CastModel.pretrain does not take it: hand it to its training stage
+            stages.train_network = functools.partial(train_network, groups_per_step=groups_per_step)
     t0 = time.perf_counter()
-    info = model.pretrain(cohort(args.subjects, args.seconds, args.seed), epochs=args.epochs, seed=args.seed,
-                          max_windows_per_epoch=args.windows, batch_size=args.batch, lag_prior_minutes=0.0,
-                          patience=args.epochs)
+    try:
+        info = model.pretrain(cohort(args.subjects, args.seconds, args.seed), **kw)
+    finally:
+        stages.train_network = train_network
     return {"val_loss": info["val_loss"], "train_loss": info["train_loss"], "seconds": time.perf_counter() - t0,
             "n_train_windows": info["n_train_windows"], "n_val_windows": info["n_val_windows"]}
+
+
+def _load() -> str:
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def _rank(rank: int, world: int, port: int, args: argparse.Namespace, out: str) -> None:
@@ -104,12 +127,20 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=256, help="training windows per epoch")
     ap.add_argument("--batch", type=int, default=16, help="windows per optimizer step (split across processes)")
     ap.add_argument("--d-model", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the cohort (and of the training)")
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="seed of the training only (default: --seed), to see its spread on one cohort")
     args = ap.parse_args()
     print(f"cohort: {args.subjects} subjects x {args.seconds:g} s; {args.epochs} epochs x {args.windows} windows, "
-          f"batch {args.batch}, d_model {args.d_model}; cores {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+          f"batch {args.batch}, d_model {args.d_model}; seed {args.seed}, training seed "
+          f"{args.seed if args.train_seed is None else args.train_seed}; cores {os.cpu_count()}, "
+          f"load {os.getloadavg()[0]:.2f}")
     torch.set_num_threads(args.nproc)
+    loads = [_load()]
     one = _train(args)
+    loads.append(_load())
+    twin = _train(args, groups_per_step=args.nproc)
+    loads.append(_load())
     with tempfile.TemporaryDirectory() as tmp:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -120,16 +151,32 @@ def main() -> None:
         many = json.loads(Path(tmp, "rank0.json").read_text())
         n_train = sum(json.loads(Path(tmp, f"rank{r}.json").read_text())["n_train_windows"]
                       for r in range(args.nproc))
-    print(f"1 process ({args.nproc} threads): validation loss per epoch "
-          f"{', '.join(f'{v:.4f}' for v in one['val_loss'])}; {one['seconds']:.1f} s training")
-    print(f"{args.nproc} processes (gloo, 1 thread each): validation loss per epoch "
-          f"{', '.join(f'{v:.4f}' for v in many['val_loss'])}; {many['seconds']:.1f} s training "
-          f"({wall:.1f} s with process start-up)")
+    loads.append(_load())
+    _report(args, one, twin, many, n_train, wall, loads)
+
+
+def _report(args: argparse.Namespace, one: dict, twin: dict, many: dict, n_train: int, wall: float,
+            loads: list[str]) -> None:
+    def per_epoch(res: dict) -> str:
+        return ", ".join(f"{v:.4f}" for v in res["val_loss"])
+
+    print(f"1 process ({args.nproc} threads), 1 segment per step: validation loss per epoch {per_epoch(one)}; "
+          f"{one['seconds']:.1f} s training")
+    print(f"1 process ({args.nproc} threads), groups_per_step {args.nproc}: validation loss per epoch "
+          f"{per_epoch(twin)}; {twin['seconds']:.1f} s training")
+    print(f"{args.nproc} processes (gloo, 1 thread each): validation loss per epoch {per_epoch(many)}; "
+          f"{many['seconds']:.1f} s training ({wall:.1f} s with process start-up)")
     print(f"training windows: {one['n_train_windows']} in one process, {n_train} over the ranks "
           f"({many['n_train_windows']} on rank 0); validation windows {one['n_val_windows']}")
-    rel = many["val_loss"][-1] / one["val_loss"][-1] - 1
-    print(f"last validation loss: {many['val_loss'][-1]:.4f} vs {one['val_loss'][-1]:.4f} ({100 * rel:+.2f} %; "
-          f"target within 2 %); speed x{one['seconds'] / many['seconds']:.2f} (training only)")
+    print(f"load average (1/5/15 min) before and after each run: {' -> '.join(loads)}")
+    last = [res["val_loss"][-1] for res in (one, twin, many)]
+    for name, ref in (("1 process default", last[0]), (f"1 process groups_per_step {args.nproc}", last[1])):
+        print(f"last validation loss, {args.nproc} processes vs {name}: {last[2]:.4f} vs {ref:.4f} "
+              f"({100 * (last[2] / ref - 1):+.2f} %; target within 2 %)")
+    print(f"last validation loss, 1 process groups_per_step {args.nproc} vs default: {last[1]:.4f} vs {last[0]:.4f} "
+          f"({100 * (last[1] / last[0] - 1):+.2f} %)")
+    print(f"speed x{one['seconds'] / many['seconds']:.2f} (training only, {args.nproc} processes vs 1 process "
+          "default)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Pretraining (:meth:`CastModel.pretrain`) runs
 :func:`pretrain_windows` (standardize every segment, list the training and
 validation windows), :func:`train_network` (AdamW, cosine schedule, early
 stopping; one epoch is :func:`_pretrain_epoch`) and :func:`learn_lag_prior`
-(the cross-subject prior of the residual ridge).
+(the cross-subject prior of the residual ridge). Batches, losses and the
+micro-batches of an optimizer step are in :mod:`~ieegrecon.models._cast_steps`.
 
 Calibration (:meth:`CastModel.calibrate`) runs :func:`calibration_split`
 (training windows and held-out tail), :func:`adapt_decoder` (optional decoder
@@ -27,6 +28,8 @@ import numpy as np
 from ..headmodel import scalp_positions
 from ..metrics import pearson_r
 from . import training as tr
+from ._cast_steps import (check_groups_per_step, eval_loss, group_windows, micro_batch_loss, micro_batch_size,
+                          micro_batches_per_rank, step_groups, step_loss, sync_unless)
 from ._cast_infer import decode_all, encode_all, predict_std
 from .base import ContactInfo, PairedSegment
 from .lagged import fit_residual_ridge, lag_prior_cov, ls_gain
@@ -43,54 +46,6 @@ Index = list[tuple[int, int]]  # (segment, window start) pairs
 def tolist(a: np.ndarray) -> list[float | None]:
     """Per-contact figures as JSON numbers (None for NaN), rounded to 6 decimals."""
     return [None if not np.isfinite(v) else round(float(v), 6) for v in a]
-
-
-# ------------------------------------------------------------------ windows and losses
-def group_windows(index: list[tuple[int, int]], order: np.ndarray, batch_size: int) -> list[list[int]]:
-    """Group window indices (in ``order``) into batches from a single segment each."""
-    by_seg: dict[int, list[int]] = {}
-    for j in order:
-        by_seg.setdefault(index[j][0], []).append(int(j))
-    return [v[i:i + batch_size] for k in sorted(by_seg) for v in [by_seg[k]] for i in range(0, len(v), batch_size)]
-
-
-def step_loss(model: Any, zx: np.ndarray, zy: np.ndarray, ch_pos: np.ndarray, contacts: ContactInfo,
-              starts: np.ndarray, dev: Any, adapter: Any = None, net: Any = None) -> Any:
-    """Waveform + spectral loss of the network on the windows at ``starts`` (a torch scalar).
-
-    ``net`` runs the forward pass instead of ``model.net`` (its
-    DistributedDataParallel wrapper in a distributed run).
-    """
-    import torch
-
-    xb = torch.as_tensor(tr.cut_windows(zx, starts, model.win), device=dev)
-    yb = torch.as_tensor(tr.cut_windows(zy, starts, model.win), device=dev)
-    q = model._queries(contacts, dev, adapter)
-    pred = (model.net if net is None else net)(xb, torch.as_tensor(ch_pos, dtype=torch.float32, device=dev), q)
-    return tr.waveform_spectral_loss(pred, yb, model.spectral_weight)
-
-
-def eval_loss(model: Any, data: list, index: list[tuple[int, int]], dev: Any, adapter: Any = None,
-              batch_size: int = 32, reduce: bool = False) -> float:
-    """Mean loss over the windows of ``index`` (eval mode, no grad).
-
-    With ``reduce``, the mean over the windows of every rank of the process
-    group (each rank passing its own ``index``).
-    """
-    import torch
-
-    model.net.eval()
-    tot, cnt = 0.0, 0
-    with torch.no_grad():
-        for b in group_windows(index, np.arange(len(index)), batch_size):
-            zx, zy, ch_pos, contacts = data[index[b[0]][0]]
-            starts = np.array([index[j][1] for j in b])
-            tot += float(step_loss(model, zx, zy, ch_pos, contacts, starts, dev, adapter)) * len(b)
-            cnt += len(b)
-    model.net.train()
-    if reduce:
-        tot, cnt = tr.all_reduce([tot, cnt])
-    return tot / max(cnt, 1)
 
 
 # ------------------------------------------------------------------ pretraining
@@ -146,7 +101,8 @@ def pretrain_windows(model: Any, segments: list[PairedSegment], val_subjects: se
 def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, rng: np.random.Generator, dev: Any,
                   seed: int, epochs: int, batch_size: int, lr: float, weight_decay: float, patience: int,
                   max_windows_per_epoch: int | None, max_contacts: int, channel_dropout: float,
-                  progress: Callable[[int, float, float], None] | None) -> tuple[list, list, tr.EarlyStopping]:
+                  progress: Callable[[int, float, float], None] | None,
+                  groups_per_step: int = 1) -> tuple[list, list, tr.EarlyStopping]:
     """Train a fresh network (seeded by ``seed``) across subjects; keep the best validation state.
 
     In a distributed run (``torchrun``, :func:`~ieegrecon.models.training.dist_context`)
@@ -159,6 +115,30 @@ def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, r
     process's. Losses are averaged over ranks, so every rank stops at the
     same epoch with the same state.
 
+    Every batch holds windows of one segment. ``groups_per_step`` > 1 makes
+    one optimizer step average the gradients of several such micro-batches
+    (gradient accumulation; :mod:`~ieegrecon.models._cast_steps`): with
+    ``world`` processes (1 without ``torchrun``) each rank accumulates
+    ``k = ceil(groups_per_step / world)`` micro-batches of distinct segments
+    (``net.no_sync()`` on all but the last), each of
+    ``ceil(batch_size / (world * k))`` windows and its loss divided by ``k``,
+    so a step's gradient is the mean over the ``world * k`` micro-batches
+    (over ranks, of each rank's mean) and a step still sees about
+    ``batch_size`` windows: about as many steps per epoch as with
+    ``groups_per_step`` 1 (single-segment grouping leaves a few partial
+    micro-batches), and the same learning-rate schedule (its length is
+    ``epochs * ceil(windows per epoch / batch_size)`` steps either way). The other parameters are
+    :meth:`~ieegrecon.models.cast.CastModel.pretrain`'s.
+
+    Parameters
+    ----------
+    groups_per_step : int
+        Single-segment micro-batches whose gradients one optimizer step
+        averages, over all ranks; a run of ``world`` ranks uses
+        ``world * ceil(groups_per_step / world)``. Default 1: one segment
+        per step in one process (bit for bit the training without this
+        parameter), one per rank in a distributed run (as before).
+
     Returns
     -------
     hist_tr, hist_va : list of float
@@ -168,6 +148,7 @@ def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, r
     """
     import torch
 
+    groups_per_step = check_groups_per_step(groups_per_step)
     rank, world = tr.dist_context()
     with tr.deterministic():
         model.net = model._build(seed).to(dev)
@@ -183,12 +164,13 @@ def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, r
             opt, lambda k: min(1.0, (k + 1) / 50) * 0.5 * (1 + np.cos(np.pi * min(k, total_steps) / total_steps)))
         if world > 1:
             per_epoch = min(len(train_idx), int(np.ceil(per_epoch / world)))
-            batch_size = int(np.ceil(batch_size / world))
+        micro = micro_batches_per_rank(groups_per_step, world)
+        batch_size = micro_batch_size(batch_size, groups_per_step, world)
         stopper = tr.EarlyStopping(patience=patience)
         hist_tr, hist_va = [], []
         for ep in range(epochs):
             losses = _pretrain_epoch(model, data, train_idx, per_epoch, batch_size, rng, dev, opt, sched,
-                                     max_contacts, channel_dropout, net=net)
+                                     max_contacts, channel_dropout, net=net, micro=micro)
             if net is not None:
                 total, count = tr.all_reduce([float(np.sum(losses)), len(losses)])
                 losses = [total / count]
@@ -207,13 +189,20 @@ def train_network(model: Any, data: list, train_idx: Index, val_idx: Index, *, r
 
 def _pretrain_epoch(model: Any, data: list, train_idx: Index, per_epoch: int, batch_size: int,
                     rng: np.random.Generator, dev: Any, opt: Any, sched: Any, max_contacts: int,
-                    channel_dropout: float, net: Any = None) -> list[float]:
+                    channel_dropout: float, net: Any = None, micro: int = 1) -> list[float]:
     """One pretraining epoch: random windows, contacts and (with ``channel_dropout``) scalp channels.
 
-    ``net``: the DistributedDataParallel wrapper of a distributed run; every
-    rank then takes as many steps as the rank with the most batches (the
-    others go round their batches again), since each step averages gradients
-    over all ranks.
+    Each optimizer step accumulates ``micro`` single-segment batches of
+    ``batch_size`` windows (:func:`~ieegrecon.models._cast_steps.step_groups`),
+    each loss divided by their number. ``net``: the DistributedDataParallel
+    wrapper of a distributed run; every rank then takes as many steps as the
+    rank with the most (the others go round their steps again), since each
+    step averages gradients over all ranks.
+
+    Returns
+    -------
+    losses : list of float
+        The loss of every micro-batch (undivided).
     """
     import torch
 
@@ -221,27 +210,21 @@ def _pretrain_epoch(model: Any, data: list, train_idx: Index, per_epoch: int, ba
     order = rng.permutation(len(train_idx))[:per_epoch]
     batches = group_windows(train_idx, order, batch_size)
     batches = [batches[i] for i in rng.permutation(len(batches))]
+    steps = step_groups(batches, [train_idx[b[0]][0] for b in batches], micro)
     if net is not None:
-        n_steps = int(tr.all_reduce([len(batches)], op="max")[0])
-        batches = [batches[i % len(batches)] for i in range(n_steps)]
+        n_steps = int(tr.all_reduce([len(steps)], op="max")[0])
+        steps = [steps[i % len(steps)] for i in range(n_steps)]
     losses = []
-    for b in batches:
-        di = train_idx[b[0]][0]
-        zx, zy, ch_pos, contacts = data[di]
-        starts = np.array([train_idx[j][1] for j in b])
-        ch = np.arange(zx.shape[0])
-        if channel_dropout > 0 and len(ch) > 4 and rng.random() < channel_dropout:
-            ch = np.sort(rng.choice(len(ch), int(rng.integers(4, len(ch) + 1)), replace=False))
-        ks = np.arange(zy.shape[0])
-        if len(ks) > max_contacts:
-            ks = np.sort(rng.choice(len(ks), max_contacts, replace=False))
-        loss = step_loss(model, zx[ch], zy[ks], ch_pos[ch], contacts.subset(list(ks)), starts, dev, net=net)
+    for step in steps:
         opt.zero_grad()
-        loss.backward()
+        for i, b in enumerate(step):
+            with sync_unless(net, i < len(step) - 1):
+                loss = micro_batch_loss(model, data, train_idx, b, rng, dev, max_contacts, channel_dropout, net)
+                (loss if len(step) == 1 else loss / len(step)).backward()
+            losses.append(float(loss.detach()))
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss.detach()))
     return losses
 
 
