@@ -41,17 +41,22 @@ def main() -> None:
     for subject in cohort.subjects:
         model, _ = load_model(Path(args.folds) / f"fold-{subject}")
         cal, test = [s for s in cohort.segments if s.subject == subject][:2]
+        # sessions may differ in channels (v2: a channel bad in one session): the ones both have
+        ch = [n for n in cal.scalp_names if n in test.scalp_names]
+        ci, ti = [cal.scalp_names.index(n) for n in ch], [test.scalp_names.index(n) for n in ch]
+        ks = [n for n in cal.contacts.ch_names if n in test.contacts.ch_names]
+        kc, kt = [cal.contacts.ch_names.index(n) for n in ks], [test.contacts.ch_names.index(n) for n in ks]
         for minutes in (float(m) for m in args.minutes.split(",")):
             seg = cal.crop_samples(0, round(minutes * 60 * cal.sfreq))
-            zx, center, scale = tr.robust_standardize(seg.scalp)
-            zt = (test.scalp - center[:, None]) / scale[:, None]
-            y = np.asarray(seg.ieeg, float)
+            zx, center, scale = tr.robust_standardize(seg.scalp[ci])
+            zt = (test.scalp[ti] - center[:, None]) / scale[:, None]
+            y = np.asarray(seg.ieeg[kc], float)
             row = {"subject": subject, "minutes": minutes}
             for name, cov in (("plain", None), ("lag_prior", model.lag_cov)):
                 fit = fit_residual_ridge(zx, model.res_lags, y.T, np.zeros_like(y.T), C.RES_ALPHAS, C.RES_FOLDS,
                                          lag_cov=cov)
                 pred = apply_lagged(fit["coef"], zt, model.res_lags) + fit["intercept"][:, None]
-                row[name] = float(np.nanmean(pearson_r(test.ieeg, pred)))
+                row[name] = float(np.nanmean(pearson_r(test.ieeg[kt], pred)))
             print(json.dumps(row), flush=True)
             rows.append(row)
     for minutes in sorted({r["minutes"] for r in rows}):
