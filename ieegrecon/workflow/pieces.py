@@ -165,8 +165,8 @@ def piece_chunks(scalp: np.ndarray, sfreq: float, bounds: list[tuple[int, int]] 
     """Chunks of a preprocessed array with context that never crosses a piece: ``(a, b, context, keep)``.
 
     What posterior draws are taken on
-    (:func:`ieegrecon.evaluation.posterior.posterior_metrics`; a held-out
-    band coverage would use it too). Continuous (``bounds`` None, empty or one
+    (:func:`ieegrecon.evaluation.posterior.posterior_metrics`, and calibrate's
+    held-out band coverage, :func:`~ieegrecon.workflow.uncertainty.heldout_coverage`). Continuous (``bounds`` None, empty or one
     piece): chunks of ``chunk_s`` (default
     :data:`~ieegrecon.workflow.chunking.ARRAY_CHUNK_S`) with ``margin_s``
     (default :data:`~ieegrecon.workflow.chunking.MARGIN_S`) of context,
