@@ -17,7 +17,10 @@ statistics are recomputed on the pooled contacts with
    baseline with the best calibration-session confidence r), paired over subjects;
 3. IED F1 per depth class and for hippocampus/amygdala contacts (surrogate, true
    iEEG, scalp alone), where the cohort has ground-truth events;
-4. CAST's protocol: ``selected_r`` beside all-contact r, and the fraction selected.
+4. CAST's protocol: ``selected_r`` beside all-contact r, and the fraction selected;
+5. per atlas region (both hemispheres together; contacts pooled over subjects, as
+   ``by_region.tsv``): r and IED F1 of the methods in ``--region-methods`` at one
+   calibration length, beside the detector on the true iEEG and on the scalp alone.
 
 Reporting glue only; no figure here is computed differently from ``evaluate``.
 """
@@ -127,10 +130,36 @@ def selection_md(contacts: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def regions_md(contacts: pd.DataFrame, methods: list[str], minutes: float) -> str:
+    """Table 5: r and IED F1 per atlas region (hemispheres merged), contacts pooled over subjects."""
+    c = contacts[contacts["method"].isin(methods) & np.isclose(contacts["minutes"].to_numpy(float), minutes)]
+    if c.empty:
+        return f"(none of {methods} at {minutes:g} min in these results)"
+    c = c.assign(area=c["region"].astype(str).str.replace(r"_[LR]$", "", regex=True))
+    has_ied = "ied_f1" in c and np.isfinite(c["ied_f1"].to_numpy(float)).any()
+    head = (["region", "contacts", "subjects"] + [f"r {m}" for m in methods]
+            + ([f"IED F1 {m}" for m in methods] + ["IED F1 true iEEG", "IED F1 scalp", "contacts with IEDs"]
+               if has_ied else []))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for area, g in c.groupby("area", sort=True):
+        first = g[g["method"] == methods[0]]
+        row = [area, str(len(first)), str(first["subject"].nunique())]
+        row += [_fmt(g.loc[g["method"] == m, "r"].mean()) for m in methods]
+        if has_ied:
+            row += [_fmt(g.loc[g["method"] == m, "ied_f1"].mean()) for m in methods]
+            row += [_fmt(first["ied_f1_ieeg"].mean()), _fmt(first["ied_f1_scalp"].mean()),
+                    str(int(np.isfinite(first["ied_f1"].to_numpy(float)).sum()))]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="+", type=Path)
     ap.add_argument("--names", default=None, help="comma-separated subject prefixes, one per folder")
+    ap.add_argument("--region-methods", default="cast,xs-ridge,source",
+                    help="methods of the per-region table (comma-separated)")
+    ap.add_argument("--region-minutes", type=float, default=1.0, help="calibration length of the per-region table")
     args = ap.parse_args(argv)
     names = args.names.split(",") if args.names else [p.name for p in args.results]
     contacts = pooled_contacts(args.results, names)
@@ -143,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
               + ", ".join(f"{m} ({n}x)" for m, n in choices['chosen'].value_counts().items()) + "\n")
     print("## Against the strongest linear row (all contacts)\n\n" + versus_md(stats["versus_strongest_linear"]) + "\n")
     print("## IED F1\n\n" + ied_md(contacts) + "\n")
-    print("## CAST's protocol\n\n" + selection_md(contacts))
+    print("## CAST's protocol\n\n" + selection_md(contacts) + "\n")
+    print(f"## Per region at {args.region_minutes:g} min\n\n"
+          + regions_md(contacts, args.region_methods.split(","), args.region_minutes))
 
 
 if __name__ == "__main__":
