@@ -26,7 +26,7 @@ def batch_cmd(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler "
                                             "(tcp://HOST:8786) to run on instead of a local cluster."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs this batch did not write."),
-    samples: int = typer.Option(0, "--samples", help="flow: posterior samples (as reconstruct)."),
+    samples: int = typer.Option(0, "--samples", help="Posterior samples, ridge-gauss or flow models (as reconstruct)."),
     anonymize: bool = typer.Option(False, "--anonymize", help="As reconstruct --anonymize."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:

@@ -63,7 +63,7 @@ def evaluate(
     test_minutes: float = typer.Option(0.0, "--test-minutes", min=0.0,
                                        help="Score on the first N minutes of the test part only (0: all of it)."),
     n_draws: int = typer.Option(32, "--draws", min=2,
-                                help="Posterior draws of sampling methods (flow) for the 90 % bands and draw metrics."),
+                                help="Posterior draws of sampling methods (ridge-gauss, flow) for the 90 % bands and draw metrics."),
     ieeg_reference: str = typer.Option("recorded", "--ieeg-reference",
                                        help="Montage targets and surrogates are scored in: recorded, bipolar "
                                             "(adjacent contacts of a shaft) or average."),

@@ -102,7 +102,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     forbidden : tuple of path-like
         Paths that must never be written (all inputs of a batch).
     samples : int
-        For models that sample a posterior (``flow``): draw this many samples;
+        For models that sample a posterior (``ridge-gauss``, the default
+        sampler, or ``flow``): draw this many samples;
         the EDF then holds the posterior median and ``<out>_uncertainty.h5``
         the 5-95 % band per contact over time.
     anonymize : bool
@@ -142,8 +143,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     inp = read_input(scalp_path, model, pm, out, samples)
     target, gaps = _edf_target(inp, model, pm, out, overwrite=overwrite, anonymize=anonymize)
     if samples and not model.supports_posterior:
-        raise UsageError(f"the 'samples' parameter needs a model that samples a posterior (flow), "
-                         f"not {model.method!r}")
+        raise UsageError(f"the 'samples' parameter needs a model that samples a posterior (ridge-gauss or "
+                         f"flow), not {model.method!r}")
     levels = (BAND_Q[0], 0.5, BAND_Q[1])
     band_fn = ((lambda x: model.posterior(x, n_samples=samples).quantiles(levels))  # type: ignore[attr-defined]
                if samples else None)
