@@ -83,3 +83,21 @@ def test_too_short_calibration_names_the_recording(linear_session, tmp_path):
     line = run.stderr.strip()
     assert "\n" not in line and str(linear_session) in line and "too short for flow" in line
     assert not (tmp_path / "f").exists()
+
+
+def test_ridge_gauss_is_a_sampler_end_to_end(linear_session, mb0400fu, tmp_path):
+    """The default sampler (issue #19's step-down): calibrate ridge-gauss, reconstruct --samples, bands written."""
+    from typer.testing import CliRunner
+
+    from ieegrecon.cli import app
+    from ieegrecon.workflow.uncertainty import read_uncertainty_h5
+
+    res = calibrate(linear_session, method="ridge-gauss", minutes=1.5, out=tmp_path / "pm")
+    cov = res.extra["heldout_coverage90"]
+    assert cov is not None and len(cov) == 48 and 0.5 < np.mean(list(cov.values())) <= 1.0
+    run = CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(tmp_path / "pm"),
+                                   "--out", str(tmp_path / "r.edf"), "--samples", "4"])
+    assert run.exit_code == 0, run.output
+    unc = read_uncertainty_h5(tmp_path / "r_uncertainty.h5")
+    lo, hi = np.asarray(unc["lo"]), np.asarray(unc["hi"])
+    assert lo.shape == (48, 29 * 200) and np.all(lo <= hi) and np.mean(hi - lo) > 0
