@@ -11,7 +11,8 @@ MSE on the missing frames for:
   EEG prediction (a run-specific map in a low-rank spatial basis), then the usual completion;
 * ``trend``: the completion with a per-vertex Legendre drift of order 1-3 (ridge ``lam``), and
   ``gp-only`` / ``eeg-recalibrated`` with the same drift;
-* ``train``: the decoder trained on 4, 8 or 13 development subjects (0-3, 9-17), no completion.
+* ``train``: the decoder trained on 4, 8 or 13 development subjects (0-3, 9-17), no completion;
+* ``oracle``: the simulator's noise-free parcel BOLD broadcast to the vertices (a ceiling).
 
 Command (about 6 min on a loaded 2-core machine)::
 
@@ -52,7 +53,7 @@ def main() -> None:
     subs, masks = {}, {}
     for s in list(range(18)):
         sub = sim(240.0, s, tr=0.8, mesh=mesh)
-        subs[s] = (eeg_features(sub.eeg, sub.sfreq, 0.8, sub.n_frames), sub.bold)
+        subs[s] = (eeg_features(sub.eeg, sub.sfreq, 0.8, sub.n_frames), sub.bold, sub.bold_parcels)
     for s in range(4, 9):
         for kind, frac in PATTERNS:
             m = _mask(kind, 300, frac, rng)
@@ -81,8 +82,9 @@ def main() -> None:
         return out
 
     for s in range(4, 9):
-        f, bold = subs[s]
+        f, bold, clean = subs[s]
         keep = masks[s]
+        score("oracle: noise-free parcel BOLD", mesh.parcel_to_vertex(clean), bold, keep)
         p0 = whittaker(f @ model.weights, model.mu)
         yk = mesh.vertex_to_parcel(bold)[keep]
         score("completion", complete(mesh.parcel_to_vertex(p0), bold[keep], keep, **k), bold, keep)
