@@ -7,11 +7,13 @@ are those of ``ieegrecon fmri-evaluate`` with the same arguments.
 
 Development (design) runs::
 
-    python benchmarks/fmri_eval.py --seed 0 --subjects 4 --test-subjects 6 --out results/fmri_dev.json
+    python benchmarks/fmri_eval.py --seed 0 --subjects 12 --test-subjects 5 --out results/fmri_dev.json \
+        --save-model model12
 
 Final report on the sealed seeds (docs/evaluation.md), once, after the design is fixed::
 
-    python benchmarks/fmri_eval.py --seed 0 --subjects 4 --test-subjects 3 --sealed --out results/fmri_sealed.json
+    python benchmarks/fmri_eval.py --seed 0 --subjects 12 --test-subjects 3 --sealed --model model12 \
+        --out results/fmri_sealed.json
 """
 
 from __future__ import annotations

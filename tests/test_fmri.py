@@ -225,3 +225,19 @@ def test_vertex_noise_has_drift_and_physiology():
     assert 1.0 < n.std() < 2.0  # ~0.6 x the parcel SD in all
     spec = np.abs(np.fft.rfft(n - n.mean(axis=0), axis=0)) ** 2
     assert spec[1:3].mean() > spec[10:].mean()  # slow drift above the white floor
+
+
+def test_drift_term_extrapolates_a_polynomial_drift_into_a_gap():
+    from ieegrecon.fmri.completion import drift_basis
+
+    rng = np.random.default_rng(3)
+    n, v = 120, 40
+    truth = drift_basis(n, 2) @ rng.normal(size=(2, v)) + 0.1 * rng.standard_normal((n, v))
+    keep = np.r_[0:40, 80:120]
+    miss = np.arange(40, 80)
+    err = {}
+    for order in (0, 2):
+        out = complete(np.zeros((n, v)), truth[keep], keep, length=3.0, nugget=0.2, offset=False, trend=order)
+        assert np.max(np.abs(out[keep] - truth[keep])) == 0
+        err[order] = np.mean((out[miss] - truth[miss]) ** 2)
+    assert err[2] < 0.2 * err[0], err

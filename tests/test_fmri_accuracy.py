@@ -57,6 +57,11 @@ def test_model_predicts_held_out_frames(fitted):
     # issue #8 (0.8 x truth) was never a model of the EEG at all
     assert r > 0.5, r
     assert mse(pred, bold) < 0.75 * mse(np.zeros_like(bold), bold)
+    # the same model fed noise in place of the EEG fails both levels
+    noise = np.random.default_rng(1).standard_normal(eeg.shape) * eeg.std()
+    pred_noise = model.predict(noise, SFREQ, N_FRAMES)
+    assert np.mean(pearson_r(pred_noise, bold)) < 0.5
+    assert mse(pred_noise, bold) > 0.75 * mse(np.zeros_like(bold), bold)
 
 
 def test_eeg_matters_at_contiguous_gaps(fitted):

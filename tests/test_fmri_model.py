@@ -18,7 +18,7 @@ def _model(seed: int = 0) -> FmriModel:
     m = FmriModel(CH, 0.8, alpha=100.0, mu=1.0)
     m.n_parcels = 5
     m.weights = np.random.default_rng(seed).normal(size=(len(CH) * len(BANDS) * (len(HRF_PEAKS) + 2) + 1, 5))
-    m.kernel = {"length": 2.0, "nugget": 0.2, "offset": False, "gain_shrink": 100.0}
+    m.kernel = {"length": 2.0, "nugget": 0.2, "offset": False, "gain_shrink": 100.0, "trend": 2}
     m.kernel_gp = {"length": 5.0, "nugget": 0.05, "offset": True, "gain_shrink": 0.0}
     m.rank = 6
     m.trained_on = {"n_subjects": 2, "n_frames": 10}
@@ -36,7 +36,8 @@ def test_save_writes_the_model_folder_format_and_loads_exactly(tmp_path):
     np.testing.assert_array_equal(m2.weights, m.weights)
     assert (m2.ch_names, m2.tr, m2.alpha, m2.mu, m2.kernel, m2.kernel_gp, m2.rank, m2.n_parcels, m2.trained_on) == \
         (m.ch_names, m.tr, m.alpha, m.mu, m.kernel, m.kernel_gp, m.rank, m.n_parcels, m.trained_on)
-    assert m2.kernel_args() == {"length": 2.0, "nugget": 0.2, "offset": False, "gain_shrink": 100.0}
+    assert m2.kernel_args() == {"length": 2.0, "nugget": 0.2, "offset": False, "gain_shrink": 100.0, "trend": 2}
+    assert m2.kernel_args(gp_only=True)["trend"] == 0  # folders written before the drift term: none
     assert len(weights_sha256(tmp_path / "m")) == 64
     with pytest.raises(OutputError):
         _model(1).save(tmp_path / "m")

@@ -11,13 +11,18 @@ The sampling operator keeps the measured frames ``K``; the missing frames
 2. the residual ``r = y - (a m + b)`` is a stationary Gaussian process in time
    with a Matérn-5/2 correlation of length ``length`` frames plus a white
    ``nugget`` (Rasmussen & Williams 2006, eq. 2.19 and 4.17);
-3. ``x_M = a m_M + b + C_MK (C_KK + nugget I)^-1 r_K``, and ``x_K = y_K``
+3. optionally (``trend > 0``), slow scanner drift: Legendre polynomials of
+   order 1..``trend`` in the frame index over the whole run (the polynomial
+   nuisance regressors of fMRI GLMs, e.g. AFNI's ``-polort``), fitted per
+   vertex to ``y - (a m + b)`` on the measured frames by ridge
+   (:data:`TREND_PENALTY`) and added to the prior mean;
+4. ``x_M = a m_M + b + T_M c + C_MK (C_KK + nugget I)^-1 r_K``, and ``x_K = y_K``
    copied bit for bit.
 
 The kernel is shared by all vertices, so one ``|M| x |K|`` matrix serves the
-whole mesh. Its parameters (length, nugget, offset, gain shrinkage) are
-chosen in :func:`fit_kernel` by hiding frames of training subjects, at random
-and as one contiguous block. With a prior of zeros (no EEG) the same code is
+whole mesh. Its parameters (length, nugget, offset, gain shrinkage, trend
+order) are chosen in :func:`fit_kernel` by hiding frames of training
+subjects, at random and as one contiguous block. With a prior of zeros (no EEG) the same code is
 the ``gp-only`` baseline.
 """
 
@@ -32,6 +37,10 @@ LENGTHS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0)
 NUGGETS = (0.01, 0.05, 0.2, 0.5)
 OFFSETS = (True, False)
 GAIN_SHRINKS = (0.0, 100.0, 1000.0)
+#: Polynomial drift orders searched by :func:`fit_kernel` (0: no trend).
+TRENDS = (0, 2)
+#: Ridge penalty of the drift coefficients (sum of squares over the measured frames; chosen on development seeds).
+TREND_PENALTY = 10.0
 
 
 def matern52(lag: np.ndarray, length: float) -> np.ndarray:
@@ -68,7 +77,7 @@ def parse_frames(spec: str, n_frames: int, path: str | None = None) -> np.ndarra
 
 def complete(prior: np.ndarray, known: np.ndarray, known_idx: np.ndarray, *, length: float = 3.0,
              nugget: float = 0.1, calibrate: bool = True, offset: bool = True,
-             gain_shrink: float = 0.0, weights: np.ndarray | None = None) -> np.ndarray:
+             gain_shrink: float = 0.0, weights: np.ndarray | None = None, trend: int = 0) -> np.ndarray:
     """Complete a frame sequence from a prior prediction and measured frames.
 
     Parameters
@@ -92,6 +101,9 @@ def complete(prior: np.ndarray, known: np.ndarray, known_idx: np.ndarray, *, len
         shown gain 1: ``a = (n_K a_ls + gain_shrink) / (n_K + gain_shrink)``.
     weights : ndarray, shape (n_missing, n_known) | None
         :func:`gp_weights` for these frames, ``length`` and ``nugget`` (computed when None).
+    trend : int
+        Order of the per-vertex polynomial drift fitted on the measured
+        frames (:func:`drift_basis`; 0: none).
 
     Returns
     -------
@@ -128,12 +140,28 @@ def complete(prior: np.ndarray, known: np.ndarray, known_idx: np.ndarray, *, len
             b = yk.mean(axis=0) - a * mk.mean(axis=0)
     base = a * prior + b
     r = yk - base[known_idx]
+    if trend > 0:
+        t = drift_basis(n, trend)
+        tk = t[known_idx]
+        base = base + t @ np.linalg.solve(tk.T @ tk + TREND_PENALTY * np.eye(trend), tk.T @ r)
+        r = yk - base[known_idx]
     if miss.size:
         g = gp_weights(known_idx, miss, length, nugget) if weights is None else weights
         out[miss] = base[miss] + g @ r
     out = out.astype(np.result_type(known.dtype, np.float32) if known.dtype.kind == "f" else float)
     out[known_idx] = known
     return out
+
+
+def drift_basis(n_frames: int, order: int) -> np.ndarray:
+    """Legendre polynomials of order 1..``order`` over the run (frame index mapped to [-1, 1]).
+
+    Returns
+    -------
+    ndarray, shape (n_frames, order)
+    """
+    s = np.linspace(-1.0, 1.0, n_frames)
+    return np.polynomial.legendre.legvander(s, order)[:, 1:]
 
 
 def gp_weights(known_idx: np.ndarray, miss: np.ndarray, length: float, nugget: float) -> np.ndarray:
@@ -207,7 +235,8 @@ def fit_kernel(pairs: Sequence[tuple[np.ndarray, np.ndarray]], rng: np.random.Ge
     Returns
     -------
     dict
-        ``{'length': float, 'nugget': float, 'offset': bool, 'gain_shrink': float, 'mse': float}``.
+        ``{'length': float, 'nugget': float, 'offset': bool, 'gain_shrink': float, 'trend': int,
+        'mse': float}``.
     """
     trials = []
     for prior, truth in pairs:
@@ -221,9 +250,9 @@ def fit_kernel(pairs: Sequence[tuple[np.ndarray, np.ndarray]], rng: np.random.Ge
         miss = np.setdiff1d(np.arange(truth.shape[0]), keep)
         for length, nug in itertools.product(LENGTHS, NUGGETS):
             g = gp_weights(keep, miss, length, nug)
-            for off, shrink in itertools.product(OFFSETS, GAIN_SHRINKS[:1] if flat else GAIN_SHRINKS):
+            for off, shrink, order in itertools.product(OFFSETS, GAIN_SHRINKS[:1] if flat else GAIN_SHRINKS, TRENDS):
                 c = complete(prior, truth[keep], keep, length=length, nugget=nug, offset=off, gain_shrink=shrink,
-                             weights=g)
-                err.setdefault((length, nug, off, shrink), []).append(np.mean((c[miss] - truth[miss]) ** 2))
+                             weights=g, trend=order)
+                err.setdefault((length, nug, off, shrink, order), []).append(np.mean((c[miss] - truth[miss]) ** 2))
     key = min(err, key=lambda k: float(np.mean(err[k])))
-    return {**dict(zip(("length", "nugget", "offset", "gain_shrink"), key)), "mse": float(np.mean(err[key]))}
+    return {**dict(zip(("length", "nugget", "offset", "gain_shrink", "trend"), key)), "mse": float(np.mean(err[key]))}

@@ -13,9 +13,9 @@ missing frames:
 * ``gp-only``: the completion with no EEG (constant-mean Gaussian process,
   its own kernel fitted on the training subjects);
 * ``linear interpolation`` in time;
-* ``eeg-recalibrated``: the EEG prediction with its per-vertex gain and
-  offset fitted on the run's measured frames, no Gaussian-process residual
-  (an ablation: what the recalibration alone gives);
+* ``eeg-recalibrated``: the EEG prediction with its per-vertex gain, offset
+  and drift (when the kernel uses them) fitted on the run's measured frames,
+  no Gaussian-process residual (a baseline: the EEG model refitted on the run);
 * ``completion``: recalibrated EEG prior + Gaussian-process residual;
 * ``completion, other run's EEG``: the same with the EEG of another held-out
   subject (a control: the EEG must matter; a prior of zeros when only one

@@ -263,7 +263,7 @@ class FmriModel:
         return mesh.parcel_to_vertex(self.predict(eeg, sfreq, n_frames))
 
     def kernel_args(self, gp_only: bool = False) -> dict:
-        """``{'length', 'nugget', 'offset', 'gain_shrink'}`` for :func:`~ieegrecon.fmri.completion.complete`.
+        """``{'length', 'nugget', 'offset', 'gain_shrink', 'trend'}`` for :func:`~ieegrecon.fmri.completion.complete`.
 
         Parameters
         ----------
@@ -272,7 +272,7 @@ class FmriModel:
         """
         k = self.kernel_gp if gp_only else self.kernel
         return {"length": float(k["length"]), "nugget": float(k["nugget"]), "offset": bool(k.get("offset", True)),
-                "gain_shrink": float(k.get("gain_shrink", 0.0))}
+                "gain_shrink": float(k.get("gain_shrink", 0.0)), "trend": int(k.get("trend", 0))}
 
     # -- persistence -----------------------------------------------------------------
     def config(self) -> dict:
