@@ -31,7 +31,7 @@ def test_defaults_and_refusals(monkeypatch):
     calls = []
     monkeypatch.setattr(fmri_evaluate, "evaluate", lambda *a, **k: calls.append((a, k)) or RESULT)
     assert runner.invoke(app, ["fmri-evaluate"], catch_exceptions=False).exit_code == 0
-    assert calls == [((4, 5, 0, 240.0), {"sealed": False})]
+    assert calls == [((12, 5, 0, 240.0), {"sealed": False})]
     res = runner.invoke(app, ["fmri-evaluate", "--duration", "0"], catch_exceptions=False)
     assert res.exit_code == 2 and "Invalid value for --duration: must be > 0" in res.stderr
     assert not hasattr(fmri_evaluate, "main")  # one entry point: the CLI
@@ -39,7 +39,7 @@ def test_defaults_and_refusals(monkeypatch):
     res = runner.invoke(app, ["fmri-evaluate", "--seed", "50021"], catch_exceptions=False)
     assert res.exit_code == 2 and "--seed" in res.stderr
     assert runner.invoke(app, ["fmri-evaluate", "--sealed"], catch_exceptions=False).exit_code == 0
-    assert calls[-1] == ((4, 5, 0, 240.0), {"sealed": True})
+    assert calls[-1] == ((12, 5, 0, 240.0), {"sealed": True})
 
 
 def test_library_refuses_sealed_master_seeds():

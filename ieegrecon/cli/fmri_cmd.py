@@ -82,7 +82,7 @@ def fmri_simulate(
 @command("fmri-train")
 def fmri_train(
     out: Path = typer.Argument(..., help="Model folder to write."),
-    subjects: int = typer.Option(4, "--subjects", min=1, help="Simulated training subjects."),
+    subjects: int = typer.Option(12, "--subjects", min=1, help="Simulated training subjects (docs/fmri.md uses 12)."),
     duration: float = typer.Option(240.0, "--duration", help="Seconds per subject."),
     tr: float = typer.Option(0.8, "--tr", help="Repetition time (s)."),
     seed: int = typer.Option(0, "--seed", help="Master seed."),
@@ -113,7 +113,7 @@ def fmri_train(
 
 @command("fmri-evaluate")
 def fmri_evaluate(
-    subjects: int = typer.Option(4, "--subjects", min=1, help="Training subjects."),
+    subjects: int = typer.Option(12, "--subjects", min=1, help="Training subjects (docs/fmri.md uses 12)."),
     test_subjects: int = typer.Option(5, "--test-subjects", min=1,
                                       help="Held-out subjects (per sealed seed with --sealed)."),
     seed: int = typer.Option(0, "--seed", min=0, max=999, help="Development master seed (0-999)."),
