@@ -174,7 +174,8 @@ def heldout_coverage(model: Any, seg: Any, seed: int, bounds: list[tuple[int, in
         lo, _, hi = model.posterior(seg.scalp, n_samples=n_samples, seed=seed).quantiles(qs)
         return coverage(seg.ieeg, lo, hi)
     lo, hi = np.empty_like(seg.ieeg), np.empty_like(seg.ieeg)
-    for a, b, context, keep in piece_chunks(seg.scalp, seg.sfreq, bounds):
-        q_lo, _, q_hi = model.posterior(context, n_samples=n_samples, seed=seed).quantiles(qs)
+    for i, (a, b, context, keep) in enumerate(piece_chunks(seg.scalp, seg.sfreq, bounds)):
+        # a seed per piece: with one seed every trial would get the same draws
+        q_lo, _, q_hi = model.posterior(context, n_samples=n_samples, seed=seed + i).quantiles(qs)
         lo[:, a:b], hi[:, a:b] = q_lo[:, keep], q_hi[:, keep]
     return coverage(seg.ieeg, lo, hi)
