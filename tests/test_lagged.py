@@ -182,3 +182,18 @@ def test_lag_prior_cov_learns_the_shape_of_filters():
         lag_prior_cov([np.ones((2, 10))], L)
     with pytest.raises(ValueError, match="non-zero"):
         lag_prior_cov([np.zeros((2, L))], L)
+
+
+@pytest.mark.parametrize("lags", [np.arange(-20, 21), np.arange(0, 41), np.arange(-40, 1), np.arange(5, 46),
+                                  np.arange(-45, -4), np.arange(0, 2)])
+def test_windowed_fast_path_equals_the_lag_matrix_product(lags):
+    """apply_lagged's fast path (consecutive lags) against the definition, short and long signals."""
+    from ieegrecon.models.lag_windows import apply_windows, consecutive
+
+    rng = np.random.default_rng(1)
+    assert consecutive(lags) and not consecutive(lags[::2])
+    for n_t in (7, 50, 3000):  # shorter than the lag span, and several blocks
+        x, coef = rng.standard_normal((5, n_t)), rng.standard_normal((4, 5 * len(lags)))
+        ref = coef @ lag_matrix(x, lags).T
+        np.testing.assert_allclose(apply_windows(coef, x, lags, block=64), ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(apply_lagged(coef, x, lags), ref, rtol=0, atol=1e-12)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..metrics import pearson_r
 from .lag_pieces import piece_ids, same_piece
+from .lag_windows import apply_windows, consecutive
 
 #: Rows of the lag matrix built at once by the chunked ridge fit (60 s at 200 Hz).
 CHUNK_ROWS = 12_000
@@ -53,12 +54,13 @@ def apply_lagged(coef: np.ndarray, x: np.ndarray, lags: np.ndarray) -> np.ndarra
     Returns
     -------
     ndarray, shape (n_out, n_times)
-        Memory O(n_out * n_times): the lag matrix is never built.
+        The lag matrix is never built (consecutive lags: :func:`.lag_windows.apply_windows`).
     """
     n_ch, n_t = x.shape
-    w = np.asarray(coef).reshape(coef.shape[0], n_ch, len(lags))
-    y = np.zeros((coef.shape[0], n_t))
     ids = piece_ids(n_t)
+    if ids is None and consecutive(lags):
+        return apply_windows(coef, x, lags)
+    w, y = np.asarray(coef).reshape(coef.shape[0], n_ch, len(lags)), np.zeros((coef.shape[0], n_t))
     for j, lag in enumerate(lags):
         lo, hi = max(0, lag), min(n_t, n_t + lag)  # outputs t with 0 <= t - lag < n_t
         src = x[:, lo - lag: hi - lag]
