@@ -81,3 +81,14 @@ def test_flow_posterior_equals_bands_sample_and_predict_bit_for_bit(flow):
 def test_flow_posterior_errors_come_at_the_call():
     with pytest.raises(RuntimeError, match="not calibrated"):
         FlowModel().posterior(np.zeros((4, 100)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_draw_quantiles_equal_numpy_quantile_bit_for_bit(dtype):
+    from ieegrecon.models.posterior import draw_quantiles
+
+    rng = np.random.default_rng(0)
+    levels = [0.05, 0.95, 0.5, 0.0, 1.0, 0.25]
+    for n in (2, 3, 8, 16, 31, 32, 33):
+        d = rng.standard_normal((n, 4, 257)).astype(dtype)
+        np.testing.assert_array_equal(draw_quantiles(d, levels), np.quantile(d, levels, axis=0))
