@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("root", type=Path, help="simulated paired BIDS cohort (two sessions per subject)")
     ap.add_argument("--models", type=Path, required=True, help="folder for the group models (reused if there)")
     ap.add_argument("--groups", type=int, default=3, help="subject groups (one pretraining per group)")
+    ap.add_argument("--only-groups", default=None, help="comma-separated group indices to run (default: all)")
     ap.add_argument("--cal-minutes", default="0.25,0.5,1")
     ap.add_argument("--test-minutes", type=float, default=None, help="score on the first minutes of session 2 "
                     "(default: all of it)")
@@ -279,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     subjects = cohort.subjects
     groups = [subjects[g::a.groups] for g in range(a.groups)]
     rows, costs = [], []
-    for g, held in enumerate(groups):
+    run = range(a.groups) if a.only_groups is None else [int(g) for g in a.only_groups.split(",")]
+    for g, held in ((g, groups[g]) for g in run):
         model, cost = fold_model(cohort, held, a.models / f"group-{g}", a)
         costs.append({"held_out": held, **(cost or {"loaded": True})})
         for subj in held:
