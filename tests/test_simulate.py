@@ -275,3 +275,25 @@ def test_parallel_dynamics_give_the_same_session(monkeypatch):
     b = simulate_session(lay, minutes=2.0, seed=4)  # inline
     np.testing.assert_array_equal(a.scalp, b.scalp)
     np.testing.assert_array_equal(a.ieeg, b.ieeg)
+
+
+def test_degenerate_berg_scherg_fit_is_refitted():
+    """The head drawn for seed 301, sub-02 made MNE's sphere fit degenerate (mu = 0): simulate crashed."""
+    import mne
+
+    from ieegrecon.simulate.forward import HeadModel, sphere_model
+
+    bad = HeadModel(r0=np.array([0.00020404171144962834, -0.01657623558251008, -0.013326113498549287]),
+                    head_radius=0.10359181856068932, relative_radii=(0.8779850632612739, 0.9293614476517296, 1.0),
+                    sigmas=(0.39476304004619306, 0.005268701768357885, 0.39476304004619306))
+    with mne.utils.use_log_level("error"):
+        raw = mne.make_sphere_model(r0=bad.r0, head_radius=bad.head_radius, relative_radii=bad.relative_radii,
+                                    sigmas=bad.sigmas)
+        fixed = sphere_model(bad)
+        good = HeadModel(r0=np.zeros(3), head_radius=0.1, relative_radii=(0.88, 0.93, 1.0), sigmas=(0.33, 0.0066, 0.33))
+        plain = mne.make_sphere_model(r0=good.r0, head_radius=0.1, relative_radii=good.relative_radii,
+                                      sigmas=good.sigmas)
+        kept = sphere_model(good)
+    assert np.any(np.asarray(raw["mu"]) == 0)  # the failure this guards against
+    assert np.all(np.asarray(fixed["mu"]) != 0) and np.max(np.abs(fixed["lambda"])) < 1e3
+    np.testing.assert_array_equal(kept["mu"], plain["mu"])  # a sound fit is used unchanged
