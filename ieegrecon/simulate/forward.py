@@ -97,7 +97,7 @@ def sphere_model(head: HeadModel, tries: int = 5) -> Any:
     """:func:`mne.make_sphere_model` of ``head``, its Berg-Scherg fit checked.
 
     MNE approximates the multi-shell potential by Berg-Scherg equivalent dipoles
-    (fitted numerically). For about 1 % of the drawn heads the fit degenerates: an
+    (fitted numerically). For about 0.5 % of the drawn heads (3 of 600) the fit degenerates: an
     eccentricity ``mu`` of exactly 0 with weights of ±1e16, which makes the forward
     solution divide by zero (simulated seed 301, subject 2). Then the skull's outer radius
     is moved out by 0.1 % of the head radius and the fit redone, up to ``tries`` times; a
