@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ieegrecon.evaluation.config import EvalConfig
+from ieegrecon.evaluation.regions import region_detail
 from ieegrecon.evaluation.stats import STRONGEST, subset, summarize
 
 
@@ -131,24 +132,37 @@ def selection_md(contacts: pd.DataFrame) -> str:
 
 
 def regions_md(contacts: pd.DataFrame, methods: list[str], minutes: float) -> str:
-    """Table 5: r and IED F1 per atlas region (hemispheres merged), contacts pooled over subjects."""
+    """Table 5: r and IED F1 per atlas region (hemispheres merged), contacts pooled over subjects.
+
+    The means are :func:`ieegrecon.evaluation.regions.region_detail`'s (what ``by_region.tsv`` holds),
+    computed with each region's two hemispheres as one group.
+    """
     c = contacts[contacts["method"].isin(methods) & np.isclose(contacts["minutes"].to_numpy(float), minutes)]
     if c.empty:
         return f"(none of {methods} at {minutes:g} min in these results)"
-    c = c.assign(area=c["region"].astype(str).str.replace(r"_[LR]$", "", regex=True))
-    has_ied = "ied_f1" in c and np.isfinite(c["ied_f1"].to_numpy(float)).any()
+    det = region_detail(c.assign(region=c["region"].astype(str).str.replace(r"_[LR]$", "", regex=True)))
+    det = det[det["level"] == "region"].set_index(["group", "method"])
+    has_ied = "ied_f1" in det and np.isfinite(det["ied_f1"].to_numpy(float)).any()
     head = (["region", "contacts", "subjects"] + [f"r {m}" for m in methods]
             + ([f"IED F1 {m}" for m in methods] + ["IED F1 true iEEG", "IED F1 scalp", "contacts with IEDs"]
                if has_ied else []))
+
+    def cell(area, method, col):
+        return det[col].get((area, method), np.nan)
+
+    def count(area, col):  # 0 where the first method has no row in the region (as an empty group gave)
+        v = cell(area, methods[0], col)
+        return str(int(v)) if np.isfinite(v) else "0"
+
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for area, g in c.groupby("area", sort=True):
-        first = g[g["method"] == methods[0]]
-        row = [area, str(len(first)), str(first["subject"].nunique())]
-        row += [_fmt(g.loc[g["method"] == m, "r"].mean()) for m in methods]
+    for area in sorted(det.index.get_level_values("group").unique()):
+        first = methods[0]
+        row = [area, count(area, "n_contacts"), count(area, "n_subjects")]
+        row += [_fmt(cell(area, m, "r")) for m in methods]
         if has_ied:
-            row += [_fmt(g.loc[g["method"] == m, "ied_f1"].mean()) for m in methods]
-            row += [_fmt(first["ied_f1_ieeg"].mean()), _fmt(first["ied_f1_scalp"].mean()),
-                    str(int(np.isfinite(first["ied_f1"].to_numpy(float)).sum()))]
+            row += [_fmt(cell(area, m, "ied_f1")) for m in methods]
+            row += [_fmt(cell(area, first, "ied_f1_ieeg")), _fmt(cell(area, first, "ied_f1_scalp")),
+                    count(area, "ied_n_contacts")]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
