@@ -1,25 +1,38 @@
-"""One thread policy for torch and the BLAS/OpenMP pools: as many threads as CPUs are ours, never more.
+"""One thread policy for torch and the BLAS/OpenMP pools: one thread per operation, parallel over files.
 
 Torch starts an intra-op pool (OpenMP) *and* an inter-op pool, each sized
 from the host's cores, beside OpenBLAS's own pool: on a 2-core machine that
 is up to 6 busy threads, and OpenMP threads spin while waiting for each
 other. With a second CPU-bound process on the machine a spinning pool waits
 for a descheduled partner on every parallel region, so calibration slowed
-down 13-21x under load (issue #25). The policy here:
+down 13-21x under load (issue #25). ieegrecon's networks are small (widths
+32-48) and its matrix products thin, so splitting an operation over threads
+cost more than it gave even on an idle machine. Measured on the 2-core
+development machine, idle, one thread per operation against two
+(``IEEGRECON_OP_THREADS=1`` vs ``2``; session 11, docs/results.md): ridge
+reconstruct 1 h 8.4-9.2 s vs 10.6-11.1 s, flow reconstruct 10 min 17.9 s vs
+29.8 s, calibrate flow 23.6 s vs 31.3 s, calibrate cast 14.5 s vs 16.2 s,
+calibrate ridge 6.8 s vs 8.1 s; only cast reconstruct gained from two
+(7.5-7.8 s vs 6.8-7.1 s). With one thread per operation a second CPU-bound
+process does not slow a run on two cores (cast 7.4 s, flow 18.9 s beside a
+burner). The policy here:
 
-- threads = :func:`available_cpus`: ``IEEGRECON_THREADS``, else
-  ``OMP_NUM_THREADS``, else the CPUs this process may run on
-  (``os.sched_getaffinity``) capped by the cgroup CPU quota (containers);
-- torch intra-op threads = that number, inter-op threads = 1 (ieegrecon runs
-  no concurrent torch graphs, so a second pool only competes);
+- every operation runs on one thread: torch intra-op and inter-op threads =
+  1, BLAS/OpenMP pools limited to 1; ``IEEGRECON_OP_THREADS`` raises it
+  (machines with more cores were not measured);
+- the CPUs are used across recordings and subjects instead (``ieegrecon
+  batch --workers``, ``evaluate --jobs``): :func:`available_cpus`
+  (``IEEGRECON_THREADS``, else a user's ``OMP_NUM_THREADS``, else the CPUs
+  this process may run on, capped by the cgroup CPU quota) is what those
+  split;
 - BLAS/OpenMP pools already loaded are limited with threadpoolctl; pools
   loaded later read the ``*_NUM_THREADS`` variables set here (unless set by
-  the user), and OpenMP waits passively (``OMP_WAIT_POLICY=PASSIVE``) instead
-  of spinning.
+  the user), and OpenMP waits passively (``OMP_WAIT_POLICY=PASSIVE``).
 
 :func:`apply_thread_policy` applies it (the CLI calls it once at start);
 modules that import torch call :func:`configure_torch` right after, so torch
-gets the policy even when it is imported late (lazily).
+gets the policy even when it is imported late (lazily). Without a policy
+(ieegrecon used as a library) torch and BLAS keep their own settings.
 """
 
 from __future__ import annotations
@@ -31,10 +44,15 @@ from pathlib import Path
 
 #: Environment variable that sets ieegrecon's thread count (overrides ``OMP_NUM_THREADS``).
 THREADS_ENV = "IEEGRECON_THREADS"
+#: Environment variable for threads per operation (torch intra-op, BLAS); default 1.
+OP_THREADS_ENV = "IEEGRECON_OP_THREADS"
 #: Variables read by BLAS/OpenMP libraries when they load; set (if unset) by :func:`apply_thread_policy`.
 POOL_ENVS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _policy: dict[str, object] = {}
+#: Pool variables set by the policy, not by the user (child processes read the list from ``_SET_ENV``).
+_SET_ENV = "_IEEGRECON_POLICY_SET"
+_set_here: set[str] = set(filter(None, os.environ.get(_SET_ENV, "").split(",")))
 
 
 def cgroup_cpu_limit(root: str | Path = "/sys/fs/cgroup") -> float | None:
@@ -71,7 +89,7 @@ def available_cpus() -> int:
     unavailable), capped by the cgroup CPU quota rounded up.
     """
     for name in (THREADS_ENV, "OMP_NUM_THREADS"):
-        n = _env_int(name)
+        n = None if name in _set_here else _env_int(name)
         if n is not None:
             return n
     try:
@@ -85,48 +103,52 @@ def available_cpus() -> int:
 
 
 def apply_thread_policy(n_threads: int | None = None) -> int:
-    """Size every thread pool to ``n_threads`` (default :func:`available_cpus`) once; return the number used.
+    """Apply the policy once: one thread per operation (``IEEGRECON_OP_THREADS``); return the CPUs to split.
 
     Parameters
     ----------
     n_threads : int | None
-        Threads for torch's intra-op pool and for BLAS/OpenMP.
+        CPUs this process may split across its jobs (default :func:`available_cpus`).
 
     Returns
     -------
     int
-        The thread count applied.
+        That number, kept in :func:`thread_policy` as ``n_threads``.
     """
     n = int(n_threads) if n_threads else available_cpus()
+    op = _env_int(OP_THREADS_ENV) or 1
     for name in POOL_ENVS:  # for libraries loaded later (torch's libgomp, ...)
-        os.environ.setdefault(name, str(n))
+        if name not in os.environ:
+            os.environ[name] = str(op)
+            _set_here.add(name)  # not the user's: available_cpus() does not read it as a worker count
+    os.environ[_SET_ENV] = ",".join(sorted(_set_here))  # child processes inherit both
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=n)  # pools loaded now (numpy's OpenBLAS, ...)
-    _policy["n_threads"] = n
+    threadpool_limits(limits=op)  # pools loaded now (numpy's OpenBLAS, ...)
+    _policy.update(n_threads=n, op_threads=op)
     if "torch" in sys.modules:
         configure_torch()
     return n
 
 
 def configure_torch() -> None:
-    """Give torch the policy's threads (intra-op = n, inter-op = 1); no-op when no policy was applied."""
-    n = _policy.get("n_threads")
-    if n is None or _policy.get("torch") == n:
+    """Give torch the policy's threads per operation (intra-op, inter-op = 1); no-op without a policy."""
+    op = _policy.get("op_threads")
+    if op is None or _policy.get("torch") == op:
         return
     import torch
 
-    torch.set_num_threads(int(n))  # type: ignore[call-overload]
+    torch.set_num_threads(int(op))  # type: ignore[call-overload]
     if "interop" not in _policy:
         try:
             torch.set_num_interop_threads(1)  # allowed once, before any inter-op work
         except RuntimeError:
             pass
         _policy["interop"] = 1
-    _policy["torch"] = n
+    _policy["torch"] = op
 
 
 def thread_policy() -> dict[str, object]:
-    """What was applied: ``n_threads`` and, once torch is configured, ``torch`` (empty before)."""
+    """What was applied: ``n_threads`` (CPUs to split), ``op_threads`` and, once torch is configured, ``torch`` (empty before)."""
     return dict(_policy)

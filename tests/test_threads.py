@@ -34,14 +34,48 @@ def test_cgroup_cpu_limit_files(tmp_path):
     assert _threads.cgroup_cpu_limit(tmp_path) == 2.5
 
 
-def test_policy_sizes_torch_and_blas():
-    code = ("import os; os.environ.pop('OMP_NUM_THREADS', None); os.environ['IEEGRECON_THREADS'] = '1'\n"
-            "import numpy\n"
-            "from ieegrecon._threads import apply_thread_policy\n"
-            "assert apply_thread_policy() == 1\n"
-            "import ieegrecon.models._cast_nn, torch\n"
-            "from threadpoolctl import threadpool_info\n"
-            "assert all(p['num_threads'] == 1 for p in threadpool_info()), threadpool_info()\n"
-            "assert torch.get_num_threads() == 1 and torch.get_num_interop_threads() == 1\n"
-            "assert os.environ['OMP_WAIT_POLICY'] == 'PASSIVE'\n")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+def _run(code: str, **env: str) -> None:
+    import os
+
+    full = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                             "MKL_NUM_THREADS", "IEEGRECON_THREADS",
+                                                             "IEEGRECON_OP_THREADS", "_IEEGRECON_POLICY_SET")}
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env={**full, **env})
+
+
+def test_policy_one_thread_per_operation():
+    """Torch and BLAS get one thread per operation whatever the CPUs; the CPU count is kept for splitting."""
+    _run("import os, numpy\n"
+         "from ieegrecon._threads import apply_thread_policy, available_cpus, thread_policy\n"
+         "assert apply_thread_policy() == 3\n"
+         "import ieegrecon.models._cast_nn, torch\n"
+         "from threadpoolctl import threadpool_info\n"
+         "assert all(p['num_threads'] == 1 for p in threadpool_info()), threadpool_info()\n"
+         "assert torch.get_num_threads() == 1 and torch.get_num_interop_threads() == 1\n"
+         "assert os.environ['OMP_WAIT_POLICY'] == 'PASSIVE' and os.environ['OMP_NUM_THREADS'] == '1'\n"
+         "assert thread_policy()['op_threads'] == 1 and thread_policy()['n_threads'] == 3\n",
+         IEEGRECON_THREADS="3")
+
+
+def test_policy_set_omp_is_not_read_back_as_cpus():
+    """OMP_NUM_THREADS=1 written by the policy is not the user's: the CPU count stays (here and in children)."""
+    _run("import os, subprocess, sys\n"
+         "from ieegrecon._threads import apply_thread_policy, available_cpus\n"
+         "n = available_cpus()\n"
+         "apply_thread_policy()\n"
+         "assert os.environ['OMP_NUM_THREADS'] == '1' and available_cpus() == n, (available_cpus(), n)\n"
+         "out = subprocess.run([sys.executable, '-c', 'from ieegrecon._threads import available_cpus; "
+         "print(available_cpus())'], capture_output=True, text=True, check=True).stdout\n"
+         "assert int(out) == n, (out, n)\n")
+    _run("from ieegrecon._threads import available_cpus\nassert available_cpus() == 5\n",
+         OMP_NUM_THREADS="5")  # the user's own setting is read
+
+
+def test_op_threads_env_raises_threads_per_operation():
+    _run("from ieegrecon._threads import apply_thread_policy\n"
+         "apply_thread_policy()\n"
+         "import torch\n"
+         "from ieegrecon._threads import configure_torch\n"
+         "configure_torch()\n"
+         "assert torch.get_num_threads() == 2, torch.get_num_threads()\n",
+         IEEGRECON_OP_THREADS="2", IEEGRECON_THREADS="1")

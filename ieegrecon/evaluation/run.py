@@ -151,7 +151,7 @@ def _subject_frames(root: Path, subjects: dict[str, list[Path]], cfg: EvalConfig
 
     n = min(jobs, len(todo))
     threads = max(1, available_cpus() // n)
-    say(f"evaluating {len(todo)} subjects, {n} at once ({threads} BLAS thread(s) each)")
+    say(f"evaluating {len(todo)} subjects, {n} at once ({threads} thread(s) each)")
     with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool:
         futures = {label: pool.submit(_compute_in_worker, root, label, sessions, cfg, threads)
                    for label, sessions in todo.items()}
@@ -193,13 +193,9 @@ def compute_subject(root: Path, label: str, sessions: list[Path], cfg: EvalConfi
 
 
 def _compute_in_worker(root: Path, label: str, sessions: list[Path], cfg: EvalConfig, threads: int):
-    """:func:`compute_subject` in a worker process with ``threads`` BLAS threads; its messages returned."""
-    import os
+    """:func:`compute_subject` in a worker process with ``threads`` worker threads; its messages returned."""
+    from .._threads import apply_thread_policy
 
-    from .._threads import POOL_ENVS, apply_thread_policy
-
-    for name in POOL_ENVS:  # libraries loaded later (torch) read these; numpy's pool is limited below
-        os.environ[name] = str(threads)
     apply_thread_policy(threads)
     messages: list[str] = []
     return compute_subject(root, label, sessions, cfg, messages.append), messages
