@@ -242,7 +242,7 @@ def test_batch_out_that_is_an_existing_file_is_a_usage_error(ridge_model, mb0400
 
 def test_an_output_that_fails_verification_is_never_published(ridge_model, mb0400fu, tmp_path, monkeypatch):
     """pyedflib's re-read runs on the temporary file: a failure leaves the previous output as it was."""
-    import ieegrecon.io.edf as edf
+    import ieegrecon.io.edf_verify as edf
     from ieegrecon.errors import OutputError
 
     model, _ = ridge_model

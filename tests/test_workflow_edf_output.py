@@ -72,7 +72,8 @@ def test_streamed_write_leaves_nothing_when_interrupted(model, mb0400fu, tmp_pat
 def test_spilled_output_is_bit_identical_to_whole_array_output(model, mb0400fu, tmp_path):
     """The bounded-memory path (pieces spilled to a file, written a channel at a time) writes exactly the
     bytes the former in-memory path wrote (the whole reconstruction concatenated, then write_edf)."""
-    from ieegrecon.io.edf import verify_edf, write_edf
+    from ieegrecon.io.edf import write_edf
+    from ieegrecon.io.edf_verify import verify_edf
 
     mdl, cfg = model
     res = reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "spilled.edf", samples=0)

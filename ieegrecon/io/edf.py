@@ -203,7 +203,7 @@ def write_edf(
         Paths that must not be written (the inputs).
     verify : callable | None
         ``verify(tmp_path)`` on the finished file before it is published (e.g.
-        :func:`verify_edf`); an exception leaves ``path`` as it was.
+        :func:`~ieegrecon.io.edf_verify.verify_edf`); an exception leaves ``path`` as it was.
 
     Returns
     -------
@@ -354,59 +354,6 @@ def _ascii(text: str) -> str:
 def _edf_word(text: str) -> str:
     """EDF+ header subfields: ASCII, no spaces."""
     return re.sub(r"\s+", "_", _ascii(text)) or "X"
-
-
-def verify_edf(path: str | Path, ch_names: Sequence[str], n_times: int, sfreq: float,
-               data: np.ndarray | None = None) -> None:
-    """Re-read an EDF with pyedflib and check it holds what was meant.
-
-    Parameters
-    ----------
-    path : path-like
-        File written by :func:`write_edf`.
-    ch_names : sequence of str
-        Expected labels, in order.
-    n_times : int
-        Expected samples per channel (padding excluded).
-    sfreq : float
-        Expected sampling rate.
-    data : ndarray, shape (n_channels, n_times) | None
-        If given (volts), the signals read back must match within one
-        quantization step of each channel (clipped samples excepted).
-
-    Raises
-    ------
-    OutputError
-        If the file cannot be read back or differs.
-    """
-    import pyedflib
-
-    try:
-        reader = pyedflib.EdfReader(str(path))
-    except OSError as exc:
-        raise OutputError(f"written EDF cannot be re-read by pyedflib ({exc})", path) from None
-    try:
-        labels = [lab.strip() for lab in reader.getSignalLabels()]
-        if labels != [n.strip() for n in ch_names]:
-            raise OutputError(f"re-read labels {labels} differ from {list(ch_names)}", path)
-        for i in range(len(labels)):
-            fs = reader.getSampleFrequency(i)
-            if abs(fs - sfreq) > 1e-6 * sfreq:
-                raise OutputError(f"re-read sfreq {fs} differs from {sfreq}", path)
-            n = reader.getNSamples()[i]
-            if n < n_times:
-                raise OutputError(f"re-read {n} samples, expected {n_times}", path)
-            if data is not None:
-                x = reader.readSignal(i)[:n_times] * 1e-6
-                pmin, pmax = reader.getPhysicalMinimum(i), reader.getPhysicalMaximum(i)
-                dmin, dmax = reader.getDigitalMinimum(i), reader.getDigitalMaximum(i)
-                step = (pmax - pmin) / (dmax - dmin) * 1e-6
-                ref = np.clip(data[i], pmin * 1e-6, pmax * 1e-6)
-                err = np.max(np.abs(x - ref)) if n_times else 0.0
-                if err > step:
-                    raise OutputError(f"channel {labels[i]!r} re-read differs by {err:.3g} V (> {step:.3g})", path)
-    finally:
-        reader.close()
 
 
 def recording_field(path: str | Path) -> str:

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import __version__
 from ..io.atomic import atomic_path, write_text_atomic
-from ..io.edf import verify_edf, write_edf
+from ..io.edf import write_edf
+from ..io.edf_verify import verify_edf
 from ..recording import Annotation
 from .core import SimulatedSession
 

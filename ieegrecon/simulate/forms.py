@@ -159,7 +159,8 @@ def write_hup_run(root: Path, sim: SimulatedSession, sub: str, run: int, *, over
 
     Returns the session folder ``sub-XX/ses-presurgery``.
     """
-    from ..io.edf import verify_edf, write_edf
+    from ..io.edf import write_edf
+    from ..io.edf_verify import verify_edf
     from ..io.electrodes import mni305_to_mni152
     from ..recording import Annotation
 

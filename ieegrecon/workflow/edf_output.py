@@ -2,7 +2,7 @@
 
 Both writers take the reconstruction in volts (µV only at the EDF edge),
 refuse NaN/Inf, count samples clipped to the physical range per channel
-and read the written file back (:func:`ieegrecon.io.edf.verify_edf`)
+and read the written file back (:func:`ieegrecon.io.edf_verify.verify_edf`)
 before it replaces its final name.
 """
 
@@ -108,7 +108,8 @@ def write_in_memory(target: EdfTarget, y: np.ndarray, *, forbidden: tuple) -> Wr
     rows): channels are then read one at a time; only the EDF's int16
     samples are built in memory.
     """
-    from ..io.edf import verify_edf, write_edf
+    from ..io.edf import write_edf
+    from ..io.edf_verify import verify_edf
 
     t = target
     rep = write_edf(t.path, y, t.sfreq, t.labels, meas_date=t.meas_date, annotations=t.annotations,
@@ -127,7 +128,7 @@ def write_streamed(target: EdfTarget, pieces: Iterator[np.ndarray], phys: list[t
     first : ndarray | None
         The first piece (for the report's traces).
     """
-    from ..io.edf import verify_edf
+    from ..io.edf_verify import verify_edf
     from ..io.edf_stream import StreamedEdfWriter
 
     t = target

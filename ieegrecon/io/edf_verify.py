@@ -1,0 +1,107 @@
+"""Read a written EDF back and check it holds what was meant (after :func:`~ieegrecon.io.edf.write_edf`).
+
+The header is read by pyedflib, a library other than the writer (edfio):
+labels, sampling rates, sample counts and the physical/digital ranges. The
+samples are decoded from the data records with numpy, by the layout of the
+EDF specification (Kemp et al. 1992: records of ``n_samples`` little-endian
+int16 per signal, annotation signals included), in one pass over the file;
+pyedflib decodes the first signal too, and both decodings must agree.
+pyedflib alone reads one signal at a time through every record (48 signals
+of a 1-h file: 1.6 s of a 9-s ridge reconstruction); the one-pass check takes
+a fraction of that (docs/results.md, session 11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OutputError
+
+_ANNOTATIONS = ("EDF Annotations", "BDF Annotations")
+
+
+def _data_records(path: Path, n_signals: int) -> tuple[np.ndarray, list[int], list[int]]:
+    """Digital samples as a read-only memmap (n_records, record length), each signal's offset and count.
+
+    Signals are those pyedflib lists (annotation signals skipped), ``n_signals`` of them.
+    """
+    with open(path, "rb") as f:
+        head = f.read(256)
+        ns = int(head[252:256])
+        sig = f.read(256 * ns)
+    labels = [sig[16 * i:16 * (i + 1)].decode("latin-1").strip() for i in range(ns)]
+    spr = [int(sig[216 * ns + 8 * i:216 * ns + 8 * (i + 1)]) for i in range(ns)]
+    n_rec = int(head[236:244])
+    offsets = np.cumsum([0] + spr)
+    keep = [i for i in range(ns) if labels[i] not in _ANNOTATIONS]
+    if len(keep) != n_signals:
+        raise ValueError(f"{len(keep)} signals in the header, pyedflib lists {n_signals}")
+    mm = np.memmap(path, dtype="<i2", mode="r", offset=256 * (ns + 1), shape=(n_rec, int(offsets[-1])))
+    return mm, [int(offsets[i]) for i in keep], [spr[i] for i in keep]
+
+
+def verify_edf(path: str | Path, ch_names: Sequence[str], n_times: int, sfreq: float,
+               data: np.ndarray | None = None) -> None:
+    """Re-read an EDF (header by pyedflib, samples by one pass) and check it holds what was meant.
+
+    Parameters
+    ----------
+    path : path-like
+        File written by :func:`~ieegrecon.io.edf.write_edf` (16-bit EDF/EDF+).
+    ch_names : sequence of str
+        Expected labels, in order.
+    n_times : int
+        Expected samples per channel (padding excluded).
+    sfreq : float
+        Expected sampling rate.
+    data : ndarray, shape (n_channels, n_times) | None
+        If given (volts), the signals read back must match within one
+        quantization step of each channel (clipped samples excepted).
+
+    Raises
+    ------
+    OutputError
+        If the file cannot be read back or differs.
+    """
+    import pyedflib
+
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise OutputError(f"written EDF cannot be re-read by pyedflib ({exc})", path) from None
+    try:
+        labels = [lab.strip() for lab in reader.getSignalLabels()]
+        if labels != [n.strip() for n in ch_names]:
+            raise OutputError(f"re-read labels {labels} differ from {list(ch_names)}", path)
+        ranges = []
+        for i in range(len(labels)):
+            fs = reader.getSampleFrequency(i)
+            if abs(fs - sfreq) > 1e-6 * sfreq:
+                raise OutputError(f"re-read sfreq {fs} differs from {sfreq}", path)
+            n = reader.getNSamples()[i]
+            if n < n_times:
+                raise OutputError(f"re-read {n} samples, expected {n_times}", path)
+            ranges.append((reader.getPhysicalMinimum(i), reader.getPhysicalMaximum(i),
+                           reader.getDigitalMinimum(i), reader.getDigitalMaximum(i)))
+        first = reader.readSignal(0)[:n_times] if data is not None and labels and n_times else None
+    finally:
+        reader.close()
+    if first is None:
+        return
+    try:
+        records, offsets, spr = _data_records(Path(path), len(labels))
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"written EDF's data records cannot be read ({exc})", path) from None
+    for i, (pmin, pmax, dmin, dmax) in enumerate(ranges):
+        gain = (pmax - pmin) / (dmax - dmin)
+        dig = records[:, offsets[i]:offsets[i] + spr[i]].reshape(-1)[:n_times].astype(np.float64)
+        x_uv = gain * (dig + (pmax / gain - dmax))  # pyedflib's (and EDFlib's) conversion
+        if i == 0 and np.max(np.abs(x_uv - first)) > 1e-6 * gain:
+            raise OutputError("pyedflib and the record layout decode the first signal differently", path)
+        err = np.max(np.abs(x_uv * 1e-6 - np.clip(data[i], pmin * 1e-6, pmax * 1e-6)))
+        if err > gain * 1e-6:
+            raise OutputError(f"channel {labels[i]!r} re-read differs by {err:.3g} V (> {gain * 1e-6:.3g})", path)
+    del records
