@@ -1,4 +1,4 @@
-"""One thread policy for torch and the BLAS/OpenMP pools: one thread per operation, parallel over files.
+"""One thread policy for torch and the BLAS/OpenMP pools: one thread per operation, workers over windows.
 
 Torch starts an intra-op pool (OpenMP) *and* an inter-op pool, each sized
 from the host's cores, beside OpenBLAS's own pool: on a 2-core machine that
@@ -6,25 +6,21 @@ is up to 6 busy threads, and OpenMP threads spin while waiting for each
 other. With a second CPU-bound process on the machine a spinning pool waits
 for a descheduled partner on every parallel region, so calibration slowed
 down 13-21x under load (issue #25). ieegrecon's networks are small (widths
-32-48) and its matrix products thin, so splitting an operation over threads
-cost more than it gave even on an idle machine. Measured on the 2-core
-development machine, idle, one thread per operation against two
-(``IEEGRECON_OP_THREADS=1`` vs ``2``; session 11, docs/results.md): ridge
-reconstruct 1 h 8.4-9.2 s vs 10.6-11.1 s, flow reconstruct 10 min 17.9 s vs
-29.8 s, calibrate flow 23.6 s vs 31.3 s, calibrate cast 14.5 s vs 16.2 s,
-calibrate ridge 6.8 s vs 8.1 s; only cast reconstruct gained from two
-(7.5-7.8 s vs 6.8-7.1 s). With one thread per operation a second CPU-bound
-process does not slow a run on two cores (cast 7.4 s, flow 18.9 s beside a
-burner). The policy here:
+32-48) and its matrix products thin: splitting one operation over threads
+made the flow 1.4-1.8x slower even on an idle machine, and it gains little
+elsewhere (figures: docs/results.md, "Throughput, session 11";
+``python benchmarks/bench_threads.py``). The policy here:
 
 - every operation runs on one thread: torch intra-op and inter-op threads =
-  1, BLAS/OpenMP pools limited to 1; ``IEEGRECON_OP_THREADS`` raises it
-  (machines with more cores were not measured);
-- the CPUs are used across recordings and subjects instead (``ieegrecon
-  batch --workers``, ``evaluate --jobs``): :func:`available_cpus`
-  (``IEEGRECON_THREADS``, else a user's ``OMP_NUM_THREADS``, else the CPUs
-  this process may run on, capped by the cgroup CPU quota) is what those
-  split;
+  1, BLAS/OpenMP pools limited to 1 (``IEEGRECON_OP_THREADS`` raises it);
+- the CPUs are used by :func:`ordered_map` instead: independent pieces of
+  work (CAST's batches of windows, the lagged readout's blocks of time) on
+  :func:`available_cpus` worker threads (``IEEGRECON_THREADS``, else a
+  user's ``OMP_NUM_THREADS``, else the CPUs this process may run on, capped
+  by the cgroup CPU quota); torch and BLAS release the GIL, and no worker
+  waits for another inside an operation, so a busy neighbour takes its share
+  of the CPUs and no more; across recordings and subjects the CPUs are split
+  by ``batch --workers`` and ``evaluate --jobs``;
 - BLAS/OpenMP pools already loaded are limited with threadpoolctl; pools
   loaded later read the ``*_NUM_THREADS`` variables set here (unless set by
   the user), and OpenMP waits passively (``OMP_WAIT_POLICY=PASSIVE``).
@@ -32,7 +28,8 @@ burner). The policy here:
 :func:`apply_thread_policy` applies it (the CLI calls it once at start);
 modules that import torch call :func:`configure_torch` right after, so torch
 gets the policy even when it is imported late (lazily). Without a policy
-(ieegrecon used as a library) torch and BLAS keep their own settings.
+(ieegrecon used as a library) :func:`ordered_map` computes in the caller's
+thread and torch and BLAS keep their own settings.
 """
 
 from __future__ import annotations
@@ -40,7 +37,10 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 #: Environment variable that sets ieegrecon's thread count (overrides ``OMP_NUM_THREADS``).
 THREADS_ENV = "IEEGRECON_THREADS"
@@ -52,6 +52,9 @@ POOL_ENVS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _policy: dict[str, object] = {}
 #: Pool variables set by the policy, not by the user (child processes read the list from ``_SET_ENV``).
 _SET_ENV = "_IEEGRECON_POLICY_SET"
+_PREFIX = "ieegrecon-worker"
+T = TypeVar("T")
+R = TypeVar("R")
 _set_here: set[str] = set(filter(None, os.environ.get(_SET_ENV, "").split(",")))
 
 
@@ -103,12 +106,12 @@ def available_cpus() -> int:
 
 
 def apply_thread_policy(n_threads: int | None = None) -> int:
-    """Apply the policy once: one thread per operation (``IEEGRECON_OP_THREADS``); return the CPUs to split.
+    """Apply the policy once: one thread per operation (``IEEGRECON_OP_THREADS``), ``n_threads`` workers.
 
     Parameters
     ----------
     n_threads : int | None
-        CPUs this process may split across its jobs (default :func:`available_cpus`).
+        Worker threads of :func:`ordered_map` (default :func:`available_cpus`).
 
     Returns
     -------
@@ -149,6 +152,55 @@ def configure_torch() -> None:
     _policy["torch"] = op
 
 
+def workers() -> int:
+    """Worker threads of :func:`ordered_map`: the policy's ``n_threads``, 1 when no policy was applied."""
+    return int(_policy.get("n_threads", 1))  # type: ignore[call-overload]
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], n_workers: int | None = None) -> Iterator[R]:
+    """``map(fn, items)`` computed on worker threads, results in order, at most ``n_workers + 1`` pending.
+
+    For pieces of work that release the GIL (torch and BLAS operations):
+    each piece runs on one thread, and the pieces run side by side. Items are
+    taken from ``items`` in the caller's thread, in order (random draws made
+    there keep their sequence). The numbers are those of ``map``: each piece
+    is computed alone, whatever ran beside it.
+
+    Parameters
+    ----------
+    fn : callable
+        Applied to each item; its exceptions are raised here, in order.
+    items : iterable
+    n_workers : int | None
+        Default :func:`workers`; 1 computes in the caller's thread.
+
+    Yields
+    ------
+    object
+        ``fn(item)`` for each item, in the order of ``items``. Called from one
+        of its own workers it computes in that thread (no nested pools).
+    """
+    n = workers() if n_workers is None else max(1, int(n_workers))
+    if n == 1 or threading.current_thread().name.startswith(_PREFIX):
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(n, thread_name_prefix=_PREFIX) as pool:
+        pending: deque = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) > n:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+
 def thread_policy() -> dict[str, object]:
-    """What was applied: ``n_threads`` (CPUs to split), ``op_threads`` and, once torch is configured, ``torch`` (empty before)."""
+    """What was applied: ``n_threads`` (workers), ``op_threads`` and, once torch is configured, ``torch`` (empty before)."""
     return dict(_policy)

@@ -66,6 +66,19 @@ def pretrained() -> tuple[CastModel, dict]:
 
 
 # ------------------------------------------------------------------ model
+def test_predict_on_two_workers_equals_one(monkeypatch):
+    """Batches of windows run side by side (ieegrecon._threads.ordered_map) and are added in order."""
+    from ieegrecon import _threads
+
+    rng = np.random.default_rng(4)
+    m = _small()
+    seg = _segment(rng, _sources(rng), int(37.3 * SFREQ), scalp_names=EIGHT, n_contacts=4)
+    m.set_targets(seg.contacts, EIGHT)
+    one = m.predict(seg.scalp)
+    monkeypatch.setitem(_threads._policy, "n_threads", 2)
+    assert np.array_equal(m.predict(seg.scalp), one)
+
+
 @pytest.mark.parametrize("names", [EIGHT, list(STANDARD_1020_19)])
 @pytest.mark.parametrize("n_times", [1001, 151])
 def test_predict_shape_any_scalp_subset_and_odd_length(names, n_times):

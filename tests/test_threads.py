@@ -79,3 +79,51 @@ def test_op_threads_env_raises_threads_per_operation():
          "configure_torch()\n"
          "assert torch.get_num_threads() == 2, torch.get_num_threads()\n",
          IEEGRECON_OP_THREADS="2", IEEGRECON_THREADS="1")
+
+
+def test_ordered_map_order_errors_and_concurrency():
+    import threading
+
+    assert list(_threads.ordered_map(lambda v: v * v, range(7), n_workers=2)) == [v * v for v in range(7)]
+    assert list(_threads.ordered_map(lambda v: v + 1, iter([]), n_workers=2)) == []
+    barrier = threading.Barrier(2, timeout=20)  # breaks (an error) unless two items run at once
+
+    def meet(v):
+        barrier.wait()
+        return threading.current_thread().name
+
+    names = list(_threads.ordered_map(meet, range(4), n_workers=2))
+    assert len(set(names)) == 2 and all(n.startswith("ieegrecon-worker") for n in names)
+
+    def boom(v):
+        if v == 3:
+            raise ValueError("item 3")
+        return v
+
+    got = []
+    import pytest
+
+    with pytest.raises(ValueError, match="item 3"):
+        for v in _threads.ordered_map(boom, range(6), n_workers=2):
+            got.append(v)
+    assert got == [0, 1, 2]
+    # inside a worker no second pool is started: the inner map runs in that worker's thread
+    inner = list(_threads.ordered_map(
+        lambda v: {n for n in _threads.ordered_map(lambda _: threading.current_thread().name, range(3), 2)},
+        range(2), n_workers=2))
+    assert all(len(s) == 1 for s in inner)
+    assert list(_threads.ordered_map(lambda v: threading.current_thread().name, range(2), n_workers=1)) == [
+        threading.current_thread().name] * 2
+
+
+def test_lagged_blocks_on_workers_equal_serial(monkeypatch):
+    import numpy as np
+
+    from ieegrecon.models.lag_windows import apply_windows
+
+    rng = np.random.default_rng(5)
+    x, lags = rng.standard_normal((6, 5000)), np.arange(-20, 21)
+    coef = rng.standard_normal((9, 6 * len(lags)))
+    serial = apply_windows(coef, x, lags, block=512)
+    monkeypatch.setitem(_threads._policy, "n_threads", 2)
+    assert np.array_equal(apply_windows(coef, x, lags, block=512), serial)

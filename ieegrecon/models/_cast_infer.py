@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._threads import ordered_map
 from . import training as tr
 
 
@@ -56,8 +57,10 @@ def decode_all(model: Any, starts: np.ndarray, feats: Any, wins: Any, q: Any, n_
 
 #: Windows per network call at inference: the encoder's activations of a batch are its peak memory
 #: (measured on a 620-s chunk, 17 channels, 48 contacts: peak RSS 682 MiB at 64, 598 at 16, 547 at 8;
-#: outputs bit-identical at each size).
-INFER_BATCH = 8
+#: outputs bit-identical at each size). With two workers (``ieegrecon._threads.ordered_map``), 1-h
+#: input, idle 2-core machine (session 11): batches of 8 13.2 s, 596 MiB; of 4 14.4 s, 583 MiB;
+#: one worker 18.8-20.1 s, 532-538 MiB; same EDF at every setting.
+INFER_BATCH = 4
 
 
 def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batch: int = INFER_BATCH
@@ -69,6 +72,8 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
     (memory of one batch); the numbers are those of
     ``decode_all(model, *encode_all(...))``: the same batches through the same
     network, added in the same order (:func:`~ieegrecon.models.training.overlap_add`).
+    Batches run side by side on the thread policy's workers
+    (:func:`ieegrecon._threads.ordered_map`; the memory of one batch per worker).
     """
     import torch
 
@@ -81,18 +86,21 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
     out: np.ndarray | None = None
     wsum = np.zeros(total)
     w = np.maximum(np.asarray(tr.taper(win, infer_overlap(model)), float), 1e-3)
+    def run(i: int) -> np.ndarray:  # one batch through the network, on a worker thread
+        with torch.inference_mode():  # thread-local: entered in the thread that computes
+            xb = wins[i:i + batch]
+            return model.net.decode(model.net.encode(xb, pos_t), q, xb).cpu().numpy()
+
     was_training = model.net.training
     model.net.eval()
     try:
-        with torch.inference_mode():
-            for i in range(0, len(wins), batch):
-                xb = wins[i:i + batch]
-                dec = model.net.decode(model.net.encode(xb, pos_t), q, xb).cpu().numpy()
-                if out is None:
-                    out = np.zeros((dec.shape[1], total))
-                for j, s in enumerate(starts[i:i + batch]):
-                    out[:, s:s + win] += dec[j] * w
-                    wsum[s:s + win] += w
+        firsts = range(0, len(wins), batch)
+        for i, dec in zip(firsts, ordered_map(run, firsts)):  # batches side by side, added in order
+            if out is None:
+                out = np.zeros((dec.shape[1], total))
+            for j, s in enumerate(starts[i:i + batch]):
+                out[:, s:s + win] += dec[j] * w
+                wsum[s:s + win] += w
     finally:
         model.net.train(was_training)
     assert out is not None  # at least one window (window_starts of n_times >= 1)

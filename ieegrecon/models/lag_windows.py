@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._threads import ordered_map
+
 #: Samples per block: the block's window matrix (block x 779 float64 for 19 channels x 41 lags,
 #: 6 MiB) stays in cache-sized pieces.
 BLOCK = 1024
@@ -56,8 +58,12 @@ def apply_windows(coef: np.ndarray, x: np.ndarray, lags: np.ndarray, block: int 
         xp[:, s0:s1] = x[:, s0 - lag_max: s1 - lag_max]
     w = np.asarray(coef, float).reshape(coef.shape[0], n_ch, n_lags)[:, :, ::-1].reshape(coef.shape[0], -1)
     y = np.empty((coef.shape[0], n_t))
-    for a in range(0, n_t, block):
+
+    def one_block(a: int) -> None:  # writes y[:, a:b] only: blocks run side by side on the policy's workers
         b = min(n_t, a + block)
         win = sliding_window_view(xp[:, a: b + n_lags - 1], n_lags, axis=1)  # (n_ch, b - a, n_lags)
         y[:, a:b] = w @ np.ascontiguousarray(win.transpose(1, 0, 2)).reshape(b - a, -1).T
+
+    for _ in ordered_map(one_block, range(0, n_t, block)):
+        pass
     return y
