@@ -201,6 +201,45 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], n_workers: int | None 
                 f.cancel()
 
 
+def read_ahead(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    """``map(fn, items)`` with the next result computed on one background thread while the caller uses this one.
+
+    A two-stage pipeline (e.g. read and filter chunk k + 1 while chunk k is
+    reconstructed and written): ``fn`` calls run one at a time, in order, so
+    ``fn`` may read a file sequentially. At most two results exist at once.
+    Runs inline (plain ``map``) when the policy has one worker, when no policy
+    was applied, or inside a worker thread.
+
+    Parameters
+    ----------
+    fn : callable
+        Applied to each item; its exceptions are raised here, in order.
+    items : iterable
+        Taken in the caller's thread.
+
+    Yields
+    ------
+    object
+        ``fn(item)`` for each item, in order.
+    """
+    if workers() == 1 or threading.current_thread().name.startswith(_PREFIX):
+        yield from map(fn, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    it = iter(items)
+    with ThreadPoolExecutor(1, thread_name_prefix=_PREFIX) as pool:
+        nxt = next((pool.submit(fn, item) for item in it), None)
+        try:
+            while nxt is not None:
+                cur, nxt = nxt, next((pool.submit(fn, item) for item in it), None)
+                yield cur.result()
+                del cur
+        finally:
+            if nxt is not None:
+                nxt.cancel()
+
+
 def thread_policy() -> dict[str, object]:
     """What was applied: ``n_threads`` (workers), ``op_threads`` and, once torch is configured, ``torch`` (empty before)."""
     return dict(_policy)

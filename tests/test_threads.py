@@ -127,3 +127,40 @@ def test_lagged_blocks_on_workers_equal_serial(monkeypatch):
     serial = apply_windows(coef, x, lags, block=512)
     monkeypatch.setitem(_threads._policy, "n_threads", 2)
     assert np.array_equal(apply_windows(coef, x, lags, block=512), serial)
+
+
+def test_read_ahead_computes_the_next_item_while_the_caller_holds_this_one(monkeypatch):
+    import threading
+
+    import pytest
+
+    started = [threading.Event() for _ in range(4)]
+    active, most = [0], [0]
+    lock = threading.Lock()
+
+    def fn(v):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        started[v].set()
+        with lock:
+            active[0] -= 1
+        return v * 10, threading.current_thread().name
+
+    monkeypatch.setitem(_threads._policy, "n_threads", 2)
+    got = []
+    for v, name in _threads.read_ahead(fn, range(4)):
+        if v < 30:  # item v + 1 is computed while the caller still holds item v (deadlocks without read-ahead)
+            assert started[v // 10 + 1].wait(timeout=20)
+        got.append((v, name.startswith("ieegrecon-worker")))
+    assert got == [(0, True), (10, True), (20, True), (30, True)] and most[0] == 1  # one call at a time
+
+    def boom(v):
+        if v == 2:
+            raise OSError("chunk 2")
+        return v
+
+    with pytest.raises(OSError, match="chunk 2"):
+        assert list(_threads.read_ahead(boom, range(5)))
+    monkeypatch.setitem(_threads._policy, "n_threads", 1)  # one worker: inline, in the caller's thread
+    assert [n for _, n in _threads.read_ahead(fn, range(2))] == [threading.current_thread().name] * 2

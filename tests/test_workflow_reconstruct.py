@@ -61,6 +61,30 @@ def test_crop_borders_look_like_the_same_seconds_inside_the_recording(model, mb0
     np.testing.assert_allclose(ratio[5:-5], 1.0, rtol=1e-3)  # the interior is the same signal
 
 
+def test_read_ahead_chunks_equal_serial_chunks(model, mb0400fu, monkeypatch):
+    """Ridge reads the next chunk on a second thread (ReconModel.reads_ahead): the pieces are the same."""
+    from ieegrecon import _threads
+
+    mdl, cfg = model
+    assert type(mdl).reads_ahead
+    prep = Preprocessing.from_dict(cfg["extra"]["preprocessing"])
+    rec = read_recording(mb0400fu)
+    scalp = rec.pick_types(("eeg",))
+    x = scalp.pick(match_scalp_channels(scalp, mdl.scalp_names)).data
+    calls = []
+
+    def get(i, j):
+        calls.append(i)
+        return x[:, i:j]
+
+    serial = list(predict_chunked(get, x.shape[1], FS, mdl, prep, chunk_s=6.0))
+    monkeypatch.setitem(_threads._policy, "n_threads", 2)
+    ahead = list(predict_chunked(get, x.shape[1], FS, mdl, prep, chunk_s=6.0))
+    assert len(serial) == len(ahead) > 2 and calls[:len(serial)] == calls[len(serial):]  # read in order
+    for a, b in zip(serial, ahead):
+        assert np.array_equal(a, b)
+
+
 def test_reflection_continues_line_noise_and_keeps_the_segment():
     t = np.arange(4 * FS) / FS
     x = np.vstack([50e-6 * np.sin(2 * np.pi * 50 * t + 0.3), 1e-5 * t])

@@ -166,6 +166,11 @@ class ReconModel(ABC):
     #: (:func:`~ieegrecon.workflow.chunking.bound_heap`). Off by default: a fixed threshold maps and
     #: unmaps every large array, which cost cast 34 % more CPU on a 1-h input for 17 MiB less peak RSS.
     fragments_heap: ClassVar[bool] = False
+    #: Whether :func:`~ieegrecon.workflow.chunking.predict_chunked` may read and preprocess the next
+    #: chunk on a second thread while this model predicts (:func:`ieegrecon._threads.read_ahead`).
+    #: Off by default: measured on a 1-h input (session 11), ridge 6.4 -> 5.8-6.0 s, +60-80 MiB;
+    #: cast +70 MiB (642 MiB, above the 600 MiB target) for 0.3 s; flow 70 -> 93 s.
+    reads_ahead: ClassVar[bool] = False
 
     def __init__(self, sfreq: float = 200.0) -> None:
         self.sfreq = float(sfreq)

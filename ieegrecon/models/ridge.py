@@ -37,6 +37,7 @@ class RidgeModel(ReconModel):
     """
 
     method = "ridge"
+    reads_ahead = True  # a light predict: the next chunk is read while this one is reconstructed (base.py)
 
     def __init__(self, sfreq: float = 200.0, max_lag_ms: float = 100.0, lag_step_ms: float = 5.0,
                  alphas: list[float] | None = None, n_folds: int = 5) -> None:
@@ -123,7 +124,9 @@ class RidgeModel(ReconModel):
             raise RuntimeError("ridge model is not calibrated")
         scalp = self.check_scalp(scalp)
         z = (scalp - self.x_mean_[:, None]) / self.x_scale_[:, None]
-        return apply_lagged(self.coef_, z, self.lags) + self.intercept_[:, None]
+        y = apply_lagged(self.coef_, z, self.lags)
+        y += self.intercept_[:, None]  # in place: no second (n_contacts, n_times) array
+        return y
 
     def get_params(self) -> dict[str, Any]:
         return {"sfreq": self.sfreq, "max_lag_ms": self.max_lag_ms, "lag_step_ms": self.lag_step_ms,

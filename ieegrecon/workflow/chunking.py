@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from .._threads import read_ahead
 from ..models.base import ReconModel
 from ..preprocessing import Preprocessing, apply_preprocessing, extend_by_reflection
 
@@ -155,7 +156,11 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     power-line sinusoids continued), and the first and last chunks are
     processed exactly like interior ones; the filters' and the model's
     transients fall into the discarded extension. For a recording with gaps
-    (EDF+D), call this once per contiguous segment.
+    (EDF+D), call this once per contiguous segment. For models that ask for
+    it (``reads_ahead``) and with more than one worker in the thread policy,
+    the next chunk is read and preprocessed on a second thread while this one
+    is reconstructed (:func:`ieegrecon._threads.read_ahead`; ``get_chunk`` is
+    still called once at a time, in order).
 
     Parameters
     ----------
@@ -188,16 +193,23 @@ def predict_chunked(get_chunk: Callable[[int, int], np.ndarray], n_times: int, s
     n_out = int(round(n_times * ratio))
     margin = int(round(margin_s * sfreq))
     done = 0
-    for a, b, lo, hi in chunk_bounds(n_times, max(1, int(round(chunk_s * sfreq))), margin):
+
+    def prepare(bounds: tuple[int, int, int, int]) -> tuple[int, np.ndarray]:
+        a, b, lo, hi = bounds
         # border rule: where the segment ends, its mirror image stands in for the missing context, so
         # every chunk (first and last too) is processed as an interior chunk: margin on both sides
         raw = extend_by_reflection(get_chunk(lo, hi), margin - (a - lo), (b + margin) - hi,
                                    sfreq=sfreq, line_freq=prep.line_freq)
-        x = apply_preprocessing(raw, sfreq, prep, reference=True)
+        return b, apply_preprocessing(raw, sfreq, prep, reference=True)
+
+    # the next chunk read and preprocessed on a second thread while this one is reconstructed (models that
+    # ask for it: ReconModel.reads_ahead)
+    bounds = chunk_bounds(n_times, max(1, int(round(chunk_s * sfreq))), margin)
+    for b, x in (read_ahead if type(model).reads_ahead else map)(prepare, bounds):
         y = (predict_fn or model.predict)(x)
         out_a = int(round(margin * ratio))
         out_stop = n_out if b == n_times else int(round(b * ratio))
         piece = y[..., out_a:out_a + (out_stop - done)]
         done += piece.shape[-1]
         yield piece
-        del raw, x, y, piece  # nothing of this chunk stays alive while the next one is computed
+        del x, y, piece  # nothing of this chunk stays alive while the next one is computed
