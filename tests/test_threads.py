@@ -9,6 +9,7 @@ from ieegrecon import _threads
 
 
 def test_available_cpus_env_order(monkeypatch):
+    monkeypatch.setattr(_threads, "_set_here", set())  # as set by a user, not by a policy applied earlier
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     monkeypatch.delenv("IEEGRECON_THREADS", raising=False)
     assert _threads.available_cpus() == 3
@@ -19,6 +20,7 @@ def test_available_cpus_env_order(monkeypatch):
 
 
 def test_available_cpus_affinity_and_quota(monkeypatch):
+    monkeypatch.setattr(_threads, "_set_here", set())
     monkeypatch.delenv("IEEGRECON_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(_threads.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)

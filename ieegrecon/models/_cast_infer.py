@@ -86,6 +86,7 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
     out: np.ndarray | None = None
     wsum = np.zeros(total)
     w = np.maximum(np.asarray(tr.taper(win, infer_overlap(model)), float), 1e-3)
+
     def run(i: int) -> np.ndarray:  # one batch through the network, on a worker thread
         with torch.inference_mode():  # thread-local: entered in the thread that computes
             xb = wins[i:i + batch]

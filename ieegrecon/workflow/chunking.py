@@ -37,6 +37,10 @@ ARRAY_CHUNK_S = 120.0
 MMAP_THRESHOLD = 1 << 20
 
 
+#: Malloc arenas the process may use (:func:`cap_arenas`).
+MALLOC_ARENAS = 1
+
+
 def bound_heap() -> bool:
     """Keep the process heap from growing with the number of chunks (glibc only; a no-op elsewhere).
 
@@ -62,6 +66,31 @@ def bound_heap() -> bool:
     try:
         libc = ctypes.CDLL(None)
         return bool(libc.mallopt(-3, MMAP_THRESHOLD))  # M_MMAP_THRESHOLD (malloc.h)
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+def cap_arenas(n: int = MALLOC_ARENAS) -> bool:
+    """Let glibc keep at most ``n`` malloc arenas (glibc only; a no-op elsewhere or when ``MALLOC_ARENA_MAX`` is set).
+
+    glibc gives threads their own arenas (up to 8 per core), each keeping its
+    freed pages: with the thread policy's workers
+    (:func:`ieegrecon._threads.ordered_map`) cast's streamed 2-h reconstruct
+    peaked at 646 MiB, with one arena at 609 MiB and 11 % faster (session 11).
+
+    Returns
+    -------
+    bool
+        Whether the setting was applied.
+    """
+    import ctypes
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        return bool(ctypes.CDLL(None).mallopt(-8, int(n)))  # M_ARENA_MAX (malloc.h)
     except (OSError, AttributeError):  # not glibc
         return False
 

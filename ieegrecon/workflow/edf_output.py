@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -119,14 +119,11 @@ def write_in_memory(target: EdfTarget, y: np.ndarray, *, forbidden: tuple) -> Wr
 
 
 def write_streamed(target: EdfTarget, pieces: Iterator[np.ndarray], phys: list[tuple[float, float]], *,
-                   source, say: Progress) -> tuple[Written, np.ndarray | None]:
+                   source, say: Progress, keep_first: Callable[[np.ndarray], None] | None = None) -> Written:
     """Write ``pieces`` (V, each (n_channels, n)) as they come, within the fixed physical ranges ``phys`` (µV).
 
-    Returns
-    -------
-    written : Written
-    first : ndarray | None
-        The first piece (for the report's traces).
+    ``keep_first`` is called with the first piece (e.g. to spill it for the
+    report's traces); nothing of a piece is held once it is written.
     """
     from ..io.edf_verify import verify_edf
     from ..io.edf_stream import StreamedEdfWriter
@@ -134,16 +131,17 @@ def write_streamed(target: EdfTarget, pieces: Iterator[np.ndarray], phys: list[t
     t = target
     writer = StreamedEdfWriter(t.path, t.labels, t.sfreq, phys, meas_date=t.meas_date, overwrite=t.overwrite,
                                **t.header)
-    first = None
     try:
         for piece in pieces:
             check_finite(piece, source)
             writer.write(piece)
-            first = piece if first is None else first
+            if keep_first is not None and writer.n_written == piece.shape[-1]:
+                keep_first(piece)
+            del piece
             say("reconstructing (streamed)", 0.1 + 0.7 * writer.n_written / t.n_times)
         writer.annotate(t.annotations)
         padded = writer.close(verify=lambda tmp: verify_edf(tmp, t.labels, t.n_times, t.sfreq, None))
     except BaseException:
         writer.abort()
         raise
-    return Written(writer.n_clipped, padded), first
+    return Written(writer.n_clipped, padded)

@@ -140,6 +140,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     say = progress or no_progress
     if type(model).fragments_heap:
         chunking.bound_heap()  # memory must not grow with the number of chunks (flow's many small tensors)
+    chunking.cap_arenas()  # worker threads would each keep an arena of freed pages
     pm = as_patient_model(config)
     check_calibrated(model, pm)
     out, unc_path = _check_outputs(scalp_path, pm, out, report_dir, overwrite, forbidden, samples)
@@ -353,7 +354,7 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
     ``stack``) and each channel is written at its own extremes (nothing
     clipped); longer: streamed within fixed ranges. Returns the writer's
     report and the reconstruction shown in the report (all of it as a
-    memory map of the spill, or the first piece).
+    memory map of the spill, or of the first piece).
     """
     ch_names = inp.ch_names
     # streamed: fixed in advance, so STREAM_RANGE_SCALE times wider (clipping practically impossible);
@@ -386,9 +387,19 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
     if samples:
         raise UsageError(f"the 'samples' parameter is not supported for outputs longer than {STREAM_OVER_S:g} s; "
                          "split the recording")
-    written, first = write_streamed(target, pieces, phys, source=scalp_path, say=say)
+    from ..io.edf_stream import ChannelSpill
+
+    kept: list[ChannelSpill] = []
+
+    def keep_first(piece: np.ndarray) -> None:  # the report's traces, on disk rather than in memory (48 MB)
+        spill = ChannelSpill(target.path.parent, piece.shape[0], piece.shape[-1])
+        stack.callback(spill.close)
+        spill.write(piece)
+        kept.append(spill)
+
+    written = write_streamed(target, pieces, phys, source=scalp_path, say=say, keep_first=keep_first)
     notes.append(f"streamed in {chunking.CHUNK_S:g}-s chunks (output longer than {STREAM_OVER_S:g} s)")
-    return written, first
+    return written, kept[0].array() if kept else None
 
 
 # --------------------------------------------------------------------------- stage 5: publish
