@@ -33,13 +33,13 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import run_measured, write_long_edf  # noqa: E402
+from bench_memory import write_long_edf  # noqa: E402
+from bench_throughput import measure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL_PAIR = ROOT / "examples" / "calibration" / "sub-01" / "ses-01"
@@ -47,25 +47,18 @@ SETTINGS = {"op1 w1": ("1", "1"), "op2 w1": ("2", "1"), "op1 w2": ("1", "2")}
 
 
 def run(cmd: list[str], op: str, workers: str, burner: bool) -> tuple[float, float]:
-    """(wall s, peak MiB) of ``cmd`` under the given thread settings."""
+    """(wall s, peak MiB) of ``cmd`` under the given thread settings (``bench_throughput.measure``)."""
     env = {"IEEGRECON_OP_THREADS": op, "IEEGRECON_THREADS": workers}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    b = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if burner else None
     try:
-        rc, wall, rss, err = run_measured(cmd)
+        return measure(cmd, burner)
     finally:
-        if b is not None:
-            b.kill()
-            b.wait()
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    if rc:
-        raise RuntimeError(f"{cmd[:5]} exited {rc}: {err}")
-    return wall, rss
 
 
 def main() -> None:

@@ -1,6 +1,8 @@
 """The allocator settings reconstruct applies (glibc only; no-ops elsewhere) never fail."""
 
-from ieegrecon.workflow.chunking import bound_heap, trim_heap
+import sys
+
+from ieegrecon.workflow.chunking import bound_heap, cap_arenas, trim_heap
 
 
 def test_bound_heap_and_trim_heap(monkeypatch):
@@ -10,6 +12,13 @@ def test_bound_heap_and_trim_heap(monkeypatch):
     trim_heap()
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert bound_heap() is False  # the environment's setting rules
+
+
+def test_cap_arenas(monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert cap_arenas() is sys.platform.startswith("linux")  # applied on glibc Linux (here and in CI)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert cap_arenas() is False  # the environment's setting rules
 
 
 def test_only_models_that_fragment_the_heap_bound_it(monkeypatch, tmp_path):

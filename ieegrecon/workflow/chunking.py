@@ -57,17 +57,7 @@ def bound_heap() -> bool:
     bool
         Whether the setting was applied.
     """
-    import ctypes
-    import os
-    import sys
-
-    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(-3, MMAP_THRESHOLD))  # M_MMAP_THRESHOLD (malloc.h)
-    except (OSError, AttributeError):  # not glibc
-        return False
+    return _mallopt(-3, MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_")  # M_MMAP_THRESHOLD (malloc.h)
 
 
 def cap_arenas(n: int = MALLOC_ARENAS) -> bool:
@@ -83,14 +73,19 @@ def cap_arenas(n: int = MALLOC_ARENAS) -> bool:
     bool
         Whether the setting was applied.
     """
+    return _mallopt(-8, int(n), "MALLOC_ARENA_MAX")  # M_ARENA_MAX (malloc.h)
+
+
+def _mallopt(param: int, value: int, env: str) -> bool:
+    """glibc ``mallopt(param, value)`` unless ``env`` is set (the user's setting rules); False elsewhere."""
     import ctypes
     import os
     import sys
 
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+    if not sys.platform.startswith("linux") or env in os.environ:
         return False
     try:
-        return bool(ctypes.CDLL(None).mallopt(-8, int(n)))  # M_ARENA_MAX (malloc.h)
+        return bool(ctypes.CDLL(None).mallopt(param, value))
     except (OSError, AttributeError):  # not glibc
         return False
 
