@@ -181,24 +181,10 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], n_workers: int | None 
         of its own workers it computes in that thread (no nested pools).
     """
     n = workers() if n_workers is None else max(1, int(n_workers))
-    if n == 1 or threading.current_thread().name.startswith(_PREFIX):
+    if n == 1 or _in_worker():
         yield from map(fn, items)
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(n, thread_name_prefix=_PREFIX) as pool:
-        pending: deque = deque()
-        try:
-            for item in items:
-                pending.append(pool.submit(fn, item))
-                if len(pending) > n:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for f in pending:
-                f.cancel()
+    else:
+        yield from _pooled(fn, items, n)
 
 
 def read_ahead(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
@@ -222,22 +208,34 @@ def read_ahead(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
     object
         ``fn(item)`` for each item, in order.
     """
-    if workers() == 1 or threading.current_thread().name.startswith(_PREFIX):
+    if workers() == 1 or _in_worker():
         yield from map(fn, items)
-        return
+    else:
+        yield from _pooled(fn, items, 1)  # one pool thread: item k + 1 is computed while the caller holds k
+
+
+def _in_worker() -> bool:
+    """Whether the calling thread is one of the pools' own (no nested pools)."""
+    return threading.current_thread().name.startswith(_PREFIX)
+
+
+def _pooled(fn: Callable[[T], R], items: Iterable[T], n: int) -> Iterator[R]:
+    """``fn(item)`` on a pool of ``n`` threads, in order; ``n + 1`` submitted at most (items taken here, in order)."""
+    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    it = iter(items)
-    with ThreadPoolExecutor(1, thread_name_prefix=_PREFIX) as pool:
-        nxt = next((pool.submit(fn, item) for item in it), None)
+    with ThreadPoolExecutor(n, thread_name_prefix=_PREFIX) as pool:
+        pending: deque = deque()
         try:
-            while nxt is not None:
-                cur, nxt = nxt, next((pool.submit(fn, item) for item in it), None)
-                yield cur.result()
-                del cur
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) > n:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
         finally:
-            if nxt is not None:
-                nxt.cancel()
+            for f in pending:
+                f.cancel()
 
 
 def thread_policy() -> dict[str, object]:

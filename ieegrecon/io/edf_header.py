@@ -19,6 +19,7 @@ import numpy as np
 
 from ..channels import normalize_ch_name
 from ..errors import InputError
+from .edfplus import ANNOTATION_LABELS
 
 _SIGNAL_FIELDS = (  # (name, width) of the per-signal header fields, in file order
     ("label", 16), ("transducer", 80), ("physical_dimension", 8), ("physical_min", 8),
@@ -138,7 +139,7 @@ def check_edf_header(path: str | Path) -> list[str]:
         if ctrl:
             raise InputError(f"header out of spec: signal {i + 1} label {lab!r} holds non-printable character(s) "
                              f"{', '.join(ctrl)} (EDF labels are printable ASCII)", path)
-    ann = [lab in ("EDF Annotations", "BDF Annotations") for lab in labels]
+    ann = [lab in ANNOTATION_LABELS for lab in labels]
     if fixed.n_records == 0 or fixed.n_records < -1:
         raise InputError(f"header out of spec: number of data records is {fixed.n_records} (must be > 0)", path)
     if fixed.duration < 0 or (fixed.duration == 0 and not all(ann)):

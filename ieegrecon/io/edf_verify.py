@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OutputError
-
-_ANNOTATIONS = ("EDF Annotations", "BDF Annotations")
+from .edfplus import ANNOTATION_LABELS, record_layout
 
 
 def _data_records(path: Path, n_signals: int) -> tuple[np.ndarray, list[int], list[int]]:
@@ -28,19 +27,16 @@ def _data_records(path: Path, n_signals: int) -> tuple[np.ndarray, list[int], li
 
     Signals are those pyedflib lists (annotation signals skipped), ``n_signals`` of them.
     """
-    with open(path, "rb") as f:
-        head = f.read(256)
-        ns = int(head[252:256])
-        sig = f.read(256 * ns)
-    labels = [sig[16 * i:16 * (i + 1)].decode("latin-1").strip() for i in range(ns)]
-    spr = [int(sig[216 * ns + 8 * i:216 * ns + 8 * (i + 1)]) for i in range(ns)]
-    n_rec = int(head[236:244])
-    offsets = np.cumsum([0] + spr)
-    keep = [i for i in range(ns) if labels[i] not in _ANNOTATIONS]
+    layout = record_layout(path)
+    if layout.bytes_per_sample != 2:
+        raise ValueError("not a 16-bit EDF")
+    offsets = np.cumsum([0] + layout.spr)
+    keep = [i for i, lab in enumerate(layout.labels) if lab not in ANNOTATION_LABELS]
     if len(keep) != n_signals:
         raise ValueError(f"{len(keep)} signals in the header, pyedflib lists {n_signals}")
-    mm = np.memmap(path, dtype="<i2", mode="r", offset=256 * (ns + 1), shape=(n_rec, int(offsets[-1])))
-    return mm, [int(offsets[i]) for i in keep], [spr[i] for i in keep]
+    mm = np.memmap(path, dtype="<i2", mode="r", offset=layout.header_bytes,
+                   shape=(layout.n_records(), int(offsets[-1])))
+    return mm, [int(offsets[i]) for i in keep], [layout.spr[i] for i in keep]
 
 
 def verify_edf(path: str | Path, ch_names: Sequence[str], n_times: int, sfreq: float,

@@ -69,6 +69,80 @@ def _header_int(head: bytes, a: int, b: int) -> int:
     return int(head[a:b].decode("ascii").strip())
 
 
+#: Labels of the EDF+/BDF+ annotation signals.
+ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+
+
+@dataclass
+class RecordLayout:
+    """Where each signal's samples sit in the data records of an EDF/BDF file (from its header).
+
+    Attributes
+    ----------
+    path : Path
+    head : bytes
+        The fixed 256-byte header.
+    labels : list of str
+        Every signal's label, annotation signals included, in file order.
+    spr : list of int
+        Samples per data record of each signal.
+    bytes_per_sample : int
+        2 (EDF) or 3 (BDF).
+    """
+
+    path: Path
+    head: bytes
+    labels: list[str]
+    spr: list[int]
+    bytes_per_sample: int
+
+    @property
+    def header_bytes(self) -> int:
+        """Bytes before the first data record: ``256 * (ns + 1)``."""
+        return 256 * (len(self.labels) + 1)
+
+    @property
+    def record_bytes(self) -> int:
+        """Bytes of one data record."""
+        return self.bytes_per_sample * sum(self.spr)
+
+    def n_records(self) -> int:
+        """Whole data records in the file, at most the header's count when it gives one (it may say -1).
+
+        Raises
+        ------
+        ValueError
+            Empty records, or an unreadable record count.
+        """
+        if self.record_bytes <= 0:
+            raise ValueError("empty data records")
+        n = (self.path.stat().st_size - self.header_bytes) // self.record_bytes
+        n_head = _header_int(self.head, 236, 244)
+        return min(n, n_head) if n_head > 0 else n
+
+
+def record_layout(path: str | Path) -> RecordLayout:
+    """Read the header fields that lay out an EDF/BDF file's data records (EDF spec, Kemp et al. 1992).
+
+    Raises
+    ------
+    ValueError
+        No signals, or the header is truncated or unreadable.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(256)
+        ns = _header_int(head, 252, 256)
+        if ns <= 0:
+            raise ValueError("no signals")
+        sig = f.read(256 * ns)
+    if len(head) < 256 or len(sig) < 256 * ns:
+        raise ValueError("header truncated")
+    labels = [sig[16 * i:16 * (i + 1)].decode("ascii", "replace").strip() for i in range(ns)]
+    spr = [_header_int(sig, 216 * ns + 8 * i, 216 * ns + 8 * (i + 1)) for i in range(ns)]
+    return RecordLayout(path, head, labels, spr, 3 if head[:1] == b"\xff" else 2)
+
+
 def read_edfplus_timeline(path: str | Path) -> EdfPlusTimeline | None:
     """Parse the annotation signals of an EDF+/BDF+ file, record by record.
 
@@ -90,32 +164,19 @@ def read_edfplus_timeline(path: str | Path) -> EdfPlusTimeline | None:
         falls back to MNE's annotations and says so).
     """
     path = Path(path)
-    with open(path, "rb") as f:
-        head = f.read(256)
-        ns = _header_int(head, 252, 256)
-        if ns <= 0:
-            raise ValueError("no signals")
-        sig = f.read(256 * ns)
-    if len(head) < 256 or len(sig) < 256 * ns:
-        raise ValueError("header truncated")
-    bps = 3 if head[:1] == b"\xff" else 2
-    labels = [sig[16 * i:16 * (i + 1)].decode("ascii", "replace").strip() for i in range(ns)]
-    spr = [_header_int(sig, 216 * ns + 8 * i, 216 * ns + 8 * (i + 1)) for i in range(ns)]
-    ann_idx = [i for i, lab in enumerate(labels) if lab in ("EDF Annotations", "BDF Annotations")]
+    layout = record_layout(path)
+    labels, spr, bps = layout.labels, layout.spr, layout.bytes_per_sample
+    ann_idx = [i for i, lab in enumerate(labels) if lab in ANNOTATION_LABELS]
     if not ann_idx:
         return None
-    duration = float(head[244:252].decode("ascii").strip())
-    rec_bytes = bps * sum(spr)
+    duration = float(layout.head[244:252].decode("ascii").strip())
+    rec_bytes = layout.record_bytes
     if rec_bytes <= 0 or duration <= 0:
         raise ValueError("empty data records")
-    hdr = 256 * (ns + 1)
-    n_rec = (path.stat().st_size - hdr) // rec_bytes  # header count checked elsewhere; -1 allowed
-    n_head = _header_int(head, 236, 244)
-    if n_head > 0:
-        n_rec = min(n_rec, n_head)
+    n_rec = layout.n_records()  # header count checked elsewhere; -1 allowed
     if n_rec <= 0:
         raise ValueError("no data records")
-    mm = np.memmap(path, dtype=np.uint8, mode="r", offset=hdr, shape=(n_rec, rec_bytes))
+    mm = np.memmap(path, dtype=np.uint8, mode="r", offset=layout.header_bytes, shape=(n_rec, rec_bytes))
     offsets = np.cumsum([0] + spr) * bps
     starts = np.empty(n_rec)
     anns: list[tuple[float, float, str]] = []
