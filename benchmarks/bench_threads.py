@@ -34,12 +34,10 @@ import argparse
 import filecmp
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import write_long_edf  # noqa: E402
-from bench_throughput import measure  # noqa: E402
+from bench_throughput import measure, workdir_and_edf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL_PAIR = ROOT / "examples" / "calibration" / "sub-01" / "ses-01"
@@ -69,11 +67,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the best of them is printed")
     ap.add_argument("--burner", action="store_true", help="also beside a second CPU-bound process")
     args = ap.parse_args()
-    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ieegrecon-threads-"))
-    work.mkdir(parents=True, exist_ok=True)
-    edf = work / f"scalp_{args.minutes:g}min.edf"
-    if not edf.exists():
-        write_long_edf(edf, args.minutes / 60.0)
+    work, edf = workdir_and_edf(args.workdir, args.minutes, "ieegrecon-threads-")
     py = [sys.executable, "-m", "ieegrecon"]
     conds = [False, True] if args.burner else [False]
     print(f"input: {args.minutes:g} min; wall s (best of {args.rounds}) / peak MiB; load average before: "

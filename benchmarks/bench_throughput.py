@@ -95,6 +95,16 @@ print(out)
 """
 
 
+def workdir_and_edf(workdir: str | None, minutes: float, prefix: str) -> tuple[Path, Path]:
+    """The work folder (``workdir`` or a new temp dir) and its generated scalp EDF of ``minutes`` (written once)."""
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    edf = work / f"scalp_{minutes:g}min.edf"
+    if not edf.exists():
+        write_long_edf(edf, minutes / 60.0)
+    return work, edf
+
+
 def _burner() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
@@ -156,11 +166,7 @@ def main() -> None:
     ap.add_argument("--recalibrate", action="store_true", help="calibrate even when a model folder exists")
     args = ap.parse_args()
     minutes = 60.0 * args.hours if args.hours is not None else args.minutes
-    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ieegrecon-thr-"))
-    work.mkdir(parents=True, exist_ok=True)
-    edf = work / f"scalp_{minutes:g}min.edf"
-    if not edf.exists():
-        write_long_edf(edf, minutes / 60.0)
+    work, edf = workdir_and_edf(args.workdir, minutes, "ieegrecon-thr-")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     conds = [False, True] if args.burner else [False]
     cal: dict[tuple[str, bool], list[float]] = {}
