@@ -155,8 +155,8 @@ def encoder_features(model, z: np.ndarray, ch_pos: np.ndarray, basis: tuple | No
     ``basis`` None: fitted here (mean, components) on these windows. ``mode`` ``'noise'`` replaces
     the encoder maps by Gaussian noise of the same shape (a control the readout must lose).
     """
-    from ieegrecon.models import training as tr
     from ieegrecon.models._cast_infer import infer_overlap
+    from ieegrecon.models.overlap import overlap_add, taper
 
     starts, f = encoder_maps(model, z, ch_pos)
     if mode == "noise":
@@ -168,7 +168,7 @@ def encoder_features(model, z: np.ndarray, ch_pos: np.ndarray, basis: tuple | No
         basis = (mean, vt[:n_pc])
     proj = ((flat - basis[0]) @ basis[1].T).reshape(f.shape[0], f.shape[1], -1)  # (n_win, n_out, n_pc)
     wins = np.repeat(proj.transpose(0, 2, 1), model.net.out_patch, axis=2)  # (n_win, n_pc, win)
-    return tr.overlap_add(wins, starts, z.shape[1], tr.taper(model.win, infer_overlap(model))), basis
+    return overlap_add(wins, starts, z.shape[1], taper(model.win, infer_overlap(model))), basis
 
 
 def second_stage(fc: np.ndarray, ft: np.ndarray, resid: np.ndarray, sfreq: float) -> np.ndarray:

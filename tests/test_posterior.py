@@ -90,5 +90,6 @@ def test_draw_quantiles_equal_numpy_quantile_bit_for_bit(dtype):
     rng = np.random.default_rng(0)
     levels = [0.05, 0.95, 0.5, 0.0, 1.0, 0.25]
     for n in (2, 3, 8, 16, 31, 32, 33):
-        d = rng.standard_normal((n, 4, 257)).astype(dtype)
-        np.testing.assert_array_equal(draw_quantiles(d, levels), np.quantile(d, levels, axis=0))
+        for shape in ((4, 257), (257,), (2, 3, 50)):  # contact by contact (>= 2 further axes) or at once
+            d = rng.standard_normal((n,) + shape).astype(dtype)
+            np.testing.assert_array_equal(draw_quantiles(d, levels), np.quantile(d, levels, axis=0))

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._threads import ordered_map
 from . import training as tr
+from .overlap import add_windows, overlap_add, taper
 
 
 def infer_overlap(model: Any) -> int:
@@ -52,7 +53,7 @@ def decode_all(model: Any, starts: np.ndarray, feats: Any, wins: Any, q: Any, n_
         outs = [model.net.decode(feats[i:i + batch], q, wins[i:i + batch]).cpu().numpy()
                 for i in range(0, len(feats), batch)]
     model.net.train(was_training)
-    return tr.overlap_add(np.concatenate(outs), starts, n_times, tr.taper(model.win, infer_overlap(model)))
+    return overlap_add(np.concatenate(outs), starts, n_times, taper(model.win, infer_overlap(model)))
 
 
 #: Windows per network call at inference: the encoder's activations of a batch are its peak memory
@@ -71,7 +72,7 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
     neither the features of every window nor every decoded window are held
     (memory of one batch); the numbers are those of
     ``decode_all(model, *encode_all(...))``: the same batches through the same
-    network, added in the same order (:func:`~ieegrecon.models.training.overlap_add`).
+    network, added in the same order (:func:`~ieegrecon.models.overlap.overlap_add`).
     Batches run side by side on the thread policy's workers
     (:func:`ieegrecon._threads.ordered_map`; the memory of one batch per worker).
     """
@@ -85,7 +86,7 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
     total = max(n_times, int(starts.max()) + win)
     out: np.ndarray | None = None
     wsum = np.zeros(total)
-    w = np.maximum(np.asarray(tr.taper(win, infer_overlap(model)), float), 1e-3)
+    w = np.maximum(np.asarray(taper(win, infer_overlap(model)), float), 1e-3)
 
     def run(i: int) -> np.ndarray:  # one batch through the network, on a worker thread
         with torch.inference_mode():  # thread-local: entered in the thread that computes
@@ -99,11 +100,10 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
         for i, dec in zip(firsts, ordered_map(run, firsts)):  # batches side by side, added in order
             if out is None:
                 out = np.zeros((dec.shape[1], total))
-            for j, s in enumerate(starts[i:i + batch]):
-                out[:, s:s + win] += dec[j] * w
-                wsum[s:s + win] += w
+            add_windows(out, dec, starts[i:i + batch], w)
     finally:
         model.net.train(was_training)
+    add_windows(wsum, np.broadcast_to(w, (len(starts), win)), starts)
     assert out is not None  # at least one window (window_starts of n_times >= 1)
     out = out[:, :n_times]
     out /= wsum[:n_times]  # in place: the same quotients without a second (K, n) array

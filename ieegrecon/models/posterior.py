@@ -5,7 +5,7 @@ with ``supports_posterior`` returns a :class:`Posterior` from
 ``model.posterior(scalp, n_samples=..., seed=...)``::
 
     post = model.posterior(scalp, n_samples=32, seed=0)
-    post.mean                      # (n_contacts, n_times), V: the point estimate (= model.predict)
+    post.mean                      # (n_contacts, n_times), V: the posterior mean
     post.sample()                  # (32, n_contacts, n_times), V: the draws of this seed
     post.quantiles((0.05, 0.95))   # (2, n_contacts, n_times), V: calibrated bands from the same draws
 
@@ -59,7 +59,10 @@ class Posterior:
 
         Estimated by the method's own variance-reduced path (for the flow:
         ``n_samples`` antithetic draws, pairs ``z, -z``), so it is not the mean
-        of :meth:`sample`; it is what ``model.predict`` returns.
+        of :meth:`sample`. For ``ridge-gauss`` it is ``model.predict(scalp)``; for
+        the flow ``model.predict(scalp, n_samples=n_samples)``, while the flow's
+        default point estimate is its ridge location
+        (:meth:`~ieegrecon.models.flow.FlowModel.predict`).
         """
         return self._to_volts(self._mean())
 
@@ -128,9 +131,11 @@ def draw_quantiles(draws: np.ndarray, levels: Sequence[float]) -> np.ndarray:
 
     ``np.quantile`` partitions along the draws' axis, which is strided in memory, once per
     order statistic it needs: 1.0 s for 32 draws of 48 contacts x 16000 samples. Here the draws
-    are copied once so that each sample's draws are contiguous, sorted (0.09 s), and the two
+    are copied so that each sample's draws are contiguous, sorted (0.09 s), and the two
     neighbouring order statistics of each level interpolated exactly as numpy does (virtual
-    index ``(n - 1) q``, its ``_lerp``); a test checks equality with ``np.quantile``.
+    index ``(n - 1) q``, its ``_lerp``); a test checks equality with ``np.quantile``. Draws with
+    more than one further axis are copied one index of the second axis (a contact) at a time,
+    so the copy is a contact's, not the draws' size (98 MiB for the example above).
 
     Parameters
     ----------
@@ -143,6 +148,13 @@ def draw_quantiles(draws: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     -------
     ndarray, shape (len(levels), ...), float64 (as ``np.quantile`` gives for these inputs)
     """
+    if draws.ndim > 2:
+        first = draw_quantiles(draws[:, 0], levels)
+        out = np.empty(first.shape[:1] + draws.shape[1:], first.dtype)
+        out[:, 0] = first
+        for i in range(1, draws.shape[1]):
+            out[:, i] = draw_quantiles(draws[:, i], levels)
+        return out
     n = draws.shape[0]
     s = np.ascontiguousarray(np.moveaxis(draws, 0, -1))
     s.sort(axis=-1)

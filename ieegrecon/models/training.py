@@ -3,8 +3,8 @@
 Seeding and determinism, device choice, early stopping, the waveform +
 spectral loss, robust per-channel standardization, cutting
 :class:`~ieegrecon.models.base.PairedSegment` signals into fixed-length
-windows and overlap-adding window predictions back into a continuous
-signal. Nothing here knows about a particular architecture.
+windows (:mod:`ieegrecon.models.overlap` adds them back into a continuous
+signal). Nothing here knows about a particular architecture.
 """
 
 from __future__ import annotations
@@ -219,52 +219,6 @@ def cut_windows(x: np.ndarray, starts: np.ndarray, win: int) -> np.ndarray:
         x = np.concatenate([x, np.zeros((n_ch, need - n_times), dtype=x.dtype)], axis=1)
     idx = starts[:, None] + np.arange(win)[None, :]
     return np.ascontiguousarray(x[:, idx].transpose(1, 0, 2))
-
-
-def taper(win: int, overlap: int) -> np.ndarray:
-    """Flat-top window with raised-cosine ramps of ``overlap`` samples.
-
-    Used as overlap-add weights; with windows every ``win - overlap``
-    samples the ramps of neighbours sum to one.
-
-    Returns
-    -------
-    w : ndarray, shape (win,)
-    """
-    w = np.ones(win)
-    if overlap > 0:
-        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
-        w[:overlap] = ramp
-        w[-overlap:] = ramp[::-1]
-    return w
-
-
-def overlap_add(windows: np.ndarray, starts: np.ndarray, n_times: int, weights: np.ndarray) -> np.ndarray:
-    """Blend window predictions into one continuous signal.
-
-    Parameters
-    ----------
-    windows : ndarray, shape (n_windows, n_channels, win)
-    starts : ndarray of int, shape (n_windows,)
-    n_times : int
-        Length of the output (samples past it are dropped).
-    weights : ndarray, shape (win,)
-        Per-sample weights (e.g. :func:`taper`); the weighted sum is divided by
-        the summed weights, so any positive window works.
-
-    Returns
-    -------
-    out : ndarray, shape (n_channels, n_times)
-    """
-    _n_win, n_ch, win = windows.shape
-    total = max(n_times, int(starts.max()) + win)
-    out = np.zeros((n_ch, total))
-    wsum = np.zeros(total)
-    w = np.maximum(np.asarray(weights, float), 1e-3)
-    for i, s in enumerate(starts):
-        out[:, s:s + win] += windows[i] * w
-        wsum[s:s + win] += w
-    return out[:, :n_times] / wsum[:n_times]
 
 
 def waveform_spectral_loss(pred: Any, target: Any, spectral_weight: float = 0.1,
