@@ -7,6 +7,7 @@ import pytest
 from scipy.signal import lfilter
 
 from ieegrecon.models.base import ContactInfo, PairedSegment
+from ieegrecon.models import _flow_draw
 from ieegrecon.models._flow_fit import conformal_quantile
 from ieegrecon.models.flow import FlowModel
 from ieegrecon.workflow.uncertainty import (
@@ -125,7 +126,7 @@ def test_ridge_location_and_window_whitening_give_spectrum_and_waveform():
     flow = FlowModel()
     flow.calibrate(cal, seed=0, epochs=3)
     assert flow.loc_ is not None and flow.window_chol_.shape == (2, flow.win, flow.win)
-    r_flow = pearson_r(test.ieeg, flow.predict(test.scalp))
+    r_flow = pearson_r(test.ieeg, flow.predict(test.scalp, n_samples=16))  # the Monte Carlo posterior mean
     assert np.all(r_flow > r_ridge - 0.05), (r_flow, r_ridge)
     draw = flow.sample(test.scalp, 1, seed=0)[0]
     f, p = welch_psd(test.ieeg, SF)
@@ -239,3 +240,36 @@ def test_center_point_is_the_flow_at_the_origin_near_the_mean(calibrated):
     err_c, err_base = np.abs(c - mc).mean(), np.abs(base - mc).mean()
     assert np.corrcoef(c.ravel(), mc.ravel())[0, 1] > 0.95
     assert np.all(np.isfinite(c)) and err_c < err_base, (err_c, err_base)  # the learned residual is not zero
+
+
+def test_draws_leave_no_flow_transforms_for_the_collector(calibrated, monkeypatch):
+    """zuko's inverse leaves reference cycles holding each call's tensors: draw collects them per batch."""
+    import gc
+
+    import zuko
+
+    model, _, test = calibrated
+    kind = zuko.transforms.MonotonicAffineTransform
+    alive = lambda: sum(type(o) is kind for o in gc.get_objects())  # noqa: E731
+    gc.collect()
+    before = alive()
+    gc.disable()  # no automatic collection: only draw's own can free them
+    try:
+        monkeypatch.setattr(_flow_draw, "MAX_FLOW_ROWS", 48)  # 2 windows of 8 draws x 3 contacts per call
+        model.sample(test.scalp[:, :2400], 8, seed=1)  # 22 flow calls
+        left = alive() - before
+    finally:
+        gc.enable()
+    assert left <= 4, left  # at most one call's transforms (2 transforms x 2 passes), not one set per call
+
+
+def test_point_estimate_is_the_ridge_location_without_a_flow_pass(calibrated, monkeypatch):
+    """predict() with a ridge location: the location alone (the same as the flow's ridge), no draw made."""
+    model, _, test = calibrated
+    x = test.scalp[:, :1200]
+    mc = model.predict(x, n_samples=16)
+    ridge_only = model.loc_.predict(x) + model.y_center_[:, None]
+    monkeypatch.setattr(model.net, "sample_from", lambda *a: pytest.fail("the point estimate drew from the flow"))
+    point = model.predict(x)
+    np.testing.assert_allclose(point, ridge_only, rtol=0, atol=1e-12)
+    assert np.abs(point - mc).max() > 0.01 * np.abs(mc).max()  # the Monte Carlo mean is another number
