@@ -48,7 +48,9 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
     ``antithetic``: draw base noise in pairs ``(z, -z)`` (S rounded up to even),
     which cancels most Monte Carlo noise of a posterior mean (variance reduction).
     ``batch``: windows per flow call; default so that draws x windows x contacts
-    stays under :data:`MAX_FLOW_ROWS` (measured: predict of 140 s took +970 MB at 12288 rows, +444 MB at 4096).
+    stays under :data:`MAX_FLOW_ROWS` (sessions 3-11 measured +970 MB at 12288 rows, +444 MB at 4096:
+    the uncollected cycles of FLOW_GC; with them collected, 2048, 4096 and 8192 rows took the same
+    time and memory for 32 draws of 120 s, session 12).
     ``mean_only``: return only the mean over draws, shape (1, K, n_t) (stitching
     is linear, so the mean is accumulated window by window; memory of one draw).
     """
