@@ -18,8 +18,8 @@ Usage::
    whole process (imports included, as a user sees it):
 
    - ``ridge``, ``cast``: ``ieegrecon reconstruct EDF --model M --out OUT``;
-   - ``flow``: the same (the EDF holds the posterior mean; 90 % bands are
-     ``flow32``'s);
+   - ``flow``: the same (the EDF holds the flow's point estimate, its ridge
+     location, with no flow pass since session 12; 90 % bands are ``flow32``'s);
    - ``flow32``: ``--samples 32`` (32 draws: median in the EDF, 5-95 % band in
      the sidecar), only where the output is at most 1 h (``--samples`` limit);
    - ``eloreta``: MNE ``apply_inverse_raw`` (eLORETA, template head of
