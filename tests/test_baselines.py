@@ -184,3 +184,16 @@ def test_reconstruct_band_function_draws_each_chunk_with_a_new_seed():
     assert abs(np.corrcoef(w1.ravel(), w2.ravel())[0, 1]) < 0.1
     again = band_function(model, 8)
     np.testing.assert_array_equal(again(x), first)  # deterministic: the same chunk order, the same bands
+
+
+def test_model_card_of_a_closed_form_model_names_its_own_method():
+    """xs-ridge is fitted in closed form: its card gives no epochs and tells to calibrate with xs-ridge."""
+    from ieegrecon.workflow.pretrain import model_card
+
+    summary = {"method": "xs-ridge", "ieegrecon_version": "0", "created": "now", "command": "ieegrecon pretrain X",
+               "epochs": 20, "windows_per_epoch": None, "seed": 0, "loso": [], "pretrain": {},
+               "data": {"description": "d", "simulated": True, "subjects": ["sub-01"], "max_minutes_per_session": None}}
+    card = model_card(summary, get_model_class("xs-ridge")())
+    assert "Epochs" not in card and "closed form" in card and "calibrate --method xs-ridge" in card
+    cast_card = model_card({**summary, "method": "cast"}, get_model_class("cast")())
+    assert "calibrate --method cast" in cast_card

@@ -29,3 +29,7 @@ def test_options_fill_in_the_mains_source_and_shipped_model(tmp_path):
                            electrodes=None, pretrained=None, prep=Preprocessing(), line_freq=None, overwrite=False)
     assert cast.pretrained is not None and cast.pretrained.name == "cast-sim9" and cast.line_source == "default"
     assert cast.pretrained_config["method"] == "cast"
+    xs = resolve_options(tmp_path / "x.edf", method="xs-ridge", minutes=None, out=tmp_path / "pm", ieeg=None,
+                         electrodes=None, pretrained=None, prep=Preprocessing(), line_freq=None, overwrite=False)
+    assert xs.pretrained is not None and xs.pretrained.name == "xs-ridge-sim9"  # the README example's default
+    assert xs.pretrained_config["method"] == "xs-ridge"

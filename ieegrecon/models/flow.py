@@ -320,7 +320,10 @@ class FlowModel(ReconModel):
             raise RuntimeError("flow model is not calibrated")
 
     def _to_volts(self, z: np.ndarray, base: np.ndarray | float) -> np.ndarray:
-        return z * self.y_scale_[:, None] + self.y_center_[:, None] + base
+        out = z * self.y_scale_[:, None]  # float64 scale: a new float64 array, filled in place below
+        out += self.y_center_[:, None]
+        out += base
+        return out
 
     def _factors(self) -> np.ndarray:
         return self.conformal_[depth_index(self.contacts.depth_class)][:, None]

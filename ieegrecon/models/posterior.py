@@ -115,15 +115,14 @@ class Posterior:
         # bands were always computed with; a scalar level rounds differently on float32 draws
         raws = draw_quantiles(self._std_draws(), levels + [0.5])
         med, f = raws[-1], self._widen
-        out = []
-        for v, raw in zip(levels, raws[:-1]):
+        for i, v in enumerate(levels):  # in place: raws[i] becomes the widened level
             if v < 0.5:
-                out.append(med - f * (med - raw))
+                raws[i] = med - f * (med - raws[i])
             elif v > 0.5:
-                out.append(med + f * (raw - med))
+                raws[i] = med + f * (raws[i] - med)
             else:
-                out.append(med)
-        return self._to_volts(np.stack(out))
+                raws[i] = med
+        return self._to_volts(raws[:-1])
 
 
 def draw_quantiles(draws: np.ndarray, levels: Sequence[float]) -> np.ndarray:

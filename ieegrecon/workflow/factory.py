@@ -8,7 +8,7 @@ from ..errors import InputError, UsageError
 from ..models.base import PairedSegment, ReconModel, get_model_class
 
 #: Models shipped in the repository's ``models/`` folder, used when no pretrained model is given.
-DEFAULT_MODELS = {"cast": "cast-sim9"}
+DEFAULT_MODELS = {"cast": "cast-sim9", "xs-ridge": "xs-ridge-sim9"}
 
 
 def default_model(method: str) -> Path | None:

@@ -344,8 +344,9 @@ def model_card(summary: dict[str, Any], model: ReconModel) -> str:
     lines += [
         f"- Subjects: {', '.join(d['subjects'])}",
         f"- Minutes per session used: {d['max_minutes_per_session'] or 'all'}",
-        f"- Epochs (max): {summary['epochs']}, windows per epoch: {summary.get('windows_per_epoch') or 'all'}, "
-        f"seed: {summary['seed']}",
+        (f"- Epochs (max): {summary['epochs']}, windows per epoch: {summary.get('windows_per_epoch') or 'all'}, "
+         f"seed: {summary['seed']}" if getattr(model, "net", None) is not None else
+         "- Fitted in closed form (no epochs, no random seed)"),
         f"- Architecture: `{model.get_params()}`",
     ]
     prior = (summary.get("pretrain") or {}).get("lag_prior") or {}
@@ -374,7 +375,8 @@ def model_card(summary: dict[str, Any], model: ReconModel) -> str:
     lines += ["## Limits", "",
               "- Surrogates from this model are estimates, not recordings; read the per-region reliability "
               "in each reconstruction's report.",
-              "- Calibrate on the patient (`ieegrecon calibrate --method cast --model ...`) before relying on it.",
+              f"- Calibrate on the patient (`ieegrecon calibrate --method {summary['method']} --model ...`) before "
+              "relying on it.",
               ""]
     return "\n".join(lines)
 
