@@ -167,24 +167,25 @@ def test_calibrate_on_one_mixed_edf_with_electrodes(linear_session, tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_cast_model_calibrates_and_reconstructs_the_real_edf(mb0400fu, tmp_path):
-    """The README's path: `calibrate --method cast` without --model uses models/cast-sim9."""
+@pytest.mark.parametrize("method, folder", [("xs-ridge", "xs-ridge-sim9"), ("cast", "cast-sim9")])
+def test_shipped_model_calibrates_and_reconstructs_the_real_edf(method, folder, mb0400fu, tmp_path):
+    """The README's path (xs-ridge since sealed run 3; cast before): `calibrate` without --model uses models/."""
     from pathlib import Path
 
     import pyedflib
 
     from ieegrecon.workflow.factory import default_model
 
-    shipped = default_model("cast")
-    assert shipped is not None and shipped.name == "cast-sim9" and (shipped / "MODEL_CARD.md").is_file()
+    shipped = default_model(method)
+    assert shipped is not None and shipped.name == folder and (shipped / "MODEL_CARD.md").is_file()
     assert "SIMULATED" in (shipped / "MODEL_CARD.md").read_text()
     calib = Path(__file__).resolve().parents[1] / "examples" / "calibration" / "sub-01" / "ses-01"
-    res = run("calibrate", calib, "--method", "cast", "--minutes", "0.5", "--out", tmp_path / "pm", "--json")
+    res = run("calibrate", calib, "--method", method, "--minutes", "0.5", "--out", tmp_path / "pm", "--json")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["simulated_data"] is True
     cfg = json.loads((tmp_path / "pm" / "config.json").read_text())
-    assert cfg["method"] == "cast" and cfg["extra"]["pretrained_model"] == shipped.name  # base name only
+    assert cfg["method"] == method and cfg["extra"]["pretrained_model"] == shipped.name  # base name only
     out = tmp_path / "recon.edf"
     res = run("reconstruct", mb0400fu, "--model", tmp_path / "pm", "--out", out, "--report", tmp_path / "rep")
     assert res.exit_code == 0, res.output
