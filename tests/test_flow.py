@@ -273,3 +273,70 @@ def test_point_estimate_is_the_ridge_location_without_a_flow_pass(calibrated, mo
     point = model.predict(x)
     np.testing.assert_allclose(point, ridge_only, rtol=0, atol=1e-12)
     assert np.abs(point - mc).max() > 0.01 * np.abs(mc).max()  # the Monte Carlo mean is another number
+
+
+def test_the_point_estimate_streams_as_ridge_and_only_draws_bound_the_heap(calibrated, monkeypatch, tmp_path):
+    """reconstruct streams the flow's point estimate as its ridge location (ridge's chunking, no heap
+    bound, equal to predict bit for bit) and the flow itself only when it draws (--samples)."""
+    from ieegrecon.models.flow import LocationPoint
+    from ieegrecon.models.ridge import RidgeModel
+    from ieegrecon.workflow import chunking, reconstruct
+
+    model, _, test = calibrated
+    point = model.point_estimator()
+    assert isinstance(point, LocationPoint) and type(point).reads_ahead and not type(point).fragments_heap
+    x = test.scalp[:, :1500]
+    assert np.array_equal(point.predict(x), model.predict(x))  # bit for bit, not merely close
+    assert not np.array_equal(point.predict(x), RidgeModel.predict(point, x))  # the contacts' centre is in
+
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(reconstruct, "as_patient_model", lambda config: config)
+    monkeypatch.setattr(reconstruct, "check_calibrated", lambda *a: None)
+    monkeypatch.setattr(chunking, "bound_heap", lambda: calls.append(1) or True)
+    monkeypatch.setattr(chunking, "cap_arenas", stop)  # the step after the heap policy
+    for samples, expected in ((0, []), (4, [1])):
+        calls.clear()
+        with pytest.raises(Stop):
+            reconstruct.reconstruct_file(tmp_path / "x.edf", model, None, tmp_path / "y.edf", samples=samples)
+        assert calls == expected, samples  # the heap policy is the streamed model's: LocationPoint at 0
+
+
+def test_a_point_estimate_loads_without_torch_and_draws_check_the_network_at_load(calibrated, tmp_path):
+    """load_model(sampling=False) keeps the flow's network as arrays (no torch import, 1.0 s of a 1-h
+    reconstruct); sampling=True (the default) builds it, so weights that do not fit are refused at load."""
+    import subprocess
+    import sys
+
+    from ieegrecon.errors import ModelFileError
+    from ieegrecon.models.io import load_model, save_model
+
+    model, _, test = calibrated
+    save_model(model, tmp_path / "m")
+    code = ("import sys, numpy as np; from ieegrecon.models.io import load_model; "
+            f"m, _ = load_model({str(tmp_path / 'm')!r}, sampling=SAMPLING); "
+            "y = m.predict(np.random.default_rng(0).normal(0, 1e-5, (len(m.scalp_names), 400))); "
+            "print(y.shape[0], 'torch' in sys.modules)")
+    for sampling, torch_loaded in ((False, "False"), (True, "True")):
+        out = subprocess.run([sys.executable, "-c", code.replace("SAMPLING", str(sampling))],
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out == ["3", torch_loaded], out
+    lazy, _ = load_model(tmp_path / "m", sampling=False)
+    x = test.scalp[:, :500]
+    np.testing.assert_array_equal(lazy.sample(x, 2, seed=5), model.sample(x, 2, seed=5))  # built on first use
+
+    bad, _ = load_model(tmp_path / "m", sampling=False)
+    bad._net_state["encoder.extra"] = np.zeros(3, np.float32)  # a tensor the network does not have
+    save_model(bad, tmp_path / "bad")
+    loaded, _ = load_model(tmp_path / "bad", sampling=False)  # the point estimate does not need the network
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    with pytest.raises(ValueError, match="network weights do not fit"):
+        loaded.prepare_sampling()
+    with pytest.raises(ModelFileError, match="weights do not fit"):
+        load_model(tmp_path / "bad")

@@ -21,28 +21,14 @@ def test_cap_arenas(monkeypatch):
     assert cap_arenas() is False  # the environment's setting rules
 
 
-def test_only_models_that_fragment_the_heap_bound_it(monkeypatch, tmp_path):
-    """reconstruct fixes glibc's mmap threshold for flow only: for cast it cost 34 % more CPU on 1 h."""
+def test_only_models_that_fragment_the_heap_bound_it():
+    """Only the flow's draws fix glibc's mmap threshold: for cast it cost 34 % more CPU on 1 h.
+
+    That reconstruct applies it to draws only (not to the flow's point estimate) is tested in
+    tests/test_flow.py (``test_the_point_estimate_streams_as_ridge_and_only_draws_bound_the_heap``).
+    """
     from ieegrecon.models.cast import CastModel
     from ieegrecon.models.flow import FlowModel
     from ieegrecon.models.ridge import RidgeModel
-    from ieegrecon.workflow import chunking, reconstruct
 
     assert FlowModel.fragments_heap and not CastModel.fragments_heap and not RidgeModel.fragments_heap
-    calls = []
-    monkeypatch.setattr(chunking, "bound_heap", lambda: calls.append(1) or True)
-
-    class Stop(Exception):
-        pass
-
-    def stop(*a, **k):
-        raise Stop
-
-    monkeypatch.setattr(reconstruct, "as_patient_model", stop)  # the first step after the heap policy
-    for cls, expected in ((RidgeModel, []), (FlowModel, [1])):
-        calls.clear()
-        try:
-            reconstruct.reconstruct_file(tmp_path / "x.edf", cls(), None, tmp_path / "y.edf")
-        except Stop:
-            pass
-        assert calls == expected, cls.__name__

@@ -127,7 +127,7 @@ def reconstruct_cmd(
             same = [str(p) for p in scalp if p.stem == clash[0]]
             raise UsageError(f"inputs {', '.join(same)} share the name {clash[0]!r}; their outputs "
                              f"{out / (clash[0] + '_recon.edf')} would collide: rename them or run them separately")
-        mdl, patient_model = load_patient_model(model)
+        mdl, patient_model = load_patient_model(model, sampling=samples > 0)  # no torch for a flow's point estimate
         check_calibrated(mdl, patient_model)
         if many and out.suffix.lower() == ".edf":
             raise UsageError(f"--out {out} is a file but {len(scalp)} inputs were given; pass a folder")

@@ -247,6 +247,30 @@ class ReconModel(ABC):
         """Whether the model knows its patient's contacts and scalp channels (can :meth:`predict`)."""
         return self.contacts is not None and bool(self.scalp_names)
 
+    def point_estimator(self) -> ReconModel:
+        """The model whose :meth:`predict` the streaming path runs for the point estimate (default: itself).
+
+        A method whose point estimate is a simpler model's (the flow's: its ridge
+        location, :meth:`~ieegrecon.models.flow.FlowModel.point_estimator`) returns
+        that model, so that :func:`~ieegrecon.workflow.reconstruct.reconstruct_file`
+        streams it with that model's chunking (:attr:`max_chunk_s`, :attr:`reads_ahead`,
+        :attr:`fragments_heap`). Its ``predict`` must equal this model's.
+        """
+        return self
+
+    def prepare_sampling(self) -> None:
+        """Build what :meth:`posterior` needs beyond :meth:`predict` (default: nothing).
+
+        :func:`~ieegrecon.models.io.load_model` calls it unless told that no
+        posterior will be drawn (``sampling=False``), so that weights that do not
+        fit are refused at load. The flow builds its network here (importing torch).
+
+        Raises
+        ------
+        ValueError
+            Weights that do not fit.
+        """
+
     def expected_state_shapes(self) -> dict[str, tuple[int, ...]] | None:
         """Shapes :meth:`load_state_dict` will accept, or None if not known in advance."""
         return None

@@ -73,7 +73,8 @@ import numpy as np
 from ..atlas.vocab import DEPTHS, REGIONS, depth_index, region_index
 from . import _flow_fit as stages
 from ._flow_draw import draw
-from ._flow_state import flow_state_dict, load_flow_state
+from ._flow_point import LocationPoint
+from ._flow_state import LazyNetMixin, flow_state_dict, load_flow_state
 from .base import ContactInfo, PairedSegment, ReconModel
 from .posterior import Posterior
 from .ridge import RidgeModel
@@ -83,7 +84,7 @@ from .training import choose_device, deterministic, set_seed
 LOCATIONS = ("ridge", "none")
 
 
-class FlowModel(ReconModel):
+class FlowModel(LazyNetMixin, ReconModel):
     """Conditional normalizing flow (zuko MAF) over per-contact iEEG windows.
 
     Parameters
@@ -140,7 +141,7 @@ class FlowModel(ReconModel):
         self.transforms, self.hidden = int(transforms), int(hidden)
         self.copula_shrink = float(copula_shrink)
         self.device = device
-        self.net: Any = None
+        self._net, self._net_state = None, None  # the torch network (:attr:`net`); loaded weights until first use
         self.adapter_: np.ndarray | None = None  # (K, d_contact)
         self.x_center_: np.ndarray | None = None  # (n_scalp,) volts
         self.x_scale_: np.ndarray | None = None
@@ -155,6 +156,12 @@ class FlowModel(ReconModel):
     @property
     def ctx_len(self) -> int:
         return self.win + 2 * self.pad
+
+    def point_estimator(self) -> RidgeModel | FlowModel:
+        """With ``location="ridge"`` :class:`~ieegrecon.models._flow_point.LocationPoint` (equal to
+        :meth:`predict` bit for bit, streamed like ridge); otherwise the flow. RuntimeError if uncalibrated."""
+        self._require()
+        return self if self.loc_ is None else LocationPoint(self.loc_, self.y_center_)
 
     def _build(self, n_scalp: int) -> Any:
         from ._flow_nn import ConditionalWindowFlow
@@ -281,7 +288,7 @@ class FlowModel(ReconModel):
         n_tr = n_t - n_es - n_cf
         if min(n_es, n_cf) < 2 * self.win or n_tr < 8 * self.win:
             raise ValueError(f"calibration data too short for flow: {n_t / self.sfreq:.1f} s")
-        pretrained = self.net is not None
+        pretrained = self.has_net
         if pretrained:
             missing = [n for n in self.scalp_names if n not in segment.scalp_names]
             if missing:
@@ -316,7 +323,7 @@ class FlowModel(ReconModel):
 
     # ------------------------------------------------------------ inference
     def _require(self) -> None:
-        if self.net is None or self.adapter_ is None or self.contacts is None:
+        if not self.has_net or self.adapter_ is None or self.contacts is None:
             raise RuntimeError("flow model is not calibrated")
 
     def _to_volts(self, z: np.ndarray, base: np.ndarray | float) -> np.ndarray:
@@ -404,13 +411,12 @@ class FlowModel(ReconModel):
     def predict(self, scalp: np.ndarray, n_samples: int | None = None, seed: int = 0) -> np.ndarray:
         """The flow's point estimate in volts, shape (n_contacts, n_times).
 
-        ``n_samples=None`` (default): with ``location="ridge"`` the ridge location alone, no flow
-        pass (the residual's Monte Carlo mean, 6-20 % of the output's RMS, left Pearson r unchanged:
-        within 0.0015 on 6 development seeds, 0.000-0.003 below on sealed runs 1 and 2; docs/flow.md),
-        so the point estimate runs at ridge's speed; with ``location="none"`` the mean of 16
-        antithetic draws. ``n_samples > 0``: the Monte Carlo posterior mean over ``n_samples``
-        antithetic draws (pairs ``z, -z``; ``posterior(scalp, ...).mean``). ``n_samples=0``: the
-        flow's central point ``z = 0`` (one flow pass).
+        ``n_samples=None`` (default): with ``location="ridge"`` the ridge location alone, no flow pass
+        (the residual's Monte Carlo mean, 6-20 % of the output's RMS, left Pearson r unchanged: within
+        0.0015 on 6 development seeds, 0.000-0.003 below on sealed runs 1-2; docs/flow.md), at ridge's
+        speed (:meth:`point_estimator`); with ``location="none"`` the mean of 16 antithetic draws.
+        ``n_samples > 0``: the Monte Carlo mean of ``n_samples`` antithetic draws (pairs ``z, -z``;
+        ``posterior(scalp, ...).mean``). ``n_samples=0``: the central point ``z = 0`` (one flow pass).
         """
         self._require()
         if n_samples is None and self.loc_ is not None:

@@ -369,8 +369,9 @@ def _read_weights(folder: Path, config: dict[str, Any]) -> tuple[dict[str, np.nd
     return state, digest
 
 
-def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
-    """Load a model folder written by :func:`save_model`.
+def load_model(folder: str | Path, *, sampling: bool = True) -> tuple[ReconModel, dict[str, Any]]:
+    """Load a model folder written by :func:`save_model`; ``sampling=False`` (a point estimate only)
+    defers what posteriors need (:meth:`ReconModel.prepare_sampling`: the flow's network, torch) to first use.
 
     Returns
     -------
@@ -381,14 +382,12 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
     Raises
     ------
     ModelFileError
-        Any problem with the folder, the config or the tensors: everything
-        :func:`read_model_config` refuses; an unknown method; a missing,
-        unreadable or corrupted ``model.safetensors`` (empty, bad header);
-        a ``sha256`` in the config that differs from the weights'; tensor
-        names, shapes or dtypes that differ from the config; NaN/Inf
-        weights; params the method does not take; contacts that are not
-        names + positions; weights that do not fit the model or do not give
-        a finite prediction of the right shape on 2 s of synthetic EEG.
+        Any problem with the folder, the config or the tensors: everything :func:`read_model_config`
+        refuses; an unknown method; a missing, unreadable or corrupted ``model.safetensors`` (empty,
+        bad header); a ``sha256`` in the config that differs from the weights'; tensor names, shapes
+        or dtypes that differ from the config; NaN/Inf weights; params the method does not take;
+        contacts that are not names + positions; weights that do not fit the model (with
+        ``sampling``, its sampler's too) or do not give a finite prediction on 2 s of synthetic EEG.
     """
     folder = Path(folder)
     cfg_path, w_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
@@ -426,14 +425,16 @@ def load_model(folder: str | Path) -> tuple[ReconModel, dict[str, Any]]:
                 raise ModelFileError(f"tensor {k!r} has the wrong shape for this model", w_path)
     try:
         model.load_state_dict(state)
+        if sampling:
+            model.prepare_sampling()
     except Exception as exc:  # noqa: BLE001 - whatever the method raises, these weights are not its own
         raise ModelFileError(f"weights do not fit the model ({one_line(exc)})", w_path) from None
     _smoke_test(model, w_path)
     return model, config
 
 
-def load_patient_model(folder: str | Path) -> tuple[ReconModel, PatientModel]:
-    """Load a model folder as a model and its typed description.
+def load_patient_model(folder: str | Path, *, sampling: bool = True) -> tuple[ReconModel, PatientModel]:
+    """Load a model folder as a model and its typed description (``sampling``: see :func:`load_model`).
 
     Returns
     -------
@@ -445,5 +446,5 @@ def load_patient_model(folder: str | Path) -> tuple[ReconModel, PatientModel]:
     ModelFileError
         What :func:`load_model` refuses, and an ``sfreq`` other than the preprocessing rate.
     """
-    model, config = load_model(folder)
+    model, config = load_model(folder, sampling=sampling)
     return model, PatientModel.from_config(config, folder=folder)

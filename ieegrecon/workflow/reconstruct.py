@@ -138,11 +138,13 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     more than :data:`MAX_GAP_S` are refused (InputError).
     """
     say = progress or no_progress
-    if type(model).fragments_heap:
-        chunking.bound_heap()  # memory must not grow with the number of chunks (flow's many small tensors)
-    chunking.cap_arenas()  # worker threads would each keep an arena of freed pages
     pm = as_patient_model(config)
     check_calibrated(model, pm)
+    # the point estimate is streamed as the model that computes it (the flow's: its ridge location)
+    streamed = model if samples else model.point_estimator()
+    if type(streamed).fragments_heap:
+        chunking.bound_heap()  # memory must not grow with the number of chunks (flow's many small tensors)
+    chunking.cap_arenas()  # worker threads would each keep an arena of freed pages
     out, unc_path = _check_outputs(scalp_path, pm, out, report_dir, overwrite, forbidden, samples)
     say("reading", 0.05)
     inp = read_input(scalp_path, model, pm, out, samples)
@@ -151,7 +153,7 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
         raise UsageError(f"the 'samples' parameter needs a model that samples a posterior (ridge-gauss or "
                          f"flow), not {model.method!r}")
     band_fn = band_function(model, samples) if samples else None
-    pieces = predict_segments(inp.picked, inp.layout, model, inp.prep, band_fn, (3,) if samples else ())
+    pieces = predict_segments(inp.picked, inp.layout, streamed, inp.prep, band_fn, (3,) if samples else ())
     notes = _input_notes(inp, gaps)
     with ExitStack() as stack:  # the spill file (if any) lives until the report has read it
         written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, samples, unc_path, notes, say,
