@@ -224,6 +224,11 @@ def test_write_uncertainty_h5(tmp_path):
     np.testing.assert_allclose(d["median"], med, rtol=1e-6)
     assert np.all(d["lo"] <= d["hi"])
     assert [f.name for f in tmp_path.iterdir()] == ["u.h5"]  # no temporary left behind
+    import h5py
+
+    with h5py.File(p, "r") as f:  # standard HDF5 filters only (any reader), lossless
+        assert all(f[k].compression == "gzip" and f[k].shuffle for k in ("lo", "median", "hi"))
+        np.testing.assert_array_equal(f["median"][:], med.astype(np.float32))
     with pytest.raises(ValueError):
         write_uncertainty_h5(tmp_path / "v.h5", lo, hi, med, 200.0, ["A1"], (0.05, 0.95))
     assert not (tmp_path / "v.h5").exists()

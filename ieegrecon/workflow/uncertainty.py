@@ -21,6 +21,12 @@ from ..models.base import ContactInfo
 UNCERTAINTY_FORMAT = 1
 
 
+#: HDF5 filters of the band datasets: byte shuffle + gzip level 1 (standard HDF5 filters, readable by
+#: any HDF5 reader). On 10 min of 48 contacts' bands: 0.36 s and 83 % of the raw size, against gzip
+#: level 4's 0.67 s and 92 % (session 13, docs/results.md); lossless, so the values are unchanged.
+H5_FILTERS = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+
+
 def coverage(y_true: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Fraction of true samples inside the band, per contact.
 
@@ -118,10 +124,10 @@ def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, media
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name, arr in (("lo", lo), ("median", median), ("hi", hi)):
             if isinstance(arr, np.ndarray):
-                f.create_dataset(name, data=arr, compression="gzip", compression_opts=4)
+                f.create_dataset(name, data=arr, **H5_FILTERS)
                 continue
             # a row source (spilled bands): one contact at a time, same layout and values
-            d = f.create_dataset(name, shape=arr.shape, dtype=np.float32, compression="gzip", compression_opts=4)
+            d = f.create_dataset(name, shape=arr.shape, dtype=np.float32, **H5_FILTERS)
             for i in range(arr.shape[0]):
                 d[i] = np.asarray(arr[i], np.float32)
         f.create_dataset("ch_names", data=np.array([str(n) for n in ch_names], dtype=h5py.string_dtype()))
