@@ -5,6 +5,8 @@ Usage::
     python benchmarks/bench_throughput.py [--minutes 60 | --hours 24] [--methods ridge,cast,flow]
         [--workdir DIR] [--burner] [--rounds 1] [--skip-anchor]
 
+    python benchmarks/bench_throughput.py --methods ridge,cast,flow,ridge-gauss --rounds 3
+
 1. Writes (once per length; reused from ``--workdir``) a 19-channel 200-Hz
    EDF of 1/f noise of ``--minutes`` (``bench_memory.write_long_edf``: one
    hour in memory at a time).
@@ -22,6 +24,8 @@ Usage::
      location, with no flow pass since session 12; 90 % bands are ``flow32``'s);
    - ``flow32``: ``--samples 32`` (32 draws: median in the EDF, 5-95 % band in
      the sidecar), only where the output is at most 1 h (``--samples`` limit);
+     ``ridge-gauss32`` the same for ``ridge-gauss`` (the default sampler since
+     sealed run 2; ``ridge-gauss`` alone is its point estimate, ridge's);
    - ``eloreta``: MNE ``apply_inverse_raw`` (eLORETA, template head of
      :mod:`ieegrecon.headmodel`) on 60-s chunks of the EDF read lazily, with
      numpy's default BLAS threads; ``eloreta1`` the same with one BLAS
@@ -125,8 +129,8 @@ def commands(work: Path, edf: Path, methods: list[str], minutes: float, anchor: 
         base = [py, "-m", "ieegrecon", "reconstruct", str(edf), "--model", str(work / f"model-{m}"),
                 "--out", str(work / f"recon-{m}.edf"), "--overwrite"]
         cmds[m] = base
-        if m == "flow" and minutes <= 60:
-            cmds["flow32"] = base[:-2] + [str(work / "recon-flow32.edf"), "--overwrite", "--samples", "32"]
+        if m in ("flow", "ridge-gauss") and minutes <= 60:
+            cmds[f"{m}32"] = base[:-2] + [str(work / f"recon-{m}32.edf"), "--overwrite", "--samples", "32"]
     if anchor:  # run with 1 and with 2 BLAS threads: the faster is the anchor (its best, not ours)
         cmds["eloreta"] = [py, "-c", ELORETA, str(edf), str(CHUNK_S)]
         cmds["eloreta1"] = ["env", "OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1", "MKL_NUM_THREADS=1",
@@ -196,11 +200,11 @@ def report(res, cal, minutes: float, conds: list[bool], cmds: dict, args) -> Non
     mm = wall[("matmul", False)]
     print(f"input: {minutes:g} min, 19 channels, 200 Hz -> contacts of the bundled calibration pair; "
           f"{args.rounds} round(s); whole-process wall time (imports included)")
-    print(f"{'run':>8} {'wall s':>8} {'x real time':>12} {'vs eLORETA':>11} {'vs matmul':>10} {'peak MiB':>9}")
+    print(f"{'run':>13} {'wall s':>8} {'x real time':>12} {'vs eLORETA':>11} {'vs matmul':>10} {'peak MiB':>9}")
     for name in cmds:
         w = wall[(name, False)]
         vs_el = f"{el / w:.2f}x" if el else "-"
-        print(f"{name:>8} {w:8.1f} {dur / w:11.0f}x {vs_el:>11} {w / mm:9.1f}x {peak[(name, False)]:9.0f}")
+        print(f"{name:>13} {w:8.1f} {dur / w:11.0f}x {vs_el:>11} {w / mm:9.1f}x {peak[(name, False)]:9.0f}")
     for (m, b), v in sorted(cal.items()):
         print(f"calibrate {m} ({'with' if b else 'without'} a CPU burner): {_median(v):.1f} s wall")
     if True in conds:
