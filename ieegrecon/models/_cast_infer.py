@@ -14,7 +14,7 @@ import numpy as np
 
 from .._threads import ordered_map
 from . import training as tr
-from .overlap import add_windows, overlap_add, taper
+from .overlap import add_windows, overlap_add, taper, weight_sum
 
 
 def infer_overlap(model: Any) -> int:
@@ -85,7 +85,6 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
     win = model.win
     total = max(n_times, int(starts.max()) + win)
     out: np.ndarray | None = None
-    wsum = np.zeros(total)
     w = np.maximum(np.asarray(taper(win, infer_overlap(model)), float), 1e-3)
 
     def run(i: int) -> np.ndarray:  # one batch through the network, on a worker thread
@@ -103,10 +102,9 @@ def predict_std(model: Any, zscalp: np.ndarray, ch_pos: np.ndarray, q: Any, batc
             add_windows(out, dec, starts[i:i + batch], w)
     finally:
         model.net.train(was_training)
-    add_windows(wsum, np.broadcast_to(w, (len(starts), win)), starts)
     assert out is not None  # at least one window (window_starts of n_times >= 1)
     out = out[:, :n_times]
-    out /= wsum[:n_times]  # in place: the same quotients without a second (K, n) array
+    out /= weight_sum(w, starts, total)[:n_times]  # in place: the same quotients without a second (K, n) array
     return out
 
 

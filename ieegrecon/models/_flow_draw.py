@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .overlap import add_windows, taper
+from .overlap import add_windows, taper, weight_sum
 from .training import standardize, window_starts
 
 #: Rows (draws x windows x contacts) per flow call when drawing, bounding memory.
@@ -72,8 +72,6 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
     res = np.zeros((1 if mean_only else n_draws, K, total), np.float32)
     has_mu = model.net.mu is not None  # location="ridge": no learned location to stitch
     loc = np.zeros((K, total), np.float32) if has_mu else None
-    wsum = np.zeros(total)
-    w2sum = np.zeros(total)
     dev = model._dev()
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     chol = torch.as_tensor(model.copula_chol_)
@@ -103,10 +101,8 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
             add_windows(res, np.moveaxis(r, 1, 0), sl)
             if has_mu:
                 add_windows(loc, mu, sl)
-    add_windows(wsum, np.broadcast_to(w_mean, (len(starts), model.win)), starts)
-    add_windows(w2sum, np.broadcast_to(w_res**2, (len(starts), model.win)), starts)
     res = res[:, :, :n_t]
-    res /= np.sqrt(w2sum[:n_t]).astype(np.float32)  # in place: no second draws-sized array
+    res /= np.sqrt(weight_sum(w_res**2, starts, total)[:n_t]).astype(np.float32)  # in place: no second array
     if has_mu:
-        res += (loc[:, :n_t] / wsum[:n_t].astype(np.float32))[None]
+        res += (loc[:, :n_t] / weight_sum(w_mean, starts, total)[:n_t].astype(np.float32))[None]
     return res

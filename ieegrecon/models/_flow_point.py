@@ -10,11 +10,10 @@ from .ridge import RidgeModel
 class LocationPoint(RidgeModel):
     """A calibrated flow's point estimate as a ridge model: its ridge location plus the contacts' centre.
 
-    ``predict`` returns ``ridge(x) + y_center`` in volts, shape (n_contacts, n_times): the same
-    float operations as :meth:`~ieegrecon.models.flow.FlowModel.predict` (``location="ridge"``,
-    no ``n_samples``), so the two agree bit for bit; as a
-    :class:`~ieegrecon.models.ridge.RidgeModel` it is streamed with ridge's chunking
-    (:meth:`~ieegrecon.models.flow.FlowModel.point_estimator`).
+    ``predict`` returns ``ridge(x) + y_center`` in volts, shape (n_contacts, n_times): what
+    :meth:`~ieegrecon.models.flow.FlowModel.predict` returns (``location="ridge"``, no
+    ``n_samples``; it calls this); as a :class:`~ieegrecon.models.ridge.RidgeModel` it is streamed
+    with ridge's chunking (:meth:`~ieegrecon.models.flow.FlowModel.point_estimator`).
 
     Parameters
     ----------

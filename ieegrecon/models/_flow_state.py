@@ -66,8 +66,7 @@ def load_flow_state(model: Any, state: dict[str, np.ndarray]) -> None:
     net = {k[4:]: np.array(v) for k, v in state.items() if k.startswith("net.")}
     if not net:
         raise ValueError("no 'net.*' network weights")
-    model.net = None
-    model._net_state = net
+    model._net, model._net_state = None, net  # built by LazyNetMixin.net on first use
     for name in _ARRAYS:
         key = name.rstrip("_")
         setattr(model, name, np.array(state[key]) if key in state else None)

@@ -420,8 +420,7 @@ class FlowModel(LazyNetMixin, ReconModel):
         """
         self._require()
         if n_samples is None and self.loc_ is not None:
-            scalp = self.check_scalp(scalp)
-            return self._to_volts(np.zeros((len(self.contacts.ch_names), scalp.shape[1])), self._base(scalp))
+            return self.point_estimator().predict(scalp)
         if n_samples == 0:
             return self._to_volts(draw(self, scalp, 0, seed, center=True)[0], self._base(self.check_scalp(scalp)))
         return self.posterior(scalp, n_samples=16 if n_samples is None else n_samples, seed=seed).mean

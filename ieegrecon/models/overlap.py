@@ -89,6 +89,17 @@ def add_windows(out: np.ndarray, windows: np.ndarray, starts: np.ndarray,
         out[..., s:s + win] += windows[j] if weights is None else windows[j] * weights
 
 
+def weight_sum(weights: np.ndarray, starts: np.ndarray, total: int) -> np.ndarray:
+    """The overlap-add's divisor: ``weights`` added at every start, shape (total,), float64.
+
+    ``out[s:s + win] += weights`` for each ``s`` in ``starts``, in order (:func:`add_windows`), on
+    ``np.zeros(total)``.
+    """
+    out = np.zeros(total)
+    add_windows(out, np.broadcast_to(weights, (len(starts), len(weights))), starts)
+    return out
+
+
 def overlap_add(windows: np.ndarray, starts: np.ndarray, n_times: int, weights: np.ndarray) -> np.ndarray:
     """Blend window predictions into one continuous signal.
 
@@ -109,8 +120,6 @@ def overlap_add(windows: np.ndarray, starts: np.ndarray, n_times: int, weights: 
     _n_win, n_ch, win = windows.shape
     total = max(n_times, int(starts.max()) + win)
     out = np.zeros((n_ch, total))
-    wsum = np.zeros(total)
     w = np.maximum(np.asarray(weights, float), 1e-3)
     add_windows(out, windows, starts, w)
-    add_windows(wsum, np.broadcast_to(w, (len(starts), win)), starts)
-    return out[:, :n_times] / wsum[:n_times]
+    return out[:, :n_times] / weight_sum(w, starts, total)[:n_times]
