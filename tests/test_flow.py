@@ -345,3 +345,40 @@ def test_a_point_estimate_loads_without_torch_and_draws_check_the_network_at_loa
         loaded.prepare_sampling()
     with pytest.raises(ModelFileError, match="weights do not fit"):
         load_model(tmp_path / "bad")
+
+
+def test_shared_context_inverse_is_zukos_inverse_with_half_the_passes(calibrated):
+    """Draws sharing a context: the context-only first pass made once per context equals zuko's inverse."""
+    import torch
+
+    model, _, _ = calibrated
+    net = model.net
+    gen = torch.Generator().manual_seed(0)
+    S, N, W = 5, 7, net.win
+    c = torch.randn((N, net.ctx_mlp[-1].out_features), generator=gen)
+    z = torch.randn((S, N, W), generator=gen)
+    cs = c[None].expand(S, N, -1).reshape(S * N, -1)
+    with torch.no_grad():
+        ref = net.flow(cs).transform.inv(z.reshape(S * N, W)).reshape(S, N, W)
+        got = net.inverse_shared(c, z)
+        one_pass = z.reshape(S * N, W)  # what skipping the first pass would give: the test can tell
+        for t in reversed(net.flow.transform.transforms):
+            one_pass = t.meta(cs, torch.zeros_like(one_pass)).inv(one_pass)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+    assert np.abs(one_pass.reshape(S, N, W).numpy() - ref.numpy()).max() > 1e-3
+
+
+def test_encoder_blocks_give_the_draws_of_one_window_per_call(calibrated, monkeypatch):
+    """The scalp encoder runs on blocks of windows; draws equal those of one encoder call per flow batch."""
+    model, _, test = calibrated
+    x = test.scalp[:, :2400]
+    monkeypatch.setattr(_flow_draw, "MAX_FLOW_ROWS", 48)  # 2 windows of 8 draws x 3 contacts per flow call
+    calls = []
+    enc = model.net.encoder.forward
+    monkeypatch.setattr(model.net.encoder, "forward", lambda xb: calls.append(len(xb)) or enc(xb))
+    blocked = model.sample(x, 8, seed=3)
+    n_blocked = len(calls)
+    monkeypatch.setattr(_flow_draw, "ENC_WINDOWS", 1)
+    per_batch = model.sample(x, 8, seed=3)
+    assert n_blocked < len(calls) - n_blocked, (n_blocked, len(calls))
+    np.testing.assert_allclose(blocked, per_batch, rtol=1e-5, atol=1e-6 * np.abs(per_batch).max())

@@ -20,6 +20,8 @@ from .training import standardize, window_starts
 
 #: Rows (draws x windows x contacts) per flow call when drawing, bounding memory.
 MAX_FLOW_ROWS = 2048
+#: Windows per call of the scalp encoder (about; a multiple of the flow's batch).
+ENC_WINDOWS = 64
 
 # FLOW_GC: each flow call leaves zuko's transforms in reference cycles (a transform, its inverse and
 # the bound ``meta`` of its autoregressive transform) that hold the call's tensors until Python's
@@ -69,6 +71,7 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
     n_draws = 1 if center else 2 * ((n_samples + 1) // 2) if antithetic else n_samples
     if batch is None:
         batch = max(1, min(64, MAX_FLOW_ROWS // max(1, n_draws * K)))
+    enc_batch = batch * max(1, ENC_WINDOWS // batch)  # a multiple of batch
     res = np.zeros((1 if mean_only else n_draws, K, total), np.float32)
     has_mu = model.net.mu is not None  # location="ridge": no learned location to stitch
     loc = np.zeros((K, total), np.float32) if has_mu else None
@@ -83,7 +86,9 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
         e = model._contact_emb(model.contacts, torch.as_tensor(model.adapter_, device=dev))
         for i in range(0, len(starts), batch):
             sl = starts[i:i + batch]
-            c = model.net.context(model.net.encoder(torch.as_tensor(xw[i:i + batch], device=dev)), e)
+            if i % enc_batch == 0:  # the scalp encoder runs on blocks of windows (per-call overhead)
+                c_block = model.net.context(model.net.encoder(torch.as_tensor(xw[i:i + enc_batch], device=dev)), e)
+            c = c_block[i % enc_batch:i % enc_batch + batch]
             if center:  # the copula factor maps 0 to 0
                 z = torch.zeros((1, len(sl), K, model.win))
             elif antithetic:

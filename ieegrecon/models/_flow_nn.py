@@ -142,6 +142,26 @@ class ConditionalWindowFlow(nn.Module):
         S = z.shape[0]
         c2 = c.reshape(-1, c.shape[-1])
         mu = self.loc(c2)
-        cs = c2[None].expand(S, -1, -1).reshape(-1, c2.shape[-1])
-        x = self.flow(cs).transform.inv(z.reshape(-1, self.win))
+        x = self.inverse_shared(c2, z.reshape(S, -1, self.win))
         return x.reshape(z.shape), mu.reshape(c.shape[:-1] + (self.win,))
+
+    def inverse_shared(self, c: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``f^{-1}(z; c)`` for ``S`` draws that share each context: ``z`` (S, N, W), ``c`` (N, d_ctx) -> (S, N, W).
+
+        What ``self.flow(c).transform.inv`` computes on the contexts repeated
+        ``S`` times, with half the network passes. zuko inverts each coupling
+        transform (``passes=2``) in two passes of its hyper-network, the first
+        on ``x = 0``: that pass depends on the context alone, so it is made once
+        per context and broadcast over the draws (the elementwise inverse
+        ``(z - shift) / scale`` is zuko's own). Equal to zuko's inverse up to the
+        BLAS rounding of a matmul over N instead of S x N rows (a test checks).
+        """
+        S, N, W = z.shape
+        cs = c[None].expand(S, N, -1).reshape(S * N, -1)
+        zero = c.new_zeros((N, W))
+        for t in reversed(self.flow.transform.transforms):  # a composition is inverted last-first
+            if t.passes != 2:
+                raise ValueError(f"inverse_shared needs coupling transforms (passes=2), got passes={t.passes}")
+            x = t.meta(c, zero).inv(z)  # first pass: right in the half that depends on the context only
+            z = t.meta(cs, x.reshape(S * N, W)).inv(z.reshape(S * N, W)).reshape(S, N, W)
+        return z
