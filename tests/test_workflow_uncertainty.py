@@ -45,6 +45,7 @@ def test_flow_calibrate_and_reconstruct_with_samples(pretrained_flow, linear_ses
     unc = read_uncertainty_h5(tmp_path / "r_uncertainty.h5")
     lo, hi = np.asarray(unc["lo"]), np.asarray(unc["hi"])
     assert lo.shape == hi.shape == (48, 29 * 200) and np.all(lo <= hi)
+    assert "quantiles of the same 4 draws" in unc["bands"]
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert all(r["coverage90"] is not None for r in rep["regions"])
     # --samples with a point-estimate model is a usage error
@@ -101,3 +102,9 @@ def test_ridge_gauss_is_a_sampler_end_to_end(linear_session, mb0400fu, tmp_path)
     unc = read_uncertainty_h5(tmp_path / "r_uncertainty.h5")
     lo, hi = np.asarray(unc["lo"]), np.asarray(unc["hi"])
     assert lo.shape == (48, 29 * 200) and np.all(lo <= hi) and np.mean(hi - lo) > 0
+    # exact Gaussian bands: symmetric about the median, constant width per contact, said in the sidecar
+    med = np.asarray(unc["median"], float)
+    np.testing.assert_allclose(hi - med, med - lo, atol=1e-9)
+    width = hi - lo
+    np.testing.assert_allclose(width, np.broadcast_to(width[:, :1], width.shape), rtol=1e-5)
+    assert "exact" in unc["bands"] and "exact" in run.output

@@ -158,6 +158,9 @@ class ReconModel(ABC):
     #: returning an object with ``.mean``, ``.sample(k)`` and ``.quantiles(q)``
     #: (:class:`ieegrecon.models.posterior.Posterior`), instead of a point estimate only.
     supports_posterior: ClassVar[bool] = False
+    #: Whether the posterior's quantiles are exact, in closed form (``Posterior.exact``: a Gaussian
+    #: posterior's), rather than quantiles of posterior draws.
+    exact_bands: ClassVar[bool] = False
     #: Whether :meth:`pretrain` runs as one rank of a ``torchrun`` process group
     #: (DistributedDataParallel, subjects sharded across ranks; ``ieegrecon pretrain --nproc N``).
     supports_distributed: ClassVar[bool] = False

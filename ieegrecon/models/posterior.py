@@ -39,14 +39,27 @@ class Posterior:
         (split-conformal calibration; 1 = the draws' own spread).
     n_samples : int
         Number of draws the quantiles are computed from.
+    exact_quantiles : callable | None
+        ``exact_quantiles(levels)`` -> standardized quantiles, shape
+        (len(levels), n_contacts, n_times), where the posterior has them in
+        closed form (a Gaussian: ``mean + Phi^-1(q) sd``). Then
+        :meth:`quantiles` uses them instead of the draws (and ``widen`` is not
+        applied); draws are still what :meth:`sample` returns.
     """
 
     def __init__(self, draw: Callable[[int], np.ndarray], mean: Callable[[], np.ndarray],
-                 to_volts: Callable[[np.ndarray], np.ndarray], widen: np.ndarray, n_samples: int) -> None:
+                 to_volts: Callable[[np.ndarray], np.ndarray], widen: np.ndarray, n_samples: int,
+                 exact_quantiles: Callable[[list[float]], np.ndarray] | None = None) -> None:
         self._draw, self._mean, self._to_volts = draw, mean, to_volts
         self._widen = widen
         self.n_samples = int(n_samples)
+        self._exact = exact_quantiles
         self._draws: np.ndarray | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Whether :meth:`quantiles` are exact (closed form) rather than quantiles of ``n_samples`` draws."""
+        return self._exact is not None
 
     def _std_draws(self) -> np.ndarray:
         if self._draws is None:
@@ -89,8 +102,10 @@ class Posterior:
     def quantiles(self, q: Sequence[float]) -> np.ndarray:
         """Calibrated quantiles of the posterior, in volts.
 
-        The quantiles of the ``n_samples`` draws, with their distance from the
-        median multiplied by the calibration factor of each contact.
+        Exact where the posterior has them in closed form (:attr:`exact`; no
+        draw is made); otherwise the quantiles of the ``n_samples`` draws, with
+        their distance from the median multiplied by the calibration factor of
+        each contact.
 
         Parameters
         ----------
@@ -111,6 +126,8 @@ class Posterior:
         if not all(0.0 <= v <= 1.0 for v in levels):
             raise ValueError(f"Invalid value for the 'q' parameter: levels must be in [0, 1], but got {list(q)} "
                              "instead.")
+        if self._exact is not None:
+            return self._to_volts(self._exact(levels))
         # one call with the median appended: np.quantile of a list of levels (float64 levels) is what the
         # bands were always computed with; a scalar level rounds differently on float32 draws
         raws = draw_quantiles(self._std_draws(), levels + [0.5])

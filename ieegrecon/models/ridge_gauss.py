@@ -74,6 +74,7 @@ class RidgeGaussModel(RidgeModel):
 
     method = "ridge-gauss"
     supports_posterior = True
+    exact_bands = True
 
     def __init__(self, sfreq: float = 200.0, max_lag_ms: float = 100.0, lag_step_ms: float = 5.0,
                  alphas: list[float] | None = None, n_folds: int = 5, ar_order: int = 10,
@@ -155,6 +156,24 @@ class RidgeGaussModel(RidgeModel):
                 out[d] += around
         return out
 
+    def residual_sd(self) -> np.ndarray:
+        """Standard deviation of the residual process at every sample, per contact, shape (n_contacts,), volts.
+
+        ``sqrt(((M M') .* H)_cc)`` (see :meth:`fit_residual`): the draws' variance
+        by construction, which is the calibration residual's variance wherever
+        no eigenvalue of the mixing target was clipped.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not calibrated.
+        """
+        if self.res_ar_ is None or self.res_mix_ is None:
+            raise RuntimeError("ridge-gauss model is not calibrated")
+        h = impulse_responses(self.res_ar_, max(64, int(self.burn_in_s * self.sfreq)))
+        var = np.einsum("ij,ij->i", self.res_mix_, self.res_mix_) * np.einsum("ij,ij->i", h, h)
+        return np.sqrt(var)
+
     def posterior(self, scalp: np.ndarray, n_samples: int = 32, seed: int = 0) -> Posterior:
         """The predictive distribution given ``scalp``: ridge's prediction plus residual draws.
 
@@ -169,12 +188,27 @@ class RidgeGaussModel(RidgeModel):
         Returns
         -------
         Posterior
-            ``.mean`` is :meth:`predict`; the bands are the draws' own quantiles (no conformal widening).
+            ``.mean`` and the median are :meth:`predict`; ``.quantiles`` are exact, in closed form
+            (``mean + Phi^-1(q) sd_c``, :meth:`residual_sd`; no draw is made, ``n_samples`` only
+            sets ``.sample()``): the quantiles of 32 draws would under-cover (a new value falls
+            inside the 5-95 % quantiles of 32 Gaussian draws 85.3 % of the time) and put Monte
+            Carlo noise into the median.
         """
+        from scipy.special import ndtri
+
         mean = self.predict(scalp)
         n_c, n_t = mean.shape
+        sd = self.residual_sd()[:, None]
+
+        def exact(levels: list[float]) -> np.ndarray:
+            out = np.empty((len(levels), n_c, n_t))
+            for i, q in enumerate(levels):
+                z = float(ndtri(q))
+                out[i] = mean if z == 0.0 else mean + z * sd  # the median is the point estimate, bit for bit
+            return out
+
         return Posterior(lambda k: self.residual_draws(k, n_t, seed, around=mean), lambda: mean,
-                         lambda a: a, np.ones((n_c, 1)), n_samples)
+                         lambda a: a, np.ones((n_c, 1)), n_samples, exact_quantiles=exact)
 
     def get_params(self) -> dict[str, Any]:
         return {**super().get_params(), "ar_order": self.ar_order, "burn_in_s": self.burn_in_s}

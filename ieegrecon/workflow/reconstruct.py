@@ -156,7 +156,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     pieces = predict_segments(inp.picked, inp.layout, streamed, inp.prep, band_fn, (3,) if samples else ())
     notes = _input_notes(inp, gaps)
     with ExitStack() as stack:  # the spill file (if any) lives until the report has read it
-        written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, samples, unc_path, notes, say,
+        bands = band_description(model, samples) if samples else None
+        written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, bands, unc_path, notes, say,
                                    stack)
         result = _result(inp, pm, model, out, written, target.labels, gaps, notes, scalp_path, anonymize)
         if report_dir is not None:
@@ -254,7 +255,10 @@ def output_gaps(layout: Layout, sfreq: float) -> list[tuple[float, float]]:
 
 # --------------------------------------------------------------------------- stage 3: predict segments
 def band_function(model: ReconModel, samples: int):
-    """The per-chunk band function of ``--samples``: 5 %, 50 % and 95 % quantiles of ``samples`` draws.
+    """The per-chunk band function of ``--samples``: 5 %, 50 % and 95 % quantiles of the posterior.
+
+    Exact for a model with ``exact_bands`` (``ridge-gauss``: closed form, no draws, the seed unused);
+    otherwise the quantiles of ``samples`` draws.
 
     Each call (one per processing chunk, in time order) draws with the next seed (0, 1, 2, ...), so
     the draws of consecutive chunks are independent: with one fixed seed every chunk repeated the
@@ -270,6 +274,14 @@ def band_function(model: ReconModel, samples: int):
     seeds = itertools.count()
     levels = (BAND_Q[0], 0.5, BAND_Q[1])
     return lambda x: model.posterior(x, n_samples=samples, seed=next(seeds)).quantiles(levels)  # type: ignore
+
+
+def band_description(model: ReconModel, samples: int) -> str:
+    """What the EDF and the band of ``--samples`` hold, in words (result notes, the sidecar's ``bands``)."""
+    if model.exact_bands:
+        return (f"posterior median in the EDF (= the point estimate); bands: exact quantiles of {model.method}'s "
+                "Gaussian posterior (closed form, no draws)")
+    return f"posterior median of {samples} samples in the EDF; bands: quantiles of the same {samples} draws"
 
 
 def predict_segments(rec: Recording, layout: Layout, model: ReconModel, prep: Preprocessing, predict_fn,
@@ -347,7 +359,7 @@ def _stream_range(pm: PatientModel, ch_names: list[str]) -> list[tuple[float, fl
 
 
 def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: PatientModel, scalp_path,
-           forbidden: tuple, samples: int, unc_path: Path, notes: list[str], say: Progress, stack: ExitStack
+           forbidden: tuple, bands: str | None, unc_path: Path, notes: list[str], say: Progress, stack: ExitStack
            ) -> tuple[Written, np.ndarray | None]:
     """Write the EDF and the uncertainty sidecar as the pieces come, with bounded memory at any length.
 
@@ -363,6 +375,7 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
     # spilled: each channel's own extremes (write_edf's default), nothing clipped
     phys = _stream_range(pm, ch_names)
     long = inp.n_out / inp.prep.sfreq > STREAM_OVER_S
+    samples = bands is not None
     if long and phys is None and not samples:
         # no calibration range (a zero-shot model from positions): fixed from the first piece, as wide
         first = next(pieces)
@@ -378,13 +391,13 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
         chunking.trim_heap()  # the prediction's freed pages go back before the writer builds its buffers
         lo, y, hi = (spill.rows(k * n_c, (k + 1) * n_c) for k in range(3)) if samples else (None, spill, None)
         if samples:
-            notes.append(f"posterior median of {samples} samples in the EDF; 5-95 % band in {unc_path.name}")
+            notes.append(f"{bands}; the 5-95 % band in {unc_path.name}")
         say("writing EDF", 0.7)
         written = write_in_memory(target, y, forbidden=(scalp_path, *forbidden))
         if samples:
             from .uncertainty import write_uncertainty_h5
 
-            write_uncertainty_h5(unc_path, lo, hi, y, inp.prep.sfreq, ch_names, BAND_Q)
+            write_uncertainty_h5(unc_path, lo, hi, y, inp.prep.sfreq, ch_names, BAND_Q, bands=bands)
         return written, y.array()
     if samples:
         raise UsageError(f"the 'samples' parameter is not supported for outputs longer than {STREAM_OVER_S:g} s; "

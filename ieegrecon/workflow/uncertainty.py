@@ -83,13 +83,13 @@ def coverage_summary(y_true: np.ndarray, lo: np.ndarray, hi: np.ndarray, contact
 
 
 def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, median: np.ndarray, sfreq: float,
-                         ch_names: list[str], q: tuple[float, float]) -> Path:
+                         ch_names: list[str], q: tuple[float, float], bands: str | None = None) -> Path:
     """Write posterior bands to an HDF5 sidecar, atomically.
 
     Layout: datasets ``lo``, ``median``, ``hi`` (float32, volts, shape
     (n_contacts, n_times)), ``ch_names`` (UTF-8 strings); attributes
-    ``sfreq`` (Hz), ``q`` (the two quantile levels), ``unit='V'`` and
-    ``format_version``.
+    ``sfreq`` (Hz), ``q`` (the two quantile levels), ``unit='V'``,
+    ``format_version`` and, when given, ``bands`` (how they were computed).
 
     Parameters
     ----------
@@ -102,6 +102,8 @@ def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, media
     sfreq : float
     ch_names : list of str, length n_contacts
     q : (float, float)
+    bands : str | None
+        How the bands were computed, in words (exact Gaussian quantiles, or quantiles of K draws).
 
     Returns
     -------
@@ -135,6 +137,8 @@ def write_uncertainty_h5(path: str | Path, lo: np.ndarray, hi: np.ndarray, media
         f.attrs["q"] = np.asarray(q, float)
         f.attrs["unit"] = "V"
         f.attrs["format_version"] = UNCERTAINTY_FORMAT
+        if bands is not None:
+            f.attrs["bands"] = str(bands)
     return path
 
 
@@ -145,7 +149,8 @@ def read_uncertainty_h5(path: str | Path) -> dict[str, Any]:
     with h5py.File(path, "r") as f:
         return {"lo": f["lo"][()], "median": f["median"][()], "hi": f["hi"][()],
                 "ch_names": [s.decode() if isinstance(s, bytes) else str(s) for s in f["ch_names"][()]],
-                "sfreq": float(f.attrs["sfreq"]), "q": tuple(float(v) for v in f.attrs["q"])}
+                "sfreq": float(f.attrs["sfreq"]), "q": tuple(float(v) for v in f.attrs["q"]),
+                "bands": str(f.attrs.get("bands", ""))}
 
 
 def heldout_coverage(model: Any, seg: Any, seed: int, bounds: list[tuple[int, int]] | None = None, *,
