@@ -33,8 +33,8 @@ def mc_coverage(n: int, sets: int = 20000, seed: int = 0) -> float:
 
 def load(folders: list[Path]) -> pd.DataFrame:
     """ridge-gauss rows of the folders' ``contacts.tsv``, concatenated."""
-    frames = [pd.read_csv(f / "contacts.tsv", sep="\t") for f in folders]
-    c = pd.concat(frames, ignore_index=True)
+    frames = [pd.read_csv(f / "contacts.tsv", sep="\t").assign(cohort=i) for i, f in enumerate(folders)]
+    c = pd.concat(frames, ignore_index=True)  # subjects are named per cohort: (cohort, subject) is one
     return c[c["method"] == "ridge-gauss"]
 
 
@@ -57,8 +57,8 @@ def main() -> None:
         for k, r in e.iterrows():
             if key == "depth_class" or r["size"] >= args.min_contacts:
                 print(f"| {k} | {int(r['size'])} | {d.get(k, np.nan):.3f} | {r['mean']:.3f} |")
-    per_d = draws.groupby("subject")["coverage90"].mean()
-    per_e = exact.groupby("subject")["coverage90"].mean()
+    per_d = draws.groupby(["cohort", "subject"])["coverage90"].mean()
+    per_e = exact.groupby(["cohort", "subject"])["coverage90"].mean()
     nearer = int(np.sum(np.abs(per_e - 0.9) < np.abs(per_d.reindex(per_e.index) - 0.9)))
     print()
     print(f"per subject: draws {per_d.min():.3f}-{per_d.max():.3f}, exact {per_e.min():.3f}-{per_e.max():.3f}; "

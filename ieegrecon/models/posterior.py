@@ -10,7 +10,9 @@ with ``supports_posterior`` returns a :class:`Posterior` from
     post.quantiles((0.05, 0.95))   # (2, n_contacts, n_times), V: calibrated bands from the same draws
 
 The ``n_samples`` draws of the seed are made once, when first needed, and
-every :meth:`~Posterior.quantiles` call reuses them.
+every :meth:`~Posterior.quantiles` call reuses them; a posterior with
+quantiles in closed form (``ridge-gauss``'s Gaussian, :attr:`Posterior.exact`)
+gives those instead and draws only for :meth:`~Posterior.sample`.
 """
 
 from __future__ import annotations

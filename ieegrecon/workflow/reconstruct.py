@@ -107,9 +107,10 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
         Paths that must never be written (all inputs of a batch).
     samples : int
         For models that sample a posterior (``ridge-gauss``, the default
-        sampler, or ``flow``): draw this many samples;
-        the EDF then holds the posterior median and ``<out>_uncertainty.h5``
-        the 5-95 % band per contact over time.
+        sampler, or ``flow``): the EDF then holds the posterior median and
+        ``<out>_uncertainty.h5`` the 5-95 % band per contact over time; the
+        flow's are quantiles of this many draws, ``ridge-gauss``'s exact
+        (closed form, ``samples > 0`` only turns them on).
     anonymize : bool
         Do not copy the input's start date/time (EDF+ anonymous date instead),
         reduce input annotations to allow-listed event words
