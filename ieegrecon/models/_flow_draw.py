@@ -5,16 +5,19 @@ conditional flow given the scalp around it; base noise is correlated across
 contacts by the copula factor, mapped through the flow and the window
 whitening factor, and stitched with a taper whose squares sum to one
 (variance-preserving). Draws are standardized; :mod:`ieegrecon.models.flow`
-turns them into volts.
+turns them into volts. Batches of windows go through the flow side by side on
+the thread policy's workers (:func:`ieegrecon._threads.ordered_map`); the
+random draws are made in order in the caller's thread, so the draws are those
+of one thread.
 """
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import numpy as np
 
+from .._threads import ordered_map
 from .overlap import add_windows, taper, weight_sum
 from .training import standardize, window_starts
 
@@ -23,10 +26,12 @@ MAX_FLOW_ROWS = 2048
 #: Windows per call of the scalp encoder (about; a multiple of the flow's batch).
 ENC_WINDOWS = 64
 
-# FLOW_GC: each flow call leaves zuko's transforms in reference cycles (a transform, its inverse and
-# the bound ``meta`` of its autoregressive transform) that hold the call's tensors until Python's
-# cyclic collector runs: RSS grew by ~30 MiB per call of 8192 rows until a collection. The youngest
-# generations are collected after every call (0.03-0.06 ms).
+# FLOW_GC: zuko's inverse through torch's ``Transform.inv`` left each flow call's tensors in reference cycles
+# (a transform and its inverse) until Python's cyclic collector ran: RSS grew by ~30 MiB per call of 8192
+# rows (sessions 3-12 collected the youngest generations after every call). With worker threads a
+# collection in one thread promotes the other's live cycles to the oldest generation, which is rarely
+# collected (10-min, 32 draws, two workers: 2 GiB). The flow's inverse now makes no cycle
+# (:func:`ieegrecon.models._flow_nn._inverse`; a test), so nothing waits for the collector.
 
 
 def scalp_windows(model: Any, zx: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -84,28 +89,38 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
                              else np.eye(model.win, dtype=np.float32)[None].repeat(K, 0), device=dev)
     with torch.no_grad():
         e = model._contact_emb(model.contacts, torch.as_tensor(model.adapter_, device=dev))
+
+    def batches():  # in the caller's thread, in order: the random draws keep their sequence
         for i in range(0, len(starts), batch):
-            sl = starts[i:i + batch]
             if i % enc_batch == 0:  # the scalp encoder runs on blocks of windows (per-call overhead)
-                c_block = model.net.context(model.net.encoder(torch.as_tensor(xw[i:i + enc_batch], device=dev)), e)
-            c = c_block[i % enc_batch:i % enc_batch + batch]
+                with torch.no_grad():
+                    c_block = model.net.context(model.net.encoder(torch.as_tensor(xw[i:i + enc_batch], device=dev)), e)
+            n_w = len(starts[i:i + batch])
             if center:  # the copula factor maps 0 to 0
-                z = torch.zeros((1, len(sl), K, model.win))
+                z = torch.zeros((1, n_w, K, model.win))
             elif antithetic:
-                z = torch.randn(((n_samples + 1) // 2, len(sl), K, model.win), generator=gen)
+                z = torch.randn(((n_samples + 1) // 2, n_w, K, model.win), generator=gen)
                 z = torch.cat([z, -z])
             else:
-                z = torch.randn((n_samples, len(sl), K, model.win), generator=gen)
+                z = torch.randn((n_samples, n_w, K, model.win), generator=gen)
+            yield i, c_block[i % enc_batch:i % enc_batch + batch], z
+
+    def run(item: tuple[int, Any, Any]) -> tuple[int, np.ndarray, np.ndarray | None]:  # on a worker thread
+        i, c, z = item
+        with torch.no_grad():  # thread-local: entered in the thread that computes
             z = (z if center else torch.einsum("kj,sbjw->sbkw", chol, z)).to(dev)
             r, mu = model.net.sample_from(c, z)
-            gc.collect(1)  # see FLOW_GC
             r = torch.einsum("kvw,sbkw->sbkv", chol_w, r) * tw_res
             r = (r.mean(dim=0, keepdim=True) if mean_only else r).cpu().numpy()
             if has_mu:
                 mu = (torch.einsum("kvw,bkw->bkv", chol_w, mu) * tw_mean).cpu().numpy()
-            add_windows(res, np.moveaxis(r, 1, 0), sl)
-            if has_mu:
-                add_windows(loc, mu, sl)
+        return i, np.moveaxis(r, 1, 0), mu
+
+    for i, r, mu in ordered_map(run, batches()):  # flow batches side by side, added in order
+        sl = starts[i:i + batch]
+        add_windows(res, r, sl)
+        if has_mu:
+            add_windows(loc, mu, sl)
     res = res[:, :, :n_t]
     res /= np.sqrt(weight_sum(w_res**2, starts, total)[:n_t]).astype(np.float32)  # in place: no second array
     if has_mu:
