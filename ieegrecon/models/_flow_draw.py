@@ -58,9 +58,9 @@ def draw(model: Any, scalp: np.ndarray, n_samples: int, seed: int, batch: int | 
     stays under :data:`MAX_FLOW_ROWS` (sessions 3-11 measured +970 MB at 12288 rows, +444 MB at 4096:
     the uncollected cycles of FLOW_GC; with them collected, 2048, 4096 and 8192 rows took the same
     time and memory for 32 draws of 120 s, session 12; without cycles and with two workers, a 10-min
-    32-draw reconstruct took 22.0 s / 572 MiB at 2048 rows, 17.3 s / 591 MiB at 4096 and 22.3 s /
-    599 MiB at 8192, whose large tensors are mapped and unmapped each call: 14 s of system time,
-    session 14).
+    32-draw reconstruct took 22.0 s / 572 MiB at 2048 rows, 17.3 s / 591 MiB at 4096 and 20.4 s /
+    561 MiB at 8192, whose large tensors are mapped and unmapped each call: 14 s of system time;
+    other sizes draw other random numbers, session 14).
     ``mean_only``: return only the mean over draws, shape (1, K, n_t) (stitching
     is linear, so the mean is accumulated window by window; memory of one draw).
     """
