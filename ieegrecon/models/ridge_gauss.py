@@ -119,13 +119,21 @@ class RidgeGaussModel(RidgeModel):
         k = resid.shape[0]
         self.res_ar_ = np.stack([yule_walker(r, self.ar_order)[0] for r in resid])
         C = np.atleast_2d(np.cov(resid))
-        h = impulse_responses(self.res_ar_, max(64, int(self.burn_in_s * self.sfreq)))
+        h = self._impulse_responses()
         H = h @ h.T
         target = C / H
         evals, evecs = np.linalg.eigh((target + target.T) / 2)
         self.res_mix_ = evecs * np.sqrt(np.clip(evals, 0, None))
         if k == 0:
             self.res_mix_ = np.zeros((0, 0))
+
+    def _impulse_responses(self) -> np.ndarray:
+        """The AR filters' impulse responses over the burn-in (at least 64 samples), (n_contacts, n).
+
+        The horizon of ``H`` in :meth:`fit_residual` and of :meth:`residual_sd`: one horizon, so that the
+        closed-form bands have the variance the mixing was fitted for.
+        """
+        return impulse_responses(self.res_ar_, max(64, int(self.burn_in_s * self.sfreq)))
 
     def residual_draws(self, k: int, n_times: int, seed: int, around: np.ndarray | None = None) -> np.ndarray:
         """``k`` draws of the residual process (plus ``around``), shape (k, n_contacts, n_times), volts.
@@ -170,7 +178,7 @@ class RidgeGaussModel(RidgeModel):
         """
         if self.res_ar_ is None or self.res_mix_ is None:
             raise RuntimeError("ridge-gauss model is not calibrated")
-        h = impulse_responses(self.res_ar_, max(64, int(self.burn_in_s * self.sfreq)))
+        h = self._impulse_responses()
         var = np.einsum("ij,ij->i", self.res_mix_, self.res_mix_) * np.einsum("ij,ij->i", h, h)
         return np.sqrt(var)
 
