@@ -23,9 +23,11 @@ Usage::
    - ``flow``: the same (the EDF holds the flow's point estimate, its ridge
      location, with no flow pass since session 12; 90 % bands are ``flow32``'s);
    - ``flow32``: ``--samples 32`` (32 draws: median in the EDF, 5-95 % band in
-     the sidecar), only where the output is at most 1 h (``--samples`` limit);
-     ``ridge-gauss32`` the same for ``ridge-gauss`` (the default sampler since
-     sealed run 2; ``ridge-gauss`` alone is its point estimate, ridge's);
+     the sidecar), only where the output is at most 1 h (the limit of
+     ``--samples`` with draws); ``ridge-gauss32`` the same for ``ridge-gauss``
+     (the default sampler since sealed run 2; exact bands, any length, the
+     sidecar holding their offsets from the EDF's trace since session 15;
+     ``ridge-gauss`` alone is its point estimate, ridge's);
    - ``eloreta``: MNE ``apply_inverse_raw`` (eLORETA, template head of
      :mod:`ieegrecon.headmodel`) on 60-s chunks of the EDF read lazily, with
      numpy's default BLAS threads; ``eloreta1`` the same with one BLAS
@@ -129,7 +131,7 @@ def commands(work: Path, edf: Path, methods: list[str], minutes: float, anchor: 
         base = [py, "-m", "ieegrecon", "reconstruct", str(edf), "--model", str(work / f"model-{m}"),
                 "--out", str(work / f"recon-{m}.edf"), "--overwrite"]
         cmds[m] = base
-        if m in ("flow", "ridge-gauss") and minutes <= 60:
+        if m == "ridge-gauss" or (m == "flow" and minutes <= 60):  # the flow's draws: --samples limit
             cmds[f"{m}32"] = base[:-2] + [str(work / f"recon-{m}32.edf"), "--overwrite", "--samples", "32"]
     if anchor:  # run with 1 and with 2 BLAS threads: the faster is the anchor (its best, not ours)
         cmds["eloreta"] = [py, "-c", ELORETA, str(edf), str(CHUNK_S)]

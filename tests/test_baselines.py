@@ -190,6 +190,13 @@ def test_ridge_gauss_bands_are_the_exact_gaussian_quantiles_of_its_draws(monkeyp
     np.testing.assert_allclose(med - lo, hi - med, rtol=1e-9)
     band = band_function(model, 8)
     np.testing.assert_array_equal(band(x), band(x))  # no seed: every chunk gets its exact bands
+    # the offsets the reconstruct sidecar stores are those of the bands, the same at every sample
+    off = model.band_offsets((0.05, 0.5, 0.95))
+    assert off.shape == (3, 3) and np.all(off[1] == 0)
+    np.testing.assert_allclose(hi - med, np.broadcast_to(off[2][:, None], med.shape), rtol=1e-9)
+    np.testing.assert_allclose(lo - med, np.broadcast_to(off[0][:, None], med.shape), rtol=1e-9)
+    with pytest.raises(TypeError, match="no exact bands"):
+        get_model_class("ridge")().band_offsets((0.05, 0.95))
 
 
 def test_model_card_of_a_closed_form_model_names_its_own_method():

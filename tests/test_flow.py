@@ -222,7 +222,9 @@ def test_write_uncertainty_h5(tmp_path):
     d = read_uncertainty_h5(p)
     assert d["ch_names"] == ["A1", "B2"] and d["sfreq"] == 200.0 and d["q"] == (0.05, 0.95)
     np.testing.assert_allclose(d["median"], med, rtol=1e-6)
-    assert np.all(d["lo"] <= d["hi"])
+    assert np.all(d["lo"] <= d["hi"]) and d["layout"] == "arrays"
+    part = read_uncertainty_h5(p, start=10, stop=20)
+    np.testing.assert_array_equal(part["hi"], d["hi"][:, 10:20])
     assert [f.name for f in tmp_path.iterdir()] == ["u.h5"]  # no temporary left behind
     import h5py
 

@@ -234,3 +234,22 @@ def test_calibrate_refuses_scalp_and_ieeg_with_different_gaps(tmp_path):
     with pytest.raises(InputError, match="different recording gaps"):
         calibrate(scalp, ieeg=ieeg, ieeg_channels="^LH", method="ridge", minutes=0.25, out=tmp_path / "pm")
     assert not (tmp_path / "pm").exists()
+
+
+def test_exact_bands_have_no_width_in_a_gap(small_model, tmp_path):
+    """ridge-gauss --samples on an EDF+D: the offsets sidecar names the gap, read back as zero width there."""
+    from ieegrecon.workflow.calibrate import calibrate
+    from ieegrecon.workflow.uncertainty import read_uncertainty_h5
+
+    _, folder = small_model
+    calibrate(folder / "Doe_John_scalp_ieeg.edf", method="ridge-gauss", minutes=0.25, out=tmp_path / "rg",
+              ieeg_channels="^LH")
+    src = make_edf_plus(tmp_path / "d5.edf")
+    _reconstruct(tmp_path / "rg", src, tmp_path / "out.edf", "--samples", "4")
+    unc = read_uncertainty_h5(tmp_path / "out_uncertainty.h5")
+    assert unc["layout"] == "offsets" and unc["gaps"] == [(5.0, 5.0)]
+    width = unc["hi"] - unc["lo"]
+    assert width.shape == (2, 25 * 200) and np.all(width[:, 1000:2000] == 0)
+    np.testing.assert_allclose(width[:, :1000], np.broadcast_to((unc["offsets"][1] - unc["offsets"][0])[:, None],
+                                                               (2, 1000)), rtol=1e-9)
+    assert np.all(width[:, 2000:] > 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyedflib
 import pytest
 
 from ieegrecon.errors import UsageError
@@ -12,6 +13,7 @@ from ieegrecon.workflow.calibrate import calibrate
 from ieegrecon.workflow.inputs import contact_info, load_paired_recordings, make_segment, map_regions
 from ieegrecon.workflow import factory
 from ieegrecon.models import save_model
+from ieegrecon.models.io import load_model, load_patient_model
 from ieegrecon.models.flow import FlowModel
 from ieegrecon.preprocessing import Preprocessing
 
@@ -102,9 +104,52 @@ def test_ridge_gauss_is_a_sampler_end_to_end(linear_session, mb0400fu, tmp_path)
     unc = read_uncertainty_h5(tmp_path / "r_uncertainty.h5")
     lo, hi = np.asarray(unc["lo"]), np.asarray(unc["hi"])
     assert lo.shape == (48, 29 * 200) and np.all(lo <= hi) and np.mean(hi - lo) > 0
-    # exact Gaussian bands: symmetric about the median, constant width per contact, said in the sidecar
-    med = np.asarray(unc["median"], float)
-    np.testing.assert_allclose(hi - med, med - lo, atol=1e-9)
-    width = hi - lo
-    np.testing.assert_allclose(width, np.broadcast_to(width[:, :1], width.shape), rtol=1e-5)
+    # exact Gaussian bands: the EDF's trace plus 1.645 residual SD per contact; the sidecar holds the offsets only
+    model, _ = load_model(tmp_path / "pm")
+    assert unc["layout"] == "offsets" and (tmp_path / "r_uncertainty.h5").stat().st_size < 20_000
+    np.testing.assert_allclose(unc["offsets"], np.outer([-1.6448536, 1.6448536], model.residual_sd()), rtol=1e-6)
+    with pyedflib.EdfReader(str(tmp_path / "r.edf")) as f:
+        trace = np.stack([f.readSignal(i) for i in range(48)])[:, :29 * 200] * 1e-6
+    np.testing.assert_array_equal(unc["median"], trace)
+    np.testing.assert_allclose(hi - unc["median"], unc["median"] - lo, atol=1e-12)
+    np.testing.assert_allclose(hi - lo, np.broadcast_to((hi - lo)[:, :1], lo.shape), rtol=1e-9)
     assert "exact" in unc["bands"] and "exact" in run.output
+    assert set(read_uncertainty_h5(tmp_path / "r_uncertainty.h5", arrays=False)) >= {"offsets", "edf", "gaps"}
+    assert "lo" not in read_uncertainty_h5(tmp_path / "r_uncertainty.h5", arrays=False)
+
+
+def test_exact_bands_stream_at_any_length_draws_do_not(linear_session, mb0400fu, tmp_path, monkeypatch):
+    """Exact bands need no arrays, so an output beyond STREAM_OVER_S gets them (streamed EDF + offsets);
+    draw-based bands (flow) stay refused there, before any output is written."""
+    from ieegrecon.errors import UsageError
+    from ieegrecon.workflow import chunking, reconstruct
+    from ieegrecon.workflow.uncertainty import read_uncertainty_h5
+
+    calibrate(linear_session, method="ridge-gauss", minutes=1.5, out=tmp_path / "pm")
+    mdl, cfg = load_patient_model(tmp_path / "pm", sampling=True)
+    mem = reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "mem.edf", samples=8)
+    monkeypatch.setattr(reconstruct, "STREAM_OVER_S", 5.0)
+    monkeypatch.setattr(chunking, "CHUNK_S", 7.0)
+    res = reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "long.edf", samples=8)
+    assert any("streamed" in n for n in res.notes) and any("exact" in n for n in res.notes)
+    a = read_uncertainty_h5(tmp_path / "mem_uncertainty.h5")
+    b = read_uncertainty_h5(tmp_path / "long_uncertainty.h5")
+    np.testing.assert_array_equal(a["offsets"], b["offsets"])
+    assert b["median"].shape == (48, mem.n_times)
+    # the bands differ only by the EDFs' quantization (as the traces in test_workflow_edf_output): within a step
+    # of each file, the streamed one's STREAM_RANGE_SCALE times the calibration range's
+    with pyedflib.EdfReader(str(tmp_path / "mem.edf")) as f:
+        step_a = np.array([f.getPhysicalMaximum(i) - f.getPhysicalMinimum(i) for i in range(48)]) * 1e-6 / 65535
+    step_b = reconstruct.STREAM_RANGE_SCALE * np.array(
+        [hi - lo for lo, hi in (cfg.physical_range_uv[c] for c in mem.ch_names)]) * 1e-6 / 65535
+    tol = 1.01 * (step_a + step_b)[:, None]
+    for k in ("lo", "median", "hi"):
+        assert np.all(np.abs(a[k] - b[k]) <= tol), k
+    part = read_uncertainty_h5(tmp_path / "long_uncertainty.h5", start=1000, stop=1500)
+    for k in ("lo", "median", "hi"):
+        np.testing.assert_array_equal(part[k], b[k][:, 1000:1500])
+    # draws: still refused beyond STREAM_OVER_S
+    mdl.__class__ = type("DrawnGauss", (type(mdl),), {"exact_bands": False})
+    with pytest.raises(UsageError, match="not supported for outputs longer"):
+        reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "drawn.edf", samples=8)
+    assert not (tmp_path / "drawn.edf").exists() and not (tmp_path / "drawn_uncertainty.h5").exists()

@@ -109,8 +109,9 @@ def reconstruct_cmd(
     report: Optional[Path] = typer.Option(None, "--report", help="Report folder (report.json, regions.tsv, report.html)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     samples: int = typer.Option(0, "--samples", help="Posterior bands (ridge-gauss models, the default sampler, or flow); EDF holds the median, "
-                                 "<out>_uncertainty.h5 the 5-95 % band. flow: quantiles of K draws; ridge-gauss: exact "
-                                 "Gaussian quantiles, K > 0 only turns them on."),
+                                 "<out>_uncertainty.h5 the 5-95 % band. ridge-gauss: exact Gaussian quantiles, any "
+                                 "length (the sidecar holds each contact's offsets from the EDF's trace), K > 0 only "
+                                 "turns them on; flow: quantiles of K draws, outputs up to 1 h."),
     anonymize: bool = typer.Option(False, "--anonymize", help="Do not copy the input's start date/time (patient field is always anonymous)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:

@@ -159,7 +159,8 @@ class ReconModel(ABC):
     #: (:class:`ieegrecon.models.posterior.Posterior`), instead of a point estimate only.
     supports_posterior: ClassVar[bool] = False
     #: Whether the posterior's quantiles are exact, in closed form (``Posterior.exact``: a Gaussian
-    #: posterior's), rather than quantiles of posterior draws.
+    #: posterior's), rather than quantiles of posterior draws: the point estimate plus a constant offset
+    #: per contact (:meth:`band_offsets`).
     exact_bands: ClassVar[bool] = False
     #: Whether :meth:`pretrain` runs as one rank of a ``torchrun`` process group
     #: (DistributedDataParallel, subjects sharded across ranks; ``ieegrecon pretrain --nproc N``).
@@ -249,6 +250,19 @@ class ReconModel(ABC):
     def is_calibrated(self) -> bool:
         """Whether the model knows its patient's contacts and scalp channels (can :meth:`predict`)."""
         return self.contacts is not None and bool(self.scalp_names)
+
+    def band_offsets(self, levels: list[float] | tuple[float, ...]) -> np.ndarray:
+        """Offsets of the exact posterior quantiles from :meth:`predict`, shape (len(levels), n_contacts), volts.
+
+        Defined by the methods with :attr:`exact_bands` (``ridge-gauss``), whose
+        quantiles are the point estimate plus a constant per contact.
+
+        Raises
+        ------
+        TypeError
+            If the method's bands are not exact (they are quantiles of draws).
+        """
+        raise TypeError(f"{self.method!r} has no exact bands: its band is the quantiles of posterior draws")
 
     def point_estimator(self) -> ReconModel:
         """The model whose :meth:`predict` the streaming path runs for the point estimate (default: itself).

@@ -182,6 +182,35 @@ class RidgeGaussModel(RidgeModel):
         var = np.einsum("ij,ij->i", self.res_mix_, self.res_mix_) * np.einsum("ij,ij->i", h, h)
         return np.sqrt(var)
 
+    def band_offsets(self, levels: list[float] | tuple[float, ...]) -> np.ndarray:
+        """Offsets of the posterior's quantiles from the point estimate, the same at every sample.
+
+        ``Phi^-1(q) sd_c`` (:meth:`residual_sd`): the quantile ``q`` of contact
+        ``c`` at time ``t`` is ``predict(scalp)[c, t] + offsets[i, c]``. This is
+        what lets ``reconstruct --samples`` keep the bands of any length as a
+        half-width per contact beside the EDF's trace
+        (:func:`~ieegrecon.workflow.uncertainty.write_band_offsets_h5`).
+
+        Parameters
+        ----------
+        levels : sequence of float
+            Quantile levels in (0, 1).
+
+        Returns
+        -------
+        ndarray, shape (len(levels), n_contacts)
+            Volts; zero for the median.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not calibrated.
+        """
+        from scipy.special import ndtri
+
+        sd = self.residual_sd()
+        return np.stack([float(ndtri(q)) * sd for q in levels]) if len(levels) else np.zeros((0, len(sd)))
+
     def posterior(self, scalp: np.ndarray, n_samples: int = 32, seed: int = 0) -> Posterior:
         """The predictive distribution given ``scalp``: ridge's prediction plus residual draws.
 
@@ -202,17 +231,13 @@ class RidgeGaussModel(RidgeModel):
             inside the 5-95 % quantiles of 32 Gaussian draws 85.3 % of the time) and put Monte
             Carlo noise into the median.
         """
-        from scipy.special import ndtri
-
         mean = self.predict(scalp)
         n_c, n_t = mean.shape
-        sd = self.residual_sd()[:, None]
 
         def exact(levels: list[float]) -> np.ndarray:
             out = np.empty((len(levels), n_c, n_t))
-            for i, q in enumerate(levels):
-                z = float(ndtri(q))
-                out[i] = mean if z == 0.0 else mean + z * sd  # the median is the point estimate, bit for bit
+            for i, (q, off) in enumerate(zip(levels, self.band_offsets(levels))):
+                out[i] = mean if q == 0.5 else mean + off[:, None]  # the median is the point estimate, bit for bit
             return out
 
         return Posterior(lambda k: self.residual_draws(k, n_t, seed, around=mean), lambda: mean,

@@ -109,8 +109,11 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
         For models that sample a posterior (``ridge-gauss``, the default
         sampler, or ``flow``): the EDF then holds the posterior median and
         ``<out>_uncertainty.h5`` the 5-95 % band per contact over time; the
-        flow's are quantiles of this many draws, ``ridge-gauss``'s exact
-        (closed form, ``samples > 0`` only turns them on).
+        flow's are quantiles of this many draws (outputs up to
+        :data:`STREAM_OVER_S`), ``ridge-gauss``'s exact (closed form,
+        ``samples > 0`` only turns them on; any length): the EDF's trace plus
+        a constant offset per contact, which is all the sidecar holds
+        (:func:`~ieegrecon.workflow.uncertainty.write_band_offsets_h5`).
     anonymize : bool
         Do not copy the input's start date/time (EDF+ anonymous date instead),
         reduce input annotations to allow-listed event words
@@ -141,25 +144,31 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     say = progress or no_progress
     pm = as_patient_model(config)
     check_calibrated(model, pm)
+    # bands from draws: the posterior streamed as lo/median/hi pieces; exact bands (a Gaussian's quantiles are the
+    # point estimate plus a constant per contact): the point estimate alone, the offsets in the sidecar
+    drawn = samples if samples and not model.exact_bands else 0
     # the point estimate is streamed as the model that computes it (the flow's: its ridge location)
-    streamed = model if samples else model.point_estimator()
+    streamed = model if drawn else model.point_estimator()
     if type(streamed).fragments_heap:
         chunking.bound_heap()  # memory must not grow with the number of chunks (flow's many small tensors)
     chunking.cap_arenas()  # worker threads would each keep an arena of freed pages
     out, unc_path = _check_outputs(scalp_path, pm, out, report_dir, overwrite, forbidden, samples)
     say("reading", 0.05)
-    inp = read_input(scalp_path, model, pm, out, samples)
+    inp = read_input(scalp_path, model, pm, out, drawn)
     target, gaps = _edf_target(inp, model, pm, out, overwrite=overwrite, anonymize=anonymize)
     if samples and not model.supports_posterior:
         raise UsageError(f"the 'samples' parameter needs a model that samples a posterior (ridge-gauss or "
                          f"flow), not {model.method!r}")
-    band_fn = band_function(model, samples) if samples else None
-    pieces = predict_segments(inp.picked, inp.layout, streamed, inp.prep, band_fn, (3,) if samples else ())
+    band_fn = band_function(model, drawn) if drawn else None
+    pieces = predict_segments(inp.picked, inp.layout, streamed, inp.prep, band_fn, (3,) if drawn else ())
     notes = _input_notes(inp, gaps)
     with ExitStack() as stack:  # the spill file (if any) lives until the report has read it
         bands = band_description(model, samples) if samples else None
-        written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, bands, unc_path, notes, say,
-                                   stack)
+        written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, bands if drawn else None,
+                                   unc_path, notes, say, stack)
+        if samples and not drawn:
+            _write_exact_bands(model, inp, unc_path, out, gaps, bands)
+            notes.append(f"{bands}; the 5-95 % band's offsets in {unc_path.name}")
         result = _result(inp, pm, model, out, written, target.labels, gaps, notes, scalp_path, anonymize)
         if report_dir is not None:
             from .report import write_report
@@ -191,6 +200,8 @@ def _check_outputs(scalp_path, pm: PatientModel, out, report_dir, overwrite: boo
 
 def read_input(scalp_path, model: ReconModel, pm: PatientModel, out: Path, samples: int) -> _Input:
     """Read the scalp recording lazily, check it against the model, lay out its segments, check disk space.
+
+    ``samples``: posterior draws whose bands are written as arrays (0: none, or exact bands).
 
     Raises
     ------
@@ -281,7 +292,7 @@ def band_description(model: ReconModel, samples: int) -> str:
     """What the EDF and the band of ``--samples`` hold, in words (result notes, the sidecar's ``bands``)."""
     if model.exact_bands:
         return (f"posterior median in the EDF (= the point estimate); bands: exact quantiles of {model.method}'s "
-                "Gaussian posterior (closed form, no draws)")
+                "Gaussian posterior (closed form, no draws): the EDF's trace plus a constant offset per contact")
     return f"posterior median of {samples} samples in the EDF; bands: quantiles of the same {samples} draws"
 
 
@@ -416,6 +427,15 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
     written = write_streamed(target, pieces, phys, source=scalp_path, say=say, keep_first=keep_first)
     notes.append(f"streamed in {chunking.CHUNK_S:g}-s chunks (output longer than {STREAM_OVER_S:g} s)")
     return written, kept[0].array() if kept else None
+
+
+def _write_exact_bands(model: ReconModel, inp: _Input, unc_path: Path, out: Path, gaps: list[tuple[float, float]],
+                       bands: str | None) -> None:
+    """The sidecar of exact bands: their offsets from the EDF's trace, per contact (any output length)."""
+    from .uncertainty import write_band_offsets_h5
+
+    write_band_offsets_h5(unc_path, model.band_offsets(BAND_Q), inp.prep.sfreq, inp.ch_names, BAND_Q,
+                          edf=out.name, n_times=inp.n_out, gaps=gaps, bands=bands)
 
 
 # --------------------------------------------------------------------------- stage 5: publish
