@@ -169,7 +169,7 @@ def test_ridge_gauss_draws_have_the_calibration_residual_covariance_and_spectrum
 
 def test_ridge_gauss_bands_are_the_exact_gaussian_quantiles_of_its_draws(monkeypatch):
     """Closed-form bands: mean +- 1.645 sd, what many draws converge to; no draw made; median = predict."""
-    from ieegrecon.workflow.reconstruct import band_function
+    from ieegrecon.workflow.uncertainty import band_function
 
     mix = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [-0.5, 0.2, 0.5]])
     cal, _ = _ar_noise_segment(30, 0, mix)

@@ -400,7 +400,7 @@ def test_encoder_blocks_give_the_draws_of_one_window_per_call(calibrated, monkey
 
 def test_reconstruct_band_function_draws_each_chunk_with_a_new_seed(calibrated):
     """--samples with draw-based bands: consecutive chunks must not repeat the same noise (one fixed seed did)."""
-    from ieegrecon.workflow.reconstruct import band_function
+    from ieegrecon.workflow.uncertainty import band_function
 
     model, _, test = calibrated
     x = test.scalp[:, :2000]

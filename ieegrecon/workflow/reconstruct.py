@@ -32,9 +32,8 @@ from .chunking import predict_chunked
 from .edf_output import EdfTarget, Written, prefilter_text, spill_pieces, write_in_memory, write_streamed
 from .inputs import match_scalp_channels
 from .results import Progress, ReconstructionResult, no_progress, surrogate_text
+from .uncertainty import BAND_Q, band_description, band_function, write_band_offsets_h5, write_uncertainty_h5
 
-#: Quantiles of the uncertainty band written with ``samples``.
-BAND_Q = (0.05, 0.95)
 #: Chunk length (s) when posterior draws are requested: the draws hold samples x contacts x chunk,
 #: so a 600-s chunk of 32 draws of 48 contacts alone takes 0.7 GiB (measured peak 2.3 GiB for
 #: ``ridge-gauss``); at 60 s the draws take a tenth of that.
@@ -167,7 +166,8 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
         written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, bands if drawn else None,
                                    unc_path, notes, say, stack)
         if samples and not drawn:
-            _write_exact_bands(model, inp, unc_path, out, gaps, bands)
+            write_band_offsets_h5(unc_path, model.band_offsets(BAND_Q), inp.prep.sfreq, inp.ch_names, BAND_Q,
+                                  edf=out.name, n_times=inp.n_out, gaps=gaps, bands=bands)
             notes.append(f"{bands}; the 5-95 % band's offsets in {unc_path.name}")
         result = _result(inp, pm, model, out, written, target.labels, gaps, notes, scalp_path, anonymize)
         if report_dir is not None:
@@ -266,36 +266,6 @@ def output_gaps(layout: Layout, sfreq: float) -> list[tuple[float, float]]:
 
 
 # --------------------------------------------------------------------------- stage 3: predict segments
-def band_function(model: ReconModel, samples: int):
-    """The per-chunk band function of ``--samples``: 5 %, 50 % and 95 % quantiles of the posterior.
-
-    Exact for a model with ``exact_bands`` (``ridge-gauss``: closed form, no draws, the seed unused);
-    otherwise the quantiles of ``samples`` draws.
-
-    Each call (one per processing chunk, in time order) draws with the next seed (0, 1, 2, ...), so
-    the draws of consecutive chunks are independent: with one fixed seed every chunk repeated the
-    same noise (the band width of a 10-min flow reconstruction correlated 0.9996 with itself one
-    120-s chunk later). Deterministic for a given input and chunking.
-
-    Returns
-    -------
-    callable
-        ``band(x)`` with ``x`` the preprocessed scalp (n_channels, n_times) -> array of shape
-        (3, n_contacts, n_times), volts.
-    """
-    seeds = itertools.count()
-    levels = (BAND_Q[0], 0.5, BAND_Q[1])
-    return lambda x: model.posterior(x, n_samples=samples, seed=next(seeds)).quantiles(levels)  # type: ignore
-
-
-def band_description(model: ReconModel, samples: int) -> str:
-    """What the EDF and the band of ``--samples`` hold, in words (result notes, the sidecar's ``bands``)."""
-    if model.exact_bands:
-        return (f"posterior median in the EDF (= the point estimate); bands: exact quantiles of {model.method}'s "
-                "Gaussian posterior (closed form, no draws): the EDF's trace plus a constant offset per contact")
-    return f"posterior median of {samples} samples in the EDF; bands: quantiles of the same {samples} draws"
-
-
 def predict_segments(rec: Recording, layout: Layout, model: ReconModel, prep: Preprocessing, predict_fn,
                      lead: tuple[int, ...]) -> Iterator[np.ndarray]:
     """Pieces of the wall-clock reconstruction (V): each segment by :func:`predict_chunked`, zeros between.
@@ -407,8 +377,6 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
         say("writing EDF", 0.7)
         written = write_in_memory(target, y, forbidden=(scalp_path, *forbidden))
         if samples:
-            from .uncertainty import write_uncertainty_h5
-
             write_uncertainty_h5(unc_path, lo, hi, y, inp.prep.sfreq, ch_names, BAND_Q, bands=bands)
         return written, y.array()
     if samples:
@@ -427,15 +395,6 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
     written = write_streamed(target, pieces, phys, source=scalp_path, say=say, keep_first=keep_first)
     notes.append(f"streamed in {chunking.CHUNK_S:g}-s chunks (output longer than {STREAM_OVER_S:g} s)")
     return written, kept[0].array() if kept else None
-
-
-def _write_exact_bands(model: ReconModel, inp: _Input, unc_path: Path, out: Path, gaps: list[tuple[float, float]],
-                       bands: str | None) -> None:
-    """The sidecar of exact bands: their offsets from the EDF's trace, per contact (any output length)."""
-    from .uncertainty import write_band_offsets_h5
-
-    write_band_offsets_h5(unc_path, model.band_offsets(BAND_Q), inp.prep.sfreq, inp.ch_names, BAND_Q,
-                          edf=out.name, n_times=inp.n_out, gaps=gaps, bands=bands)
 
 
 # --------------------------------------------------------------------------- stage 5: publish

@@ -1,4 +1,4 @@
-"""Posterior bands: coverage per contact, region and depth class; the uncertainty sidecar.
+"""Posterior bands: those of ``reconstruct --samples``, coverage per contact, region and depth class, the sidecar.
 
 A band ``[lo, hi]`` at nominal level ``q[1] - q[0]`` is *calibrated* when
 that fraction of true samples falls inside it (the empirical coverage of
@@ -9,13 +9,17 @@ atomically next to a reconstruction.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..io.atomic import atomic_path
-from ..models.base import ContactInfo
+from ..models.base import ContactInfo, ReconModel
+
+#: Quantiles of the uncertainty band written by ``reconstruct --samples``.
+BAND_Q = (0.05, 0.95)
 
 #: Format version of the uncertainty sidecar. 2 added the ``offsets`` layout (exact bands as a constant
 #: offset per contact from the EDF's trace, :func:`write_band_offsets_h5`); version-1 files hold arrays.
@@ -26,6 +30,36 @@ UNCERTAINTY_FORMAT = 2
 #: any HDF5 reader). On 10 min of 48 contacts' bands: 0.36 s and 83 % of the raw size, against gzip
 #: level 4's 0.67 s and 92 % (session 13, docs/results.md); lossless, so the values are unchanged.
 H5_FILTERS = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+
+
+def band_function(model: ReconModel, samples: int):
+    """The per-chunk band function of ``--samples``: 5 %, 50 % and 95 % quantiles of the posterior.
+
+    Exact for a model with ``exact_bands`` (``ridge-gauss``: closed form, no draws, the seed unused);
+    otherwise the quantiles of ``samples`` draws.
+
+    Each call (one per processing chunk, in time order) draws with the next seed (0, 1, 2, ...), so
+    the draws of consecutive chunks are independent: with one fixed seed every chunk repeated the
+    same noise (the band width of a 10-min flow reconstruction correlated 0.9996 with itself one
+    120-s chunk later). Deterministic for a given input and chunking.
+
+    Returns
+    -------
+    callable
+        ``band(x)`` with ``x`` the preprocessed scalp (n_channels, n_times) -> array of shape
+        (3, n_contacts, n_times), volts.
+    """
+    seeds = itertools.count()
+    levels = (BAND_Q[0], 0.5, BAND_Q[1])
+    return lambda x: model.posterior(x, n_samples=samples, seed=next(seeds)).quantiles(levels)  # type: ignore
+
+
+def band_description(model: ReconModel, samples: int) -> str:
+    """What the EDF and the band of ``--samples`` hold, in words (result notes, the sidecar's ``bands``)."""
+    if model.exact_bands:
+        return (f"posterior median in the EDF (= the point estimate); bands: exact quantiles of {model.method}'s "
+                "Gaussian posterior (closed form, no draws): the EDF's trace plus a constant offset per contact")
+    return f"posterior median of {samples} samples in the EDF; bands: quantiles of the same {samples} draws"
 
 
 def coverage(y_true: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
