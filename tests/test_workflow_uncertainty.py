@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -108,14 +109,53 @@ def test_ridge_gauss_is_a_sampler_end_to_end(linear_session, mb0400fu, tmp_path)
     model, _ = load_model(tmp_path / "pm")
     assert unc["layout"] == "offsets" and (tmp_path / "r_uncertainty.h5").stat().st_size < 20_000
     np.testing.assert_allclose(unc["offsets"], np.outer([-1.6448536, 1.6448536], model.residual_sd()), rtol=1e-6)
-    with pyedflib.EdfReader(str(tmp_path / "r.edf")) as f:
-        trace = np.stack([f.readSignal(i) for i in range(48)])[:, :29 * 200] * 1e-6
-    np.testing.assert_array_equal(unc["median"], trace)
-    np.testing.assert_allclose(hi - unc["median"], unc["median"] - lo, atol=1e-12)
-    np.testing.assert_allclose(hi - lo, np.broadcast_to((hi - lo)[:, :1], lo.shape), rtol=1e-9)
-    assert "exact" in unc["bands"] and "exact" in run.output
-    assert set(read_uncertainty_h5(tmp_path / "r_uncertainty.h5", arrays=False)) >= {"offsets", "edf", "gaps"}
-    assert "lo" not in read_uncertainty_h5(tmp_path / "r_uncertainty.h5", arrays=False)
+    # the EDF is the point estimate's, byte for byte (what a run without --samples writes), and the median its trace
+    plain = CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(tmp_path / "pm"),
+                                     "--out", str(tmp_path / "p.edf")])
+    assert plain.exit_code == 0 and (tmp_path / "p.edf").read_bytes() == (tmp_path / "r.edf").read_bytes()
+    import mne  # an independent reader of the trace the bands are built around
+
+    raw = mne.io.read_raw_edf(tmp_path / "r.edf", verbose=False)
+    np.testing.assert_allclose(unc["median"], raw.get_data()[:, :29 * 200], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(hi - unc["median"], unc["median"] - lo, atol=1e-10)  # float32 arrays
+    np.testing.assert_allclose(hi - lo, np.broadcast_to((hi - lo)[:, :1], lo.shape), rtol=1e-5)
+    assert "exact" in unc["bands"] and "exact" in run.output and not unc["n_clipped"].any()
+    offs = read_uncertainty_h5(tmp_path / "r_uncertainty.h5", arrays=False)
+    assert "lo" not in offs and offs["gaps"] == [] and offs["edf"] == tmp_path / "r.edf"
+    # moved: found with edf=; another reconstruction's EDF under its name: refused, never paired silently
+    (tmp_path / "r.edf").rename(tmp_path / "moved.edf")
+    with pytest.raises(ValueError, match="missing"):
+        read_uncertainty_h5(tmp_path / "r_uncertainty.h5")
+    again = read_uncertainty_h5(tmp_path / "r_uncertainty.h5", edf=tmp_path / "moved.edf", start=5, stop=9)
+    np.testing.assert_array_equal(again["hi"], hi[:, 5:9])
+    res_r = calibrate(linear_session, method="ridge", minutes=1.0, out=tmp_path / "other")
+    CliRunner().invoke(app, ["reconstruct", str(mb0400fu), "--model", str(res_r.out), "--out", str(tmp_path / "r.edf")])
+    with pytest.raises(ValueError, match="not the EDF these bands were written with"):
+        read_uncertainty_h5(tmp_path / "r_uncertainty.h5")
+
+
+def test_write_band_offsets_h5_refuses_bad_offsets_and_foreign_edfs(tmp_path):
+    from ieegrecon.workflow.uncertainty import write_band_offsets_h5
+
+    (tmp_path / "a.edf").write_bytes(b"x")
+    ok = dict(sfreq=200.0, ch_names=["A1", "B2"], q=(0.05, 0.95), n_times=10)
+    with pytest.raises(ValueError, match="shape"):
+        write_band_offsets_h5(tmp_path / "u.h5", np.zeros((2, 3)), edf=tmp_path / "a.edf", **ok)
+    with pytest.raises(ValueError, match="lower offsets"):
+        write_band_offsets_h5(tmp_path / "u.h5", np.array([[1.0, -1.0], [1.0, 1.0]]), edf=tmp_path / "a.edf", **ok)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.edf").write_bytes(b"x")
+    for edf in (tmp_path / "sub" / "b.edf", tmp_path / "none.edf"):
+        with pytest.raises(ValueError, match="beside the sidecar"):
+            write_band_offsets_h5(tmp_path / "u.h5", np.array([[-1.0, -1.0], [1.0, 1.0]]), edf=edf, **ok)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.edf", "sub"]
+    # any number of gaps (an HDF5 attribute would stop at 64 kB, ~4000 gaps)
+    gaps = [(float(k), 0.5) for k in range(10_000)]
+    p = write_band_offsets_h5(tmp_path / "u.h5", np.array([[-1.0, -1.0], [1.0, 1.0]]), edf=tmp_path / "a.edf",
+                              gaps=gaps, **ok)
+    from ieegrecon.workflow.uncertainty import read_uncertainty_h5
+
+    assert read_uncertainty_h5(p, arrays=False)["gaps"] == gaps
 
 
 def test_exact_bands_stream_at_any_length_draws_do_not(linear_session, mb0400fu, tmp_path, monkeypatch):
@@ -148,8 +188,10 @@ def test_exact_bands_stream_at_any_length_draws_do_not(linear_session, mb0400fu,
     part = read_uncertainty_h5(tmp_path / "long_uncertainty.h5", start=1000, stop=1500)
     for k in ("lo", "median", "hi"):
         np.testing.assert_array_equal(part[k], b[k][:, 1000:1500])
-    # draws: still refused beyond STREAM_OVER_S
+    # draws: still refused beyond STREAM_OVER_S, before any output (with or without a physical range)
     mdl.__class__ = type("DrawnGauss", (type(mdl),), {"exact_bands": False})
-    with pytest.raises(UsageError, match="not supported for outputs longer"):
-        reconstruct.reconstruct_file(mb0400fu, mdl, cfg, tmp_path / "drawn.edf", samples=8)
-    assert not (tmp_path / "drawn.edf").exists() and not (tmp_path / "drawn_uncertainty.h5").exists()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for cfg_k in (cfg, dataclasses.replace(cfg, physical_range_uv=None)):
+        with pytest.raises(UsageError, match="not supported for outputs longer"):
+            reconstruct.reconstruct_file(mb0400fu, mdl, cfg_k, tmp_path / "drawn.edf", samples=8)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no temporary

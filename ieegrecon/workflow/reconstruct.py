@@ -158,6 +158,10 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
     if samples and not model.supports_posterior:
         raise UsageError(f"the 'samples' parameter needs a model that samples a posterior (ridge-gauss or "
                          f"flow), not {model.method!r}")
+    if drawn and inp.n_out / inp.prep.sfreq > STREAM_OVER_S:  # before any output: the draws' arrays would not fit
+        raise UsageError(f"the 'samples' parameter of {model.method} (bands from draws) is not supported for outputs "
+                         f"longer than {STREAM_OVER_S:g} s; split the recording")
+    offsets = model.band_offsets(BAND_Q) if samples and not drawn else None  # exact bands: known before predicting
     band_fn = band_function(model, drawn) if drawn else None
     pieces = predict_segments(inp.picked, inp.layout, streamed, inp.prep, band_fn, (3,) if drawn else ())
     notes = _input_notes(inp, gaps)
@@ -165,9 +169,10 @@ def reconstruct_file(scalp_path: str | Path, model: ReconModel, config: PatientM
         bands = band_description(model, samples) if samples else None
         written, y_report = _write(target, pieces, inp, pm, scalp_path, forbidden, bands if drawn else None,
                                    unc_path, notes, say, stack)
-        if samples and not drawn:
-            write_band_offsets_h5(unc_path, model.band_offsets(BAND_Q), inp.prep.sfreq, inp.ch_names, BAND_Q,
-                                  edf=out.name, n_times=inp.n_out, gaps=gaps, bands=bands)
+        if offsets is not None:
+            clipped = [written.n_clipped[lab] for lab in target.labels]
+            write_band_offsets_h5(unc_path, offsets, inp.prep.sfreq, inp.ch_names, BAND_Q, edf=out,
+                                  n_times=inp.n_out, gaps=gaps, n_clipped=clipped, bands=bands)
             notes.append(f"{bands}; the 5-95 % band's offsets in {unc_path.name}")
         result = _result(inp, pm, model, out, written, target.labels, gaps, notes, scalp_path, anonymize)
         if report_dir is not None:
@@ -379,9 +384,7 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
         if samples:
             write_uncertainty_h5(unc_path, lo, hi, y, inp.prep.sfreq, ch_names, BAND_Q, bands=bands)
         return written, y.array()
-    if samples:
-        raise UsageError(f"the 'samples' parameter is not supported for outputs longer than {STREAM_OVER_S:g} s; "
-                         "split the recording")
+    assert not samples, "refused in reconstruct_file: draws beyond STREAM_OVER_S"
     from ..io.edf_stream import ChannelSpill
 
     kept: list[ChannelSpill] = []

@@ -187,8 +187,9 @@ def _common_attrs(f: Any, ch_names: list[str], sfreq: float, q: tuple[float, flo
 
 
 def write_band_offsets_h5(path: str | Path, offsets: np.ndarray, sfreq: float, ch_names: list[str],
-                          q: tuple[float, float], *, edf: str, n_times: int,
-                          gaps: list[tuple[float, float]] = (), bands: str | None = None) -> Path:
+                          q: tuple[float, float], *, edf: str | Path, n_times: int,
+                          gaps: list[tuple[float, float]] = (), n_clipped: np.ndarray | None = None,
+                          bands: str | None = None) -> Path:
     """Write exact bands as offsets from the EDF's trace to an HDF5 sidecar, atomically.
 
     For a posterior whose quantiles are the point estimate plus a constant per
@@ -202,11 +203,15 @@ def write_band_offsets_h5(path: str | Path, offsets: np.ndarray, sfreq: float, c
     for one written at each channel's extremes; the offsets themselves are
     float64.
 
-    Layout: dataset ``offsets`` (float64, volts, shape (2, n_contacts), the
-    two levels of ``q``), ``ch_names``; attributes ``layout='offsets'``,
-    ``edf`` (the EDF's file name, in the same folder), ``n_times``, ``gaps``
-    (wall-clock onset and duration in s of each zero-filled gap, where the band
-    is undefined and read back as zero width) and those of
+    Layout: datasets ``offsets`` (float64, volts, shape (2, n_contacts), the
+    two levels of ``q``), ``ch_names``, ``gaps`` (shape (n_gaps, 2): onset and
+    duration in s, on the output's time base, of each zero-filled gap, where
+    the band is undefined and read back as zero width) and ``n_clipped``
+    (samples of each contact clipped to the EDF's physical range: there the
+    band is around the clipped trace); attributes ``layout='offsets'``,
+    ``edf`` (the EDF's file name, in the same folder), ``edf_sha256`` (the
+    EDF's content, checked on reading: a sidecar never rebuilds bands around
+    another reconstruction's trace), ``n_times`` and those of
     :func:`write_uncertainty_h5`.
 
     Parameters
@@ -218,11 +223,13 @@ def write_band_offsets_h5(path: str | Path, offsets: np.ndarray, sfreq: float, c
     sfreq : float
     ch_names : list of str, length n_contacts
     q : (float, float)
-    edf : str
-        File name of the EDF holding the trace (no folder: it lies beside the sidecar).
+    edf : path-like
+        The written EDF holding the trace, beside the sidecar (its name is stored, its sha256 computed).
     n_times : int
         Samples of the reconstruction (the EDF may pad its last record).
     gaps : list of (float, float)
+    n_clipped : ndarray of int, shape (n_contacts,) | None
+        Clipped samples per contact (None: none).
     bands : str | None
         How the bands were computed, in words.
 
@@ -233,56 +240,66 @@ def write_band_offsets_h5(path: str | Path, offsets: np.ndarray, sfreq: float, c
     Raises
     ------
     ValueError
-        Inconsistent shapes or names, offsets on the wrong side of zero, or a folder in ``edf``.
+        Inconsistent shapes or names, offsets on the wrong side of zero, or an
+        EDF that is not a file in the sidecar's folder.
     """
     import h5py
+
+    from ..recording import sha256_file
 
     offsets = np.asarray(offsets, float)
     if offsets.shape != (2, len(ch_names)):
         raise ValueError(f"offsets must have shape (2, {len(ch_names)}), got {offsets.shape}")
     if not (np.all(offsets[0] <= 0) and np.all(offsets[1] >= 0)):
         raise ValueError("the lower offsets must be <= 0 and the upper ones >= 0")
-    if Path(edf).name != edf:
-        raise ValueError(f"edf must be a file name beside the sidecar, got {edf!r}")
-    path = Path(path)
+    path, edf = Path(path), Path(edf)
+    if not edf.is_file() or edf.resolve().parent != path.resolve().parent:
+        raise ValueError(f"the EDF must be a written file beside the sidecar, got {edf}")
+    clipped = np.zeros(len(ch_names), np.int64) if n_clipped is None else np.asarray(n_clipped, np.int64)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("offsets", data=offsets)
+        f.create_dataset("gaps", data=np.asarray(list(gaps), float).reshape(-1, 2))  # any number (attributes: 64 kB)
+        f.create_dataset("n_clipped", data=clipped)
         _common_attrs(f, ch_names, sfreq, q, bands, "offsets")
-        f.attrs["edf"] = edf
+        f.attrs["edf"] = edf.name
+        f.attrs["edf_sha256"] = sha256_file(edf)
         f.attrs["n_times"] = int(n_times)
-        f.attrs["gaps"] = np.asarray(list(gaps), float).reshape(-1, 2)
     return path
 
 
-def read_uncertainty_h5(path: str | Path, arrays: bool = True, start: int = 0, stop: int | None = None
-                        ) -> dict[str, Any]:
+def read_uncertainty_h5(path: str | Path, arrays: bool = True, start: int = 0, stop: int | None = None,
+                        edf: str | Path | None = None) -> dict[str, Any]:
     """Read an uncertainty sidecar (:func:`write_uncertainty_h5` or :func:`write_band_offsets_h5`).
 
     Parameters
     ----------
     path : path-like
     arrays : bool
-        For an ``offsets`` sidecar: also read the EDF beside it (pyedflib) and
+        For an ``offsets`` sidecar: also read the EDF beside it (pyedflib),
+        check that it is the one the sidecar was written with (sha256), and
         return the bands as arrays (``median`` = the EDF's trace, ``lo``/``hi``
-        = trace + offsets, zero width in the gaps). False: the offsets only
-        (a 24-h band does not fit in memory as arrays).
+        = trace + offsets, zero width in the gaps). False: the offsets only.
     start, stop : int, int | None
-        Samples ``[start, stop)`` of the arrays (None: to the end), e.g. one
-        hour of a 24-h band.
+        Samples ``[start, stop)`` of the arrays (None: to the end). Whole
+        arrays of a 24-h band of 48 contacts take 10 GB: read it an hour at a time.
+    edf : path-like | None
+        The EDF of an ``offsets`` sidecar, where it was moved or renamed
+        (None: the name stored in the sidecar, in its folder).
 
     Returns
     -------
     dict
-        ``lo``, ``median``, ``hi`` (volts, shape (n_contacts, n_times); absent
-        when ``arrays`` is False for an ``offsets`` sidecar), ``ch_names``,
-        ``sfreq``, ``q``, ``bands`` and ``layout`` (``'arrays'`` or
-        ``'offsets'``); an ``offsets`` sidecar adds ``offsets`` (2, n_contacts)
-        volts, ``edf`` (its path) and ``gaps``.
+        ``lo``, ``median``, ``hi`` (float32, volts, shape (n_contacts,
+        n_times); absent when ``arrays`` is False for an ``offsets`` sidecar),
+        ``ch_names``, ``sfreq``, ``q``, ``bands`` and ``layout`` (``'arrays'``
+        or ``'offsets'``); an ``offsets`` sidecar adds ``offsets`` (2,
+        n_contacts) volts, ``edf`` (its path), ``gaps`` and ``n_clipped``.
 
     Raises
     ------
     ValueError
-        The EDF of an ``offsets`` sidecar is missing or does not match it.
+        The EDF of an ``offsets`` sidecar is missing, is not the one it was
+        written with, or does not hold its contacts, rate and samples in µV.
     """
     sl = slice(int(start), None if stop is None else int(stop))
     import h5py
@@ -296,13 +313,14 @@ def read_uncertainty_h5(path: str | Path, arrays: bool = True, start: int = 0, s
         if out["layout"] == "arrays":
             out.update(lo=f["lo"][:, sl], median=f["median"][:, sl], hi=f["hi"][:, sl])
             return out
-        out.update(offsets=f["offsets"][()], edf=path.parent / str(f.attrs["edf"]),
-                   gaps=[(float(a), float(b)) for a, b in f.attrs["gaps"]])
-        n_times = int(f.attrs["n_times"])
+        out.update(offsets=f["offsets"][()], edf=Path(edf) if edf is not None else path.parent / str(f.attrs["edf"]),
+                   gaps=[(float(a), float(b)) for a, b in f["gaps"][()]], n_clipped=f["n_clipped"][()])
+        n_times, digest = int(f.attrs["n_times"]), str(f.attrs["edf_sha256"])
     if arrays:
         a0, b0, _ = sl.indices(n_times)
-        med = _edf_trace(out["edf"], out["ch_names"], n_times, a0, max(a0, b0), path)
-        lo, hi = med + out["offsets"][0][:, None], med + out["offsets"][1][:, None]
+        med = _edf_trace(out["edf"], digest, out["ch_names"], out["sfreq"], n_times, a0, max(a0, b0), path)
+        off = out["offsets"].astype(np.float32)
+        lo, hi = med + off[0][:, None], med + off[1][:, None]
         for onset, dur in out["gaps"]:  # zero fill, no band (as in an 'arrays' sidecar)
             a = max(0, int(round(onset * out["sfreq"])) - a0)
             b = max(0, int(round((onset + dur) * out["sfreq"])) - a0)
@@ -311,19 +329,29 @@ def read_uncertainty_h5(path: str | Path, arrays: bool = True, start: int = 0, s
     return out
 
 
-def _edf_trace(edf: Path, ch_names: list[str], n_times: int, start: int, stop: int, sidecar: Path) -> np.ndarray:
-    """Samples ``[start, stop)`` of the reconstruction in the EDF of an ``offsets`` sidecar, volts, (n_contacts, n)."""
+def _edf_trace(edf: Path, digest: str, ch_names: list[str], sfreq: float, n_times: int, start: int, stop: int,
+               sidecar: Path) -> np.ndarray:
+    """Samples ``[start, stop)`` of the reconstruction in the EDF of an ``offsets`` sidecar, float32 volts."""
     import pyedflib
 
     from ..io.edf import strip_surrogate_label
+    from ..recording import sha256_file
 
     if not edf.is_file():
-        raise ValueError(f"{sidecar}: the EDF holding the bands' median is missing ({edf.name})")
+        raise ValueError(f"{sidecar}: the EDF holding the bands' median is missing ({edf}); pass edf= if it moved")
+    if sha256_file(edf) != digest:
+        raise ValueError(f"{sidecar}: {edf.name} is not the EDF these bands were written with (sha256 differs)")
     with pyedflib.EdfReader(str(edf)) as r:
+        n = r.signals_in_file
         labels = [strip_surrogate_label(lab) for lab in r.getSignalLabels()]
-        if labels != list(ch_names) or r.getNSamples().min(initial=n_times) < n_times:
-            raise ValueError(f"{sidecar}: {edf.name} does not hold the sidecar's contacts and samples")
-        return np.stack([r.readSignal(i, start, stop - start) for i in range(len(labels))]) * 1e-6  # µV -> V
+        if (labels != list(ch_names) or r.getNSamples().min(initial=n_times) < n_times
+                or any(r.getPhysicalDimension(i) not in ("uV", "µV") or r.getSampleFrequency(i) != sfreq
+                       for i in range(n))):
+            raise ValueError(f"{sidecar}: {edf.name} does not hold the sidecar's contacts, in µV at {sfreq:g} Hz")
+        out = np.empty((n, stop - start), np.float32)
+        for i in range(n):
+            out[i] = r.readSignal(i, start, stop - start) * 1e-6  # µV -> V
+        return out
 
 
 def heldout_coverage(model: Any, seg: Any, seed: int, bounds: list[tuple[int, int]] | None = None, *,
