@@ -335,6 +335,7 @@ def _edf_trace(edf: Path, digest: str, ch_names: list[str], sfreq: float, n_time
     import pyedflib
 
     from ..io.edf import strip_surrogate_label
+    from ..io.edf_verify import read_signals
     from ..recording import sha256_file
 
     if not edf.is_file():
@@ -348,10 +349,9 @@ def _edf_trace(edf: Path, digest: str, ch_names: list[str], sfreq: float, n_time
                 or any(r.getPhysicalDimension(i) not in ("uV", "µV") or r.getSampleFrequency(i) != sfreq
                        for i in range(n))):
             raise ValueError(f"{sidecar}: {edf.name} does not hold the sidecar's contacts, in µV at {sfreq:g} Hz")
-        out = np.empty((n, stop - start), np.float32)
-        for i in range(n):
-            out[i] = r.readSignal(i, start, stop - start) * 1e-6  # µV -> V
-        return out
+        ranges = [(r.getPhysicalMinimum(i), r.getPhysicalMaximum(i), r.getDigitalMinimum(i), r.getDigitalMaximum(i))
+                  for i in range(n)]
+    return read_signals(edf, ranges, start, stop, scale=1e-6, dtype=np.float32)  # µV -> V
 
 
 def heldout_coverage(model: Any, seg: Any, seed: int, bounds: list[tuple[int, int]] | None = None, *,
