@@ -362,8 +362,8 @@ def _write(target: EdfTarget, pieces: Iterator[np.ndarray], inp: _Input, pm: Pat
     # spilled: each channel's own extremes (write_edf's default), nothing clipped
     phys = _stream_range(pm, ch_names)
     long = inp.n_out / inp.prep.sfreq > STREAM_OVER_S
-    samples = bands is not None
-    if long and phys is None and not samples:
+    samples = bands is not None  # bands from draws: never long (refused in reconstruct_file)
+    if long and phys is None:
         # no calibration range (a zero-shot model from positions): fixed from the first piece, as wide
         first = next(pieces)
         peak = np.maximum(np.abs(first).max(axis=-1) * 1e6, 1.0)  # µV per contact
